@@ -1,0 +1,1 @@
+//! TODO: slurm.conf + gres.conf reader.

@@ -1,0 +1,1 @@
+//! TODO(eval): filled by its owner.

@@ -1,0 +1,1 @@
+//! TODO(rlsched): filled by its owner.

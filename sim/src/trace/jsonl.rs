@@ -1,0 +1,1 @@
+//! TODO(jsonl): filled by its owner.

@@ -1,0 +1,1 @@
+//! TODO(sacct): filled by its owner.

@@ -1,0 +1,1 @@
+//! TODO(swf): filled by its owner.

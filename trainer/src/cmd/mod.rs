@@ -1,0 +1,8 @@
+//! The subcommands of `slurm-rl`, one module each, plus the loaders they
+//! share (`common`).
+
+pub mod common;
+pub mod evaluate;
+pub mod import;
+pub mod simulate;
+pub mod synth;

@@ -1,0 +1,68 @@
+//! `slurm-rl`: learn a Slurm scheduling policy from a cluster's own history.
+//!
+//! This file only parses arguments, sets up logging and maps errors to exit
+//! codes. Each subcommand lives in `cmd/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Learn a batch-scheduling policy for a Slurm cluster from its own job
+/// history, check it in a Slurm-faithful simulator, and run it inside
+/// slurmctld through the site_factor/rl plugin.
+///
+/// A typical session:
+///
+///   slurm-rl import sacct --start 2026-01-01 --end 2026-02-01 -o hist.jsonl
+///   slurm-rl simulate --trace hist.jsonl --cluster /etc/slurm/slurm.conf
+///   slurm-rl evaluate --trace hist.jsonl --cluster /etc/slurm/slurm.conf
+#[derive(Parser)]
+#[command(name = "slurm-rl", version, propagate_version = true)]
+struct Cli {
+    /// More log output (-v info, -vv debug). RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read sacct history or an SWF trace into slurm-rl's trace format.
+    #[command(subcommand)]
+    Import(cmd::import::ImportCommand),
+    /// Generate a synthetic deep-learning GPU workload and its cluster.
+    Synth(cmd::synth::Args),
+    /// Replay a workload through the simulator under one policy.
+    Simulate(cmd::simulate::Args),
+    /// Compare policies on many sequences cut from a trace, with 95% CIs.
+    Evaluate(cmd::evaluate::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Import(c) => cmd::import::run(c),
+        Command::Synth(a) => cmd::synth::run(a),
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Evaluate(a) => cmd::evaluate::run(a),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
