@@ -15,4 +15,6 @@ pub mod io;
 pub mod metrics;
 pub mod rlsched;
 pub mod synth;
+#[doc(hidden)]
+pub mod testdata;
 pub mod trace;
