@@ -163,6 +163,15 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// Derives a cluster from an SWF header (`MaxNodes`, `MaxProcs`, …):
+    /// `MaxNodes` nodes sharing `MaxProcs` CPUs evenly, one partition.
+    pub fn from_swf_header(
+        header: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Cluster, ClusterError> {
+        let _ = header;
+        Err(ClusterError::Invalid("SWF cluster derivation not built yet".into()))
+    }
+
     /// The default partition (the one marked default, else the first).
     pub fn default_partition(&self) -> Option<usize> {
         self.partitions
