@@ -1,0 +1,55 @@
+# Shared helpers for slurm-rl's scripts. Source it; do not run it.
+# Every function says what it is doing, and every install is idempotent.
+
+SLURM_RL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export SLURM_RL_ROOT
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# apt_install PKG...: installs the Debian packages that are not installed yet.
+apt_install() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then
+        $sudo apt-get update -qq
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# need_rust: checks for a cargo new enough for edition 2024.
+need_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust >= 1.85 with rustup (https://rustup.rs), then run this again."
+    local v
+    v="$(cargo --version | awk '{print $2}')"
+    local minor
+    minor="$(echo "$v" | cut -d. -f2)"
+    [ "$(echo "$v" | cut -d. -f1)" -ge 1 ] && [ "$minor" -ge 85 ] \
+        || die "cargo $v is too old: slurm-rl needs Rust >= 1.85 (edition 2024). Run 'rustup update'."
+}
+
+# setup_build_deps: everything needed to build and test the workspace.
+setup_build_deps() {
+    say "checking build dependencies (Debian packages, Rust)"
+    apt_install build-essential pkg-config libfontconfig1-dev libfreetype-dev fonts-dejavu-core python3 ca-certificates
+    need_rust
+}
+
+# traces_dir: the development traces (shared/traces beside the checkout).
+traces_dir() {
+    local d="${SLURM_RL_TRACES:-$SLURM_RL_ROOT/../shared/traces}"
+    [ -d "$d" ] || die "development traces not found at $d: check out shared/ beside the repository or set SLURM_RL_TRACES"
+    (cd "$d" && pwd)
+}
