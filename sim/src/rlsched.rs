@@ -725,3 +725,316 @@ pub fn table_cell(
     let k = TABLE_STARTS.len() as f64;
     Ok((bsld / k, util / k))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A trace from (id, submit, run, request, procs) tuples on `nodes` nodes.
+    fn trace(nodes: u64, jobs: &[(u64, i64, i64, i64, i64)]) -> CompatTrace {
+        CompatTrace {
+            file: "test".into(),
+            jobs: jobs
+                .iter()
+                .enumerate()
+                .map(|(index, &(id, submit, run, request, procs))| CompatJob {
+                    index,
+                    id,
+                    submit,
+                    run,
+                    request,
+                    procs,
+                })
+                .collect(),
+            max_nodes: nodes,
+            max_procs: nodes,
+            dropped_run_zero: 0,
+        }
+    }
+
+    fn starts(t: &CompatTrace, key: Key, backfill: bool) -> Vec<i64> {
+        run_window(t, 0, t.jobs.len(), key, backfill)
+            .unwrap()
+            .starts
+    }
+
+    #[test]
+    fn loader_applies_rlscheduler_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.swf");
+        let text = "\
+; MaxNodes: 8
+ 3  30 -1  -1  2 -1 -1  4   -1 -1 1 -1 -1 -1 0 -1 -1 -1
+ 1  10 -1  20  1 -1 -1 -1  100 -1 1 -1 -1 -1 0 -1 -1 -1
+ 2  20 -1   0  1 -1 -1 -1  100 -1 1 -1 -1 -1 0 -1 -1 -1
+ 4  40 -1  -1  1 -1 -1 -1  300 -1 1 -1 -1 -1 0 -1 -1 -1
+ 5  50 -1  70  6 -1 -1  2   -1 -1 1 -1 -1 -1 0 -1 -1 -1 extra
+";
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let t = load(&path).unwrap();
+        assert_eq!(
+            (t.max_nodes, t.max_procs),
+            (8, 8),
+            "MaxProcs defaults to MaxNodes"
+        );
+        assert_eq!(t.dropped_run_zero, 1);
+        let got: Vec<_> = t
+            .jobs
+            .iter()
+            .map(|j| (j.index, j.id, j.submit, j.run, j.request, j.procs))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (0, 1, 10, 20, 100, 1),
+                // run -1 -> 10, but request takes run *before* the fix-up: -1.
+                (1, 3, 30, 10, -1, 4),
+                (2, 4, 40, 10, 300, 1),
+                // procs = max(5, 8); request -1 -> run time.
+                (3, 5, 50, 70, 70, 6),
+            ]
+        );
+    }
+
+    #[test]
+    fn loader_errors_name_line_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.swf");
+        std::fs::write(
+            &path,
+            "; MaxNodes: 8\n1 10 -1 x 1 -1 -1 -1 1 -1 1 -1 -1 -1 0 -1 -1 -1\n",
+        )
+        .unwrap();
+        let TraceError::Parse(e) = load(&path).unwrap_err() else {
+            panic!("expected a parse error")
+        };
+        assert_eq!(
+            (e.file.as_str(), e.line, e.field.as_str()),
+            ("bad.swf", 2, "4 (run time)")
+        );
+        std::fs::write(&path, "1 10 -1 5 1 -1 -1 -1 1 -1 1 -1 -1 -1 0 -1 -1 -1\n").unwrap();
+        let TraceError::Parse(e) = load(&path).unwrap_err() else {
+            panic!("expected a parse error")
+        };
+        assert_eq!(e.field, "MaxNodes");
+    }
+
+    #[test]
+    fn loader_on_real_traces() {
+        let cases = [
+            ("lublin_256.swf", 10_000, 256),
+            ("lublin_256_new2.swf", 10_000, 256),
+            ("SDSC-SP2-1998-4.2-cln.swf.gz", 59_715 - 10, 128),
+            ("HPC2N-2002-2.2-cln.swf.gz", 202_871, 240),
+        ];
+        for (name, jobs, procs) in cases {
+            let t = load(&crate::testdata::trace(name)).unwrap();
+            assert_eq!(
+                (t.jobs.len(), t.max_procs, t.max_nodes),
+                (jobs, procs, procs),
+                "{name}"
+            );
+            assert!(t.jobs.windows(2).all(|w| w[0].id <= w[1].id), "{name}");
+        }
+        let t = load(&crate::testdata::trace("SDSC-SP2-1998-4.2-cln.swf.gz")).unwrap();
+        assert_eq!(t.dropped_run_zero, 10);
+        assert_eq!(t.jobs.iter().filter(|j| j.request == -1).count(), 31);
+        // "   19   580157  20861     -1   -1 ... 38   6900 ...": run -1 -> 10, procs 38.
+        let j = t.jobs.iter().find(|j| j.id == 19).unwrap();
+        assert_eq!(
+            (j.submit, j.run, j.request, j.procs),
+            (580_157, 10, 6_900, 38)
+        );
+    }
+
+    /// Machine of 4 nodes. A fills 3 nodes until 10; B (2 nodes) waits as
+    /// the committed head; C (1 node, runs 3) arrives at 2.
+    fn abc(c_request: i64) -> CompatTrace {
+        trace(
+            4,
+            &[(1, 0, 10, 10, 3), (2, 1, 5, 5, 2), (3, 2, 3, c_request, 1)],
+        )
+    }
+
+    #[test]
+    fn without_backfilling_the_head_blocks_the_queue() {
+        assert_eq!(starts(&abc(7), Key::Fcfs, false), vec![0, 10, 10]);
+    }
+
+    #[test]
+    fn backfilling_starts_jobs_that_end_strictly_before_the_shadow() {
+        // Shadow of B = A's estimated end, 10. C: 2 + 7 = 9 < 10: backfilled.
+        let r = run_window(&abc(7), 0, 3, Key::Fcfs, true).unwrap();
+        assert_eq!(r.starts, vec![0, 10, 2]);
+        // bsld: A 1, B (9 + 5)/10 = 1.4, C max(1, 3/10) = 1.
+        assert!((r.mean_bsld - 3.4 / 3.0).abs() < 1e-12);
+        // T_end is the last start (10), not the makespan (15):
+        // (10·3 + 5·2 + 3·1) / (10 · 4).
+        assert_eq!(r.end, 10);
+        assert!((r.utilization - 43.0 / 40.0).abs() < 1e-12);
+        // C: 2 + 8 = 10 is not < 10: not backfilled.
+        assert_eq!(starts(&abc(8), Key::Fcfs, true), vec![0, 10, 10]);
+    }
+
+    #[test]
+    fn shadow_is_not_recomputed_when_a_running_job_ends_early() {
+        // 2 nodes. A (1 node) estimates 500 but ends at 10; E (1 node) runs
+        // to 400. B needs both nodes: by estimated end, E (400) frees one,
+        // A (500) the second, so B's shadow is 500, computed once at 1.
+        // At 20 C (1 node, request 450) arrives: 20 + 450 < 500, so it is
+        // backfilled on the stale shadow (a shadow recomputed after A ended
+        // would be E's 400, and C would wait).
+        let t = trace(
+            2,
+            &[
+                (1, 0, 10, 500, 1),  // A
+                (2, 0, 400, 400, 1), // E
+                (3, 1, 50, 50, 2),   // B
+                (4, 20, 5, 450, 1),  // C
+            ],
+        );
+        assert_eq!(starts(&t, Key::Fcfs, true), vec![0, 0, 400, 20]);
+        assert_eq!(starts(&t, Key::Fcfs, false), vec![0, 0, 400, 450]);
+    }
+
+    #[test]
+    fn committed_head_is_not_replaced_by_a_shorter_arrival() {
+        let t = trace(2, &[(1, 0, 10, 10, 2), (2, 1, 50, 50, 2), (3, 5, 1, 1, 2)]);
+        // SJF would prefer C at 10, but B was committed at 1.
+        assert_eq!(starts(&t, Key::Sjf, false), vec![0, 10, 60]);
+    }
+
+    #[test]
+    fn same_second_arrivals_are_not_batched() {
+        // B and C arrive at 10; B alone is queued when the decision happens.
+        let t = trace(
+            1,
+            &[(1, 0, 10, 10, 1), (2, 10, 100, 100, 1), (3, 10, 1, 1, 1)],
+        );
+        assert_eq!(starts(&t, Key::Sjf, false), vec![0, 10, 110]);
+    }
+
+    #[test]
+    fn key_values() {
+        let j = CompatJob {
+            index: 0,
+            id: 1,
+            submit: 1000,
+            run: 5,
+            request: 100,
+            procs: 4,
+        };
+        assert!((Key::F1.value(0, &j) - (2.0 * 4.0 + 870.0 * 3.0)).abs() < 1e-9);
+        // As implemented: ((s + 1)/r)^3 n = (1001/100)^3 * 4.
+        assert!((Key::Wfp3Compat.value(5000, &j) - 10.01f64.powi(3) * 4.0).abs() < 1e-9);
+        // As implemented: (s + 1)/(log2 n * r) = 1001/(2 * 100).
+        assert!((Key::UnicepCompat.value(5000, &j) - 5.005).abs() < 1e-9);
+        let one = CompatJob { procs: 1, ..j };
+        assert!(
+            Key::UnicepCompat.value(0, &one) > 1e15,
+            "1-processor jobs go last"
+        );
+        // Textbook: w = 4000.
+        assert!((Key::Wfp3.value(5000, &j) + 40f64.powi(3) * 4.0).abs() < 1e-6);
+        assert!((Key::Unicep.value(5000, &j) + 4000.0 / 200.0).abs() < 1e-9);
+        let zero = CompatJob {
+            submit: 0,
+            request: 0,
+            ..j
+        };
+        assert!((Key::F1.value(0, &zero) - (-4.0 - 870.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sjf_breaks_ties_by_submit_then_queue_order() {
+        let mk = |index, id, submit| CompatJob {
+            index,
+            id,
+            submit,
+            run: 1,
+            request: 10,
+            procs: 1,
+        };
+        let mut q = vec![mk(0, 7, 5), mk(1, 3, 2), mk(2, 9, 2)];
+        let ctx = PickContext {
+            now: 0,
+            free_nodes: 1,
+            total_nodes: 1,
+            procs_per_node: 1.0,
+            running: 0,
+        };
+        assert_eq!(Key::Sjf.pick(&ctx, &mut q), 0);
+        assert_eq!(q.iter().map(|j| j.id).collect::<Vec<_>>(), vec![3, 9, 7]);
+    }
+
+    #[test]
+    fn window_errors() {
+        let t = abc(7);
+        assert!(matches!(
+            run_window(&t, 1, 3, Key::Fcfs, false),
+            Err(RlschedError::WindowOutOfRange { .. })
+        ));
+        let big = trace(2, &[(1, 0, 10, 10, 3)]);
+        assert!(matches!(
+            run_window(&big, 0, 1, Key::Fcfs, false),
+            Err(RlschedError::Unrunnable {
+                id: 1,
+                nodes: 3,
+                ..
+            })
+        ));
+        let mut bad = |_: &PickContext, q: &mut [CompatJob]| q.len();
+        assert!(matches!(
+            run_window_with(&t, 0, 3, &mut bad, false),
+            Err(RlschedError::BadPick { index: 1, len: 1 })
+        ));
+    }
+
+    /// FCFS written as a `policy::Policy`: the oldest job scores highest.
+    struct OldestFirst;
+    impl Policy for OldestFirst {
+        fn name(&self) -> &str {
+            "oldest-first"
+        }
+        fn score(&mut self, _: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+            for (o, j) in out.iter_mut().zip(jobs) {
+                *o = -(j.submit as f64);
+            }
+        }
+    }
+
+    #[test]
+    fn policy_picker_reproduces_the_fcfs_key_on_a_real_window() {
+        let t = load(&crate::testdata::trace("lublin_256.swf")).unwrap();
+        for backfill in [false, true] {
+            let want = run_window(&t, TABLE_STARTS[0], 256, Key::Fcfs, backfill).unwrap();
+            let mut p = OldestFirst;
+            let mut picker = PolicyPicker::new(&mut p);
+            let got = run_window_with(&t, TABLE_STARTS[0], 256, &mut picker, backfill).unwrap();
+            assert_eq!(got, want, "backfill={backfill}");
+        }
+    }
+
+    #[test]
+    fn closure_picker_sees_the_clock_and_the_queue() {
+        // Always the newest job: on a 1-node machine, B and C queue behind A,
+        // and C (newer) goes before B.
+        let t = trace(1, &[(1, 0, 10, 10, 1), (2, 1, 5, 5, 1), (3, 2, 5, 5, 1)]);
+        let mut seen = Vec::new();
+        let mut newest = |ctx: &PickContext, q: &mut [CompatJob]| {
+            seen.push((ctx.now, q.len()));
+            q.iter()
+                .enumerate()
+                .max_by_key(|(_, j)| j.submit)
+                .map_or(0, |(i, _)| i)
+        };
+        let r = run_window_with(&t, 0, 3, &mut newest, false).unwrap();
+        // B is committed at 1 (C has not arrived yet); then C.
+        assert_eq!(r.starts, vec![0, 10, 15]);
+        assert_eq!(seen, vec![(0, 1), (1, 1), (10, 1)]);
+    }
+}
