@@ -11,6 +11,13 @@ pub mod slurmconf;
 
 use serde::{Deserialize, Serialize};
 
+/// Node memory that stands for "memory is not modelled" (2^40 MB, about
+/// one exabyte): no job ever runs out of it, so consumers need no special
+/// case. Used for SWF-derived clusters and for `slurm.conf` files whose
+/// `SelectTypeParameters` do not make memory consumable. It stays below
+/// `i64::MAX` so TOML can hold it.
+pub const MEM_NOT_MODELLED_MB: u64 = 1 << 40;
+
 /// One compute node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
@@ -165,13 +172,92 @@ pub struct Cluster {
 impl Cluster {
     /// Derives a cluster from an SWF header (`MaxNodes`, `MaxProcs`, …):
     /// `MaxNodes` nodes sharing `MaxProcs` CPUs evenly, one partition.
+    ///
+    /// The nodes are `n1`..`nN`, each with `MaxProcs / MaxNodes` CPUs (at
+    /// least one). When only one of the two keys is present it is used for
+    /// both, so every node has one CPU. SWF does not describe memory, so
+    /// every node gets [`MEM_NOT_MODELLED_MB`]; there are no GPUs. The one
+    /// partition, `batch`, is the default, holds every node and has no time
+    /// limit. Priority and scheduler settings are the defaults of
+    /// [`PriorityConfig`] (multifactor) and [`SchedConfig`] (backfill).
     pub fn from_swf_header(
         header: &std::collections::BTreeMap<String, String>,
     ) -> Result<Cluster, ClusterError> {
-        let _ = header;
-        Err(ClusterError::Invalid(
-            "SWF cluster derivation not built yet".into(),
-        ))
+        // SWF keys are case-sensitive in the standard, but files vary.
+        let lookup = |key: &str| -> Result<Option<u64>, ClusterError> {
+            let Some((k, v)) = header.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) else {
+                return Ok(None);
+            };
+            let v = v.trim();
+            // Some archive headers append a comment: `MaxNodes: 128 (SP2 nodes)`.
+            let first = v.split_whitespace().next().unwrap_or("");
+            match first.parse::<i64>() {
+                Ok(n) if n > 0 => Ok(Some(n as u64)),
+                Ok(_) => Ok(None), // -1 / 0: "unknown" in SWF
+                Err(_) => Err(ClusterError::Parse {
+                    file: "SWF header".into(),
+                    line: 0,
+                    key: k.clone(),
+                    message: format!("`{v}` is not a positive integer"),
+                }),
+            }
+        };
+        let (nodes, procs) = match (lookup("MaxNodes")?, lookup("MaxProcs")?) {
+            (Some(n), Some(p)) => (n, p),
+            (Some(n), None) => (n, n),
+            (None, Some(p)) => (p, p),
+            (None, None) => {
+                return Err(ClusterError::Invalid(
+                    "SWF header has neither `MaxNodes` nor `MaxProcs` (positive): cannot size the cluster; pass a cluster file instead"
+                        .into(),
+                ));
+            }
+        };
+        if nodes > u32::MAX as u64 {
+            return Err(ClusterError::Invalid(format!(
+                "SWF header `MaxNodes` {nodes} is too large"
+            )));
+        }
+        let cpus = u32::try_from((procs / nodes).max(1)).map_err(|_| {
+            ClusterError::Invalid(format!("SWF header `MaxProcs` {procs} is too large"))
+        })?;
+        // When MaxProcs is not a multiple of MaxNodes each node keeps the
+        // floor, so the total stays at most MaxProcs.
+        let nodes: Vec<Node> = (1..=nodes)
+            .map(|i| Node {
+                name: format!("n{i}"),
+                cpus,
+                mem_mb: MEM_NOT_MODELLED_MB,
+                gpus: 0,
+                gpu_type: String::new(),
+                features: Vec::new(),
+            })
+            .collect();
+        let all = (0..nodes.len() as u32).collect();
+        let name = header
+            .iter()
+            .find(|(k, _)| {
+                k.eq_ignore_ascii_case("Computer") || k.eq_ignore_ascii_case("Installation")
+            })
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "swf".to_string());
+        Ok(Cluster {
+            name,
+            nodes,
+            partitions: vec![Partition {
+                name: "batch".into(),
+                nodes: all,
+                priority_tier: 1,
+                priority_job_factor: 1,
+                max_time: None,
+                default_time: None,
+                default: true,
+                exclusive: false,
+            }],
+            priority: PriorityConfig::default(),
+            sched: SchedConfig::default(),
+        })
     }
 
     /// The default partition (the one marked default, else the first).
@@ -225,4 +311,76 @@ pub enum ClusterError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn header(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn swf_sdsc_sp2_header() {
+        // The SDSC-SP2-1998-4.2-cln.swf header says MaxNodes: 128, MaxProcs: 128.
+        let c = Cluster::from_swf_header(&header(&[
+            ("MaxNodes", "128"),
+            ("MaxProcs", "128"),
+            ("Computer", "IBM SP2"),
+        ]))
+        .unwrap();
+        assert_eq!(c.nodes.len(), 128);
+        assert_eq!(c.total_cpus(), 128);
+        assert_eq!(c.total_gpus(), 0);
+        assert_eq!(c.name, "IBM SP2");
+        assert!(
+            c.nodes
+                .iter()
+                .all(|n| n.cpus == 1 && n.mem_mb == MEM_NOT_MODELLED_MB)
+        );
+        assert_eq!(c.partitions.len(), 1);
+        let p = &c.partitions[0];
+        assert_eq!(p.name, "batch");
+        assert!(p.default && p.max_time.is_none());
+        assert_eq!(p.nodes.len(), 128);
+        assert_eq!(c.priority, PriorityConfig::default());
+        assert_eq!(c.sched, SchedConfig::default());
+    }
+
+    #[test]
+    fn swf_procs_shared_evenly_or_one_per_node() {
+        let c =
+            Cluster::from_swf_header(&header(&[("MaxNodes", "64"), ("MaxProcs", "256")])).unwrap();
+        assert_eq!((c.nodes.len(), c.nodes[0].cpus), (64, 4));
+        let c = Cluster::from_swf_header(&header(&[("MaxProcs", "100")])).unwrap();
+        assert_eq!((c.nodes.len(), c.total_cpus()), (100, 100));
+        let c =
+            Cluster::from_swf_header(&header(&[("MaxNodes", "10"), ("MaxProcs", "-1")])).unwrap();
+        assert_eq!((c.nodes.len(), c.total_cpus()), (10, 10));
+    }
+
+    #[test]
+    fn swf_without_size_is_an_error() {
+        assert!(matches!(
+            Cluster::from_swf_header(&header(&[("Version", "2.2")])),
+            Err(ClusterError::Invalid(m)) if m.contains("MaxNodes")
+        ));
+        assert!(matches!(
+            Cluster::from_swf_header(&header(&[("MaxNodes", "many")])),
+            Err(ClusterError::Parse { key, .. }) if key == "MaxNodes"
+        ));
+    }
+
+    #[test]
+    fn swf_cluster_survives_the_file_format() {
+        let c =
+            Cluster::from_swf_header(&header(&[("MaxNodes", "16"), ("MaxProcs", "64")])).unwrap();
+        let text = file::to_toml(&c).unwrap();
+        assert_eq!(file::parse(&text, "swf.toml").unwrap(), c);
+    }
 }
