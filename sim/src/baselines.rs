@@ -1,12 +1,178 @@
-//! Baseline policies (API contract; the engine owner fills it in).
+//! Baseline policies: the site's own priority/multifactor, and the textbook
+//! heuristics that the learned policy is compared with.
+//!
+//! Every baseline implements [`policy::Policy`] and only scores jobs; the
+//! simulator orders and schedules them. This module must not reach into the
+//! simulator's state: a baseline sees exactly what the learned policy sees.
 
-use policy::Policy;
+use policy::{JobObs, Policy, QueueContext, Rescore};
 
 /// Names of every baseline, as accepted by [`by_name`].
 pub const NAMES: &[&str] = &["slurm", "fcfs", "sjf", "wfp3", "unicep", "f1"];
 
 /// The baseline called `name`.
 pub fn by_name(name: &str) -> Option<Box<dyn Policy>> {
-    let _ = name;
-    None
+    Some(match name {
+        "slurm" => Box::new(Slurm),
+        "fcfs" => Box::new(Fcfs),
+        "sjf" => Box::new(Sjf),
+        "wfp3" => Box::new(Wfp3),
+        "unicep" => Box::new(Unicep),
+        "f1" => Box::new(F1),
+        _ => return None,
+    })
+}
+
+/// The site's priority/multifactor as configured: "what the site runs today".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Slurm;
+
+impl Policy for Slurm {
+    fn name(&self) -> &str {
+        "slurm"
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            *o = j.multifactor;
+        }
+    }
+}
+
+/// First come, first served: earliest submit first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fcfs;
+
+impl Policy for Fcfs {
+    fn name(&self) -> &str {
+        "fcfs"
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            *o = -(j.submit as f64);
+        }
+    }
+}
+
+/// Shortest job first, by the user's time limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sjf;
+
+impl Policy for Sjf {
+    fn name(&self) -> &str {
+        "sjf"
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            *o = -(j.time_limit as f64);
+        }
+    }
+}
+
+/// WFP3 (Tang et al.): `(wait / limit)^3 * cpus`, recomputed every pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wfp3;
+
+impl Policy for Wfp3 {
+    fn name(&self) -> &str {
+        "wfp3"
+    }
+    fn rescore(&self) -> Rescore {
+        Rescore::EveryPass
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            let r = j.wait as f64 / j.time_limit.max(1) as f64;
+            *o = r * r * r * j.cpus as f64;
+        }
+    }
+}
+
+/// UNICEP (Tang et al.): `wait / (log2(cpus) * limit)`, recomputed every
+/// pass. A one-CPU job would divide by `log2(1) = 0`, so the logarithm is
+/// taken of `max(cpus, 2)`: one-CPU jobs score like two-CPU jobs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unicep;
+
+impl Policy for Unicep {
+    fn name(&self) -> &str {
+        "unicep"
+    }
+    fn rescore(&self) -> Rescore {
+        Rescore::EveryPass
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            let l = (j.cpus.max(2) as f64).log2();
+            *o = j.wait as f64 / (l * j.time_limit.max(1) as f64);
+        }
+    }
+}
+
+/// F1 (Carastan-Santos & de Camargo, SC'17): the job with the smallest
+/// `log10(r) * n + 870 * log10(s)` first, with `r` the time limit, `n` the
+/// CPUs and `s` the absolute submit time in seconds, as published (both
+/// logarithms are taken of at least 1).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct F1;
+
+impl Policy for F1 {
+    fn name(&self) -> &str {
+        "f1"
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            let r = (j.time_limit.max(1) as f64).log10();
+            let s = (j.submit.max(1) as f64).log10();
+            *o = -(r * j.cpus as f64 + 870.0 * s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(submit: u64, wait: u64, limit: u64, cpus: u32) -> JobObs {
+        JobObs { submit, wait, time_limit: limit, cpus, multifactor: wait as f64, ..JobObs::default() }
+    }
+
+    fn scores(name: &str, jobs: &[JobObs]) -> Vec<f64> {
+        let mut p = by_name(name).expect(name);
+        assert_eq!(p.name(), name);
+        let mut out = vec![0.0; jobs.len()];
+        p.score(&QueueContext::default(), jobs, &mut out);
+        out
+    }
+
+    #[test]
+    fn every_name_resolves_and_unknown_does_not() {
+        for n in NAMES {
+            assert!(by_name(n).is_some(), "{n}");
+        }
+        assert!(by_name("nope").is_none());
+    }
+
+    #[test]
+    fn orders_match_their_definitions() {
+        let a = obs(100, 50, 1000, 4);
+        let b = obs(200, 10, 100, 1);
+        let s = scores("fcfs", &[a, b]);
+        assert!(s[0] > s[1]);
+        let s = scores("sjf", &[a, b]);
+        assert!(s[1] > s[0]);
+        let s = scores("slurm", &[a, b]);
+        assert_eq!(s, vec![50.0, 10.0]);
+        // wfp3: a = (0.05)^3 * 4 = 5e-4; b = (0.1)^3 * 1 = 1e-3.
+        let s = scores("wfp3", &[a, b]);
+        assert!((s[0] - 5e-4).abs() < 1e-12 && (s[1] - 1e-3).abs() < 1e-12);
+        // unicep: a = 50 / (2 * 1000) = 0.025; b (guarded log2 = 1) = 10 / 100 = 0.1.
+        let s = scores("unicep", &[a, b]);
+        assert!((s[0] - 0.025).abs() < 1e-12 && (s[1] - 0.1).abs() < 1e-12);
+        // f1: a = -(3*4 + 870*2) = -1752; b = -(2*1 + 870*log10(200)).
+        let s = scores("f1", &[a, b]);
+        assert!((s[0] + 1752.0).abs() < 1e-9);
+        assert!((s[1] + (2.0 + 870.0 * 200f64.log10())).abs() < 1e-9);
+        assert!(by_name("wfp3").unwrap().rescore() == Rescore::EveryPass);
+        assert!(by_name("slurm").unwrap().rescore() == Rescore::SubmitAndPeriod);
+    }
 }

@@ -1,5 +1,27 @@
-//! The discrete-event simulator (API contract; the engine owner fills in
-//! the body and may split it into submodules).
+//! The discrete-event simulator: it replays a workload on a cluster model
+//! and schedules it the way Slurm does (priority/multifactor scores from a
+//! [`Policy`], the main scheduler and sched/backfill, cons_tres-style node
+//! selection).
+//!
+//! This module owns the public API (configuration, outcomes, errors and
+//! [`simulate`]). The event loop and the cluster state live in `sim`, the
+//! backfill planner in `backfill`, node selection in `select` and the
+//! multifactor arithmetic in `priority`. Nothing here reads files or knows
+//! about traces' foreign formats.
+//!
+//! Ordering rule: time is an integer (`u64` seconds); the event queue is
+//! ordered by `(time, sequence number)`, so events at the same time come
+//! out first in, first out. Arrivals are scheduled when the simulation is
+//! set up, so they carry the smallest sequence numbers and come out before
+//! any other event of the same second. After all events of one second have
+//! been handled, the scheduling passes due at that second run (priority
+//! recalculation, then the main scheduler, then backfill). The full
+//! semantics, and where they differ from Slurm, are in `docs/simulator.md`.
+
+mod backfill;
+mod priority;
+mod select;
+mod sim;
 
 use crate::cluster::Cluster;
 use crate::trace::{Job, Names};
@@ -104,6 +126,10 @@ pub enum SimError {
 }
 
 /// Simulates `jobs` (sorted by submit time) on `cluster` under `policy`.
+///
+/// Returns one [`JobOutcome`] per input job, in input order. Fails when the
+/// cluster has no nodes or partitions, or a partition names a node that
+/// does not exist.
 pub fn simulate(
     jobs: &[Job],
     names: &Names,
@@ -111,6 +137,5 @@ pub fn simulate(
     policy: &mut dyn Policy,
     cfg: &SimConfig,
 ) -> Result<SimResult, SimError> {
-    let _ = (jobs, names, cluster, policy, cfg);
-    Err(SimError::Cluster("engine not built yet".into()))
+    sim::Sim::new(jobs, names, cluster, policy, cfg)?.run()
 }

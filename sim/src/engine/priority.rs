@@ -1,0 +1,159 @@
+//! priority/multifactor as the simulator models it: the age, job size,
+//! partition, QOS and fairshare factors and their weighted sum, plus the
+//! decayed per-user usage that feeds fairshare.
+//!
+//! This module owns the arithmetic only. It does not decide when priorities
+//! are recomputed (the engine does, per [`policy::Rescore`]) and never
+//! touches the pending queue or cluster state.
+
+use crate::cluster::PriorityConfig;
+
+/// Decayed CPU-second usage per user, for the fairshare factor.
+///
+/// Usage is stored scaled by `2^((t - origin)/half_life)` so that decaying
+/// every user is free: the fairshare factor only needs the ratio of a
+/// user's usage to the total, which the common scale does not change.
+#[derive(Debug, Clone)]
+pub(crate) struct Usage {
+    scaled: Vec<f64>,
+    total: f64,
+    origin: u64,
+    half_life: u64,
+    /// Users that share the cluster (equal shares).
+    n_users: usize,
+}
+
+impl Usage {
+    /// `slots` user ids (dense), of which `n_users` submit jobs.
+    pub(crate) fn new(slots: usize, n_users: usize, half_life: u64, origin: u64) -> Self {
+        Usage {
+            scaled: vec![0.0; slots.max(1)],
+            total: 0.0,
+            origin,
+            half_life,
+            n_users: n_users.max(1),
+        }
+    }
+
+    fn scale_at(&mut self, t: u64) -> f64 {
+        if self.half_life == 0 {
+            return 1.0;
+        }
+        let mut e = (t.saturating_sub(self.origin)) as f64 / self.half_life as f64;
+        if e > 512.0 {
+            // Renormalise so the scale stays finite.
+            let f = (-e).exp2();
+            for u in &mut self.scaled {
+                *u *= f;
+            }
+            self.total *= f;
+            self.origin = t;
+            e = 0.0;
+        }
+        e.exp2()
+    }
+
+    /// Adds `cpu_seconds` of use by `user`, accounted at time `t`.
+    pub(crate) fn add(&mut self, user: u32, cpu_seconds: f64, t: u64) {
+        if cpu_seconds <= 0.0 {
+            return;
+        }
+        let s = self.scale_at(t);
+        self.scaled[user as usize] += cpu_seconds * s;
+        self.total += cpu_seconds * s;
+    }
+
+    /// The classic fairshare factor `2^(-U/S)`, with `U` the user's share of
+    /// all (decayed) usage and `S = 1/users` (equal shares).
+    pub(crate) fn factor(&self, user: u32) -> f64 {
+        if self.total <= 0.0 {
+            return 1.0;
+        }
+        let u = self.scaled[user as usize] / self.total;
+        (-(u * self.n_users as f64)).exp2()
+    }
+}
+
+/// Per-cluster constants of the multifactor formula.
+#[derive(Debug, Clone)]
+pub(crate) struct Multifactor {
+    pub cfg: PriorityConfig,
+    pub total_cpus: f64,
+}
+
+impl Multifactor {
+    /// The priority Slurm would give a job, truncated to an integer as
+    /// Slurm stores it. `wait` is seconds since the job became eligible.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn priority(
+        &self,
+        wait: u64,
+        cpus: u32,
+        partition_factor: f64,
+        qos_factor: f64,
+        fairshare: f64,
+        submit: u64,
+    ) -> f64 {
+        let c = &self.cfg;
+        if !c.multifactor {
+            // priority/basic: first come, first served.
+            return -(submit as f64);
+        }
+        let age = if c.max_age == 0 { 1.0 } else { wait.min(c.max_age) as f64 / c.max_age as f64 };
+        let frac = (cpus as f64 / self.total_cpus.max(1.0)).min(1.0);
+        let size = if c.favor_small { 1.0 - frac } else { frac };
+        let p = c.weight_age as f64 * age
+            + c.weight_fairshare as f64 * fairshare
+            + c.weight_job_size as f64 * size
+            + c.weight_partition as f64 * partition_factor
+            + c.weight_qos as f64 * qos_factor;
+        p.floor()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fairshare_halves_per_share_of_usage() {
+        let mut u = Usage::new(2, 2, 0, 0);
+        assert_eq!(u.factor(0), 1.0);
+        u.add(0, 100.0, 10);
+        // User 0 has all the usage: U = 1, S = 1/2 -> 2^-2.
+        assert!((u.factor(0) - 0.25).abs() < 1e-12);
+        assert_eq!(u.factor(1), 1.0);
+        u.add(1, 100.0, 10);
+        assert!((u.factor(0) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn usage_decays_with_half_life() {
+        let mut u = Usage::new(2, 2, 100, 0);
+        u.add(0, 100.0, 0);
+        // One half-life later the same amount counts double: user 1 has 2/3.
+        u.add(1, 100.0, 100);
+        let expect0 = (-(1.0 / 3.0) * 2.0f64).exp2();
+        assert!((u.factor(0) - expect0).abs() < 1e-12);
+        // 600 half-lives later (the scale renormalises), fresh usage by
+        // user 1 outweighs everything before: user 0 is back to about 1.
+        u.add(1, 100.0, 100 * 600);
+        assert!(u.factor(0) > 0.99);
+        assert!(u.factor(1) < 0.26);
+    }
+
+    #[test]
+    fn age_and_size_weights() {
+        let mf = Multifactor {
+            cfg: PriorityConfig {
+                weight_age: 1000,
+                weight_job_size: 100,
+                max_age: 1000,
+                ..PriorityConfig::default()
+            },
+            total_cpus: 10.0,
+        };
+        assert_eq!(mf.priority(500, 5, 0.0, 0.0, 1.0, 0), 550.0);
+        assert_eq!(mf.priority(5000, 10, 0.0, 0.0, 1.0, 0), 1100.0);
+    }
+}

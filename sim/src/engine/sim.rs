@@ -1,0 +1,891 @@
+//! The event loop, the simulator's state and the main scheduler.
+//!
+//! This module owns the [`Sim`] struct (cluster state, pending queue,
+//! running jobs, the event queue) and every event handler. Cluster state is
+//! changed only by the handlers and by `start_job`/`finish_job`, which the
+//! schedulers call. The policy is asked only when scores are due. The
+//! backfill planner (`backfill.rs`) is a further `impl Sim` block. Nothing
+//! here may iterate a `HashMap` or read the wall clock.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::fmt::Write as _;
+
+use policy::{JobObs, Policy, QueueContext, Rescore};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::priority::{Multifactor, Usage};
+use super::select::{self, Alloc, MEM_UNLIMITED, NodeCap, Req, Res, Scratch};
+use super::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimError, SimResult, SimStats};
+use crate::cluster::Cluster;
+use crate::trace::{Job, Names};
+
+/// "No such time" (unlimited time limit, no cancel time).
+pub(super) const NEVER: u64 = u64::MAX;
+
+/// One simulation event. Matched exhaustively by [`Sim::handle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Event {
+    /// A job becomes eligible and enters the queue (job index).
+    Arrive(u32),
+    /// A running job finishes its run time.
+    End(u32),
+    /// A running job reaches its time limit and is killed.
+    Kill(u32),
+    /// A job cancelled while pending leaves the queue, if still pending.
+    CancelPending(u32),
+    /// `PriorityCalcPeriod` tick: rescore every pending job.
+    PriorityTick,
+    /// `sched_interval` tick: a full main-scheduler pass.
+    SchedTick,
+    /// `bf_interval` tick: a backfill cycle.
+    BackfillTick,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    Future,
+    Pending,
+    Running,
+    Done,
+}
+
+/// Per-job constants (computed once) and runtime state.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct JobC {
+    pub req: Req,
+    pub part: u16,
+    pub state: State,
+    pub timeout: bool,
+    pub user: u32,
+    /// Queue entry time: `max(submit, eligible)`.
+    pub entry: u64,
+    /// Effective time limit ([`NEVER`] = unlimited).
+    pub limit: u64,
+    /// How long the job runs once started (`min(run_time, limit)`).
+    pub dur: u64,
+    /// When a job cancelled while pending leaves the queue ([`NEVER`] = not cancelled).
+    pub cancel_at: u64,
+    pub qos_factor: f64,
+    /// Start time, while running.
+    pub start: u64,
+    /// Usage accounted up to this time, while running.
+    pub accrued: u64,
+    /// Allocation slot, while running.
+    pub slot: u32,
+}
+
+/// A partition, as the scheduler needs it.
+#[derive(Debug, Clone)]
+pub(super) struct PartC {
+    pub nodes: Vec<u32>,
+    pub member: Vec<bool>,
+    pub tier: u32,
+    pub exclusive: bool,
+    pub factor: f64,
+}
+
+/// The simulator.
+pub(crate) struct Sim<'a> {
+    pub(super) jobs: &'a [Job],
+    pub(super) cluster: &'a Cluster,
+    policy: &'a mut dyn Policy,
+    rescore: Rescore,
+    pub(super) jc: Vec<JobC>,
+    pub(super) cap: Vec<NodeCap>,
+    pub(super) free: Vec<Res>,
+    pub(super) parts: Vec<PartC>,
+    node_parts: Vec<Vec<u16>>,
+    pub(super) part_free_cpus: Vec<u64>,
+    pub(super) part_free_gpus: Vec<u64>,
+    total_free_cpus: u64,
+    total_free_gpus: u64,
+    total_cpus: u64,
+    total_gpus: u64,
+
+    pub(super) now: u64,
+    seq: u64,
+    heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    /// Jobs in arrival order (entry time, then input order).
+    arrivals: Vec<u32>,
+    next_arrival: usize,
+    /// Pending jobs, highest priority first.
+    pub(super) pending: Vec<u32>,
+    pub(super) scores: Vec<f64>,
+    /// Running jobs by expected end (start + limit), then job index.
+    pub(super) running: Vec<(u64, u32)>,
+    pub(super) slots: Vec<Vec<Alloc>>,
+    free_slots: Vec<u32>,
+    /// Real events (ends, kills, cancels) still in the heap.
+    real_events: usize,
+
+    usage: Usage,
+    mf: Multifactor,
+    #[expect(dead_code, reason = "the one seeded RNG of the simulation; no current decision is random")]
+    rng: ChaCha8Rng,
+
+    // Dirty flags and tick bookkeeping.
+    changed_main: bool,
+    pub(super) bf_dirty: bool,
+    triggered: bool,
+    prio_due: bool,
+    sched_due: bool,
+    bf_due: bool,
+    prio_tick_pending: bool,
+    sched_tick_pending: bool,
+    bf_tick_pending: bool,
+    last_sched_pass: u64,
+    last_bf_cycle: u64,
+    pub(super) backfill: bool,
+
+    pub(super) outcomes: Vec<JobOutcome>,
+    record: bool,
+    events: Vec<String>,
+    pub(super) stats: SimStats,
+
+    // Scratch.
+    obs: Vec<JobObs>,
+    obs_jobs: Vec<u32>,
+    out: Vec<f64>,
+    pub(super) alloc_buf: Vec<Alloc>,
+    pub(super) scratch: Scratch,
+    blocked: Vec<bool>,
+    pub(super) bf: super::backfill::Plan,
+}
+
+pub(super) fn round_up(t: u64, res: u64) -> u64 {
+    if t == NEVER { NEVER } else { t.div_ceil(res).saturating_mul(res) }
+}
+
+/// The first multiple of `interval` at or after `t` (strictly after when `strict`).
+fn next_grid(t: u64, interval: u64, strict: bool) -> u64 {
+    let g = round_up(t, interval);
+    if strict && g == t { t + interval } else { g }
+}
+
+impl<'a> Sim<'a> {
+    pub(crate) fn new(
+        jobs: &'a [Job],
+        names: &Names,
+        cluster: &'a Cluster,
+        policy: &'a mut dyn Policy,
+        cfg: &SimConfig,
+    ) -> Result<Self, SimError> {
+        if cluster.nodes.is_empty() {
+            return Err(SimError::Cluster("the cluster has no nodes".into()));
+        }
+        if cluster.partitions.is_empty() {
+            return Err(SimError::Cluster("the cluster has no partitions".into()));
+        }
+        if cluster.partitions.len() > u16::MAX as usize {
+            return Err(SimError::Cluster("more than 65535 partitions".into()));
+        }
+        // GPU types: 1-based ids over the node types, in first-seen order.
+        let mut gtypes: Vec<&str> = Vec::new();
+        let mut cap = Vec::with_capacity(cluster.nodes.len());
+        for n in &cluster.nodes {
+            let gtype = if n.gpu_type.is_empty() {
+                0
+            } else if let Some(i) = gtypes.iter().position(|g| *g == n.gpu_type) {
+                i as u32 + 1
+            } else {
+                gtypes.push(&n.gpu_type);
+                gtypes.len() as u32
+            };
+            cap.push(NodeCap {
+                res: Res {
+                    cpus: n.cpus,
+                    gpus: n.gpus,
+                    mem: if n.mem_mb == 0 { MEM_UNLIMITED } else { n.mem_mb },
+                },
+                gtype,
+            });
+        }
+        let max_job_factor = cluster.partitions.iter().map(|p| p.priority_job_factor).max().unwrap_or(0);
+        let mut parts = Vec::with_capacity(cluster.partitions.len());
+        let mut node_parts = vec![Vec::new(); cluster.nodes.len()];
+        for (pi, p) in cluster.partitions.iter().enumerate() {
+            let mut member = vec![false; cluster.nodes.len()];
+            for &n in &p.nodes {
+                if n as usize >= cluster.nodes.len() {
+                    return Err(SimError::Cluster(format!(
+                        "partition {} names node index {n}, but the cluster has {} nodes",
+                        p.name,
+                        cluster.nodes.len()
+                    )));
+                }
+                if !member[n as usize] {
+                    member[n as usize] = true;
+                    node_parts[n as usize].push(pi as u16);
+                }
+            }
+            let mut nodes = p.nodes.clone();
+            nodes.sort_unstable();
+            nodes.dedup();
+            parts.push(PartC {
+                nodes,
+                member,
+                tier: p.priority_tier,
+                exclusive: p.exclusive,
+                factor: if max_job_factor == 0 {
+                    0.0
+                } else {
+                    p.priority_job_factor as f64 / max_job_factor as f64
+                },
+            });
+        }
+        let free: Vec<Res> = cap.iter().map(|c| c.res).collect();
+        let part_free_cpus: Vec<u64> =
+            parts.iter().map(|p| p.nodes.iter().map(|&n| cap[n as usize].res.cpus as u64).sum()).collect();
+        let part_free_gpus: Vec<u64> =
+            parts.iter().map(|p| p.nodes.iter().map(|&n| cap[n as usize].res.gpus as u64).sum()).collect();
+        let total_cpus = cluster.total_cpus();
+        let total_gpus = cluster.total_gpus();
+        let max_qos = cluster.priority.qos_priority.values().copied().max().unwrap_or(0);
+        let default_part = cluster.default_partition().unwrap_or(0);
+
+        let n_slots = names.users.len().max(jobs.iter().map(|j| j.user as usize + 1).max().unwrap_or(1));
+        let mut seen = vec![false; n_slots];
+        jobs.iter().for_each(|j| seen[j.user as usize] = true);
+        let n_users = seen.iter().filter(|&&b| b).count();
+        let origin = jobs.iter().map(|j| j.submit).min().unwrap_or(0);
+        let mut sim = Sim {
+            jobs,
+            cluster,
+            rescore: policy.rescore(),
+            policy,
+            jc: Vec::with_capacity(jobs.len()),
+            cap,
+            free,
+            parts,
+            node_parts,
+            part_free_cpus,
+            part_free_gpus,
+            total_free_cpus: total_cpus,
+            total_free_gpus: total_gpus,
+            total_cpus,
+            total_gpus,
+            now: 0,
+            seq: 0,
+            heap: BinaryHeap::new(),
+            arrivals: Vec::new(),
+            next_arrival: 0,
+            pending: Vec::new(),
+            scores: vec![0.0; jobs.len()],
+            running: Vec::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            real_events: 0,
+            usage: Usage::new(n_slots, n_users, cluster.priority.decay_half_life, origin),
+            mf: Multifactor { cfg: cluster.priority.clone(), total_cpus: total_cpus as f64 },
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            changed_main: false,
+            bf_dirty: false,
+            triggered: false,
+            prio_due: false,
+            sched_due: false,
+            bf_due: false,
+            prio_tick_pending: false,
+            sched_tick_pending: false,
+            bf_tick_pending: false,
+            last_sched_pass: NEVER,
+            last_bf_cycle: NEVER,
+            backfill: cfg.backfill == Backfill::Slurm && cluster.sched.backfill,
+            outcomes: Vec::with_capacity(jobs.len()),
+            record: cfg.record_events,
+            events: Vec::new(),
+            stats: SimStats::default(),
+            obs: Vec::new(),
+            obs_jobs: Vec::new(),
+            out: Vec::new(),
+            alloc_buf: Vec::new(),
+            scratch: Scratch::default(),
+            blocked: Vec::new(),
+            bf: Default::default(),
+        };
+        sim.blocked = vec![false; sim.parts.len()];
+        sim.bf = super::backfill::Plan::new(sim.cap.len());
+
+        // Per-job constants; rejected jobs get their outcome now.
+        for (i, j) in jobs.iter().enumerate() {
+            if i > u32::MAX as usize - 1 {
+                return Err(SimError::Job { id: j.id, message: "more than 2^32 jobs".into() });
+            }
+            let entry = j.submit.max(j.eligible);
+            let pname = names.partitions.name(j.partition);
+            let part = if pname.is_empty() { Some(default_part) } else { cluster.partition(pname) };
+            let gtype = if j.gpu_type == 0 || j.gpus == 0 {
+                Some(0)
+            } else {
+                let name = names.gpu_types.name(j.gpu_type);
+                gtypes.iter().position(|g| *g == name).map(|p| p as u32 + 1)
+            };
+            let cancelled = j.cancelled_pending();
+            let mut c = JobC {
+                req: Req {
+                    cpus: j.cpus.max(j.nodes).max(1),
+                    gpus: j.gpus,
+                    mem: j.mem_mb,
+                    nodes: j.nodes,
+                    gtype: gtype.unwrap_or(0),
+                },
+                part: part.unwrap_or(0) as u16,
+                state: State::Future,
+                timeout: false,
+                user: j.user,
+                entry,
+                limit: NEVER,
+                dur: 0,
+                cancel_at: NEVER,
+                qos_factor: 0.0,
+                start: 0,
+                accrued: 0,
+                slot: u32::MAX,
+            };
+            let reject = |sim: &mut Sim, c: JobC, why: &str| {
+                sim.jc.push(JobC { state: State::Done, ..c });
+                sim.outcomes.push(JobOutcome { start: None, end: j.submit, kind: OutcomeKind::Rejected, backfilled: false });
+                if sim.record {
+                    sim.events.push(format!("t={} reject job={} reason={why}", j.submit, j.id));
+                }
+            };
+            let Some(pi) = part else {
+                reject(&mut sim, c, "unknown-partition");
+                continue;
+            };
+            if gtype.is_none() {
+                reject(&mut sim, c, "unknown-gpu-type");
+                continue;
+            }
+            if cancelled && cfg.cancelled_pending == CancelledPending::Drop {
+                reject(&mut sim, c, "cancelled-pending-dropped");
+                continue;
+            }
+            let p = &cluster.partitions[pi];
+            let mut limit = j.time_limit.or(p.default_time).or(p.max_time).unwrap_or(NEVER);
+            if let Some(m) = p.max_time {
+                limit = limit.min(m);
+            }
+            c.limit = limit.max(1);
+            let run = if cancelled { j.run_time.max(1) } else { j.run_time };
+            c.dur = run.min(c.limit);
+            c.timeout = run > c.limit;
+            if cancelled {
+                c.cancel_at = j.end.unwrap_or(entry).max(entry);
+            }
+            let qname = cluster_qos_name(names, j);
+            c.qos_factor = if max_qos == 0 {
+                0.0
+            } else {
+                cluster.priority.qos_priority.get(qname).copied().unwrap_or(0) as f64 / max_qos as f64
+            };
+            // Can it ever fit its partition (everything idle)?
+            let part_c = &sim.parts[pi];
+            let fits = select::select(
+                &c.req,
+                &part_c.nodes,
+                &sim.cap,
+                &sim.free,
+                part_c.exclusive,
+                &|_| true,
+                &mut sim.scratch,
+                None,
+            );
+            if !fits {
+                reject(&mut sim, c, "too-large");
+                continue;
+            }
+            sim.jc.push(c);
+            sim.outcomes.push(JobOutcome { start: None, end: 0, kind: OutcomeKind::Completed, backfilled: false });
+            sim.arrivals.push(i as u32);
+        }
+        let jc = &sim.jc;
+        sim.arrivals.sort_by_key(|&i| (jc[i as usize].entry, i));
+        Ok(sim)
+    }
+
+    /// Runs the simulation to the end.
+    pub(crate) fn run(mut self) -> Result<SimResult, SimError> {
+        loop {
+            let ta = self.arrivals.get(self.next_arrival).map(|&j| self.jc[j as usize].entry);
+            let th = self.heap.peek().map(|Reverse((t, _, _))| *t);
+            let t = match (ta, th) {
+                (None, None) => break,
+                (Some(a), None) => a,
+                (None, Some(h)) => h,
+                (Some(a), Some(h)) => a.min(h),
+            };
+            debug_assert!(t >= self.now);
+            self.now = t;
+            // Every event of this second, arrivals first (smallest sequence numbers).
+            loop {
+                if let Some(&j) = self.arrivals.get(self.next_arrival)
+                    && self.jc[j as usize].entry == t
+                {
+                    self.next_arrival += 1;
+                    self.handle(Event::Arrive(j));
+                    continue;
+                }
+                if let Some(Reverse((th, _, _))) = self.heap.peek()
+                    && *th == t
+                {
+                    let Reverse((_, _, ev)) = self.heap.pop().expect("peeked");
+                    self.handle(ev);
+                    continue;
+                }
+                break;
+            }
+            self.end_of_second();
+            if self.pending.is_empty() || !self.running.is_empty() || self.real_events > 0 {
+                continue;
+            }
+            if self.next_arrival == self.arrivals.len() && !self.changed_main && !self.bf_dirty {
+                return Err(SimError::Cluster(format!(
+                    "deadlock at t={}: {} jobs pending, none running and none can start",
+                    self.now,
+                    self.pending.len()
+                )));
+            }
+        }
+        Ok(SimResult { outcomes: self.outcomes, events: self.events, stats: self.stats })
+    }
+
+    fn push(&mut self, t: u64, ev: Event) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, self.seq, ev)));
+    }
+
+    fn log(&mut self, f: impl FnOnce(&mut String)) {
+        if self.record {
+            let mut s = String::new();
+            let _ = write!(s, "t={} ", self.now);
+            f(&mut s);
+            self.events.push(s);
+        }
+    }
+
+    /// The event handlers: the only place where events change state.
+    fn handle(&mut self, ev: Event) {
+        self.stats.events += 1;
+        match ev {
+            Event::Arrive(j) => self.arrive(j),
+            Event::End(j) | Event::Kill(j) => {
+                self.real_events -= 1;
+                self.finish_job(j);
+            }
+            Event::CancelPending(j) => {
+                self.real_events -= 1;
+                let c = &mut self.jc[j as usize];
+                if c.state == State::Pending {
+                    c.state = State::Done;
+                    self.outcomes[j as usize] =
+                        JobOutcome { start: None, end: self.now, kind: OutcomeKind::Cancelled, backfilled: false };
+                    let pos = self.pending.iter().position(|&x| x == j).expect("pending job is queued");
+                    self.pending.remove(pos);
+                    let id = self.jobs[j as usize].id;
+                    self.log(|s| {
+                        let _ = write!(s, "cancel job={id}");
+                    });
+                    self.mark_change();
+                }
+            }
+            Event::PriorityTick => {
+                self.prio_tick_pending = false;
+                self.prio_due = true;
+            }
+            Event::SchedTick => {
+                self.sched_tick_pending = false;
+                self.sched_due = true;
+            }
+            Event::BackfillTick => {
+                self.bf_tick_pending = false;
+                self.bf_due = true;
+            }
+        }
+    }
+
+    fn arrive(&mut self, j: u32) {
+        let id = self.jobs[j as usize].id;
+        self.log(|s| {
+            let _ = write!(s, "submit job={id}");
+        });
+        let c = &mut self.jc[j as usize];
+        c.state = State::Pending;
+        let cancel_at = c.cancel_at;
+        if cancel_at != NEVER {
+            self.real_events += 1;
+            self.push(cancel_at, Event::CancelPending(j));
+        }
+        // Score at submit, then insert in priority order.
+        self.obs_jobs.clear();
+        self.obs_jobs.push(j);
+        self.score_obs_jobs(false);
+        let pos = self.pending.partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
+        self.pending.insert(pos, j);
+        self.mark_change();
+        if self.rescore == Rescore::SubmitAndPeriod && !self.prio_tick_pending && self.cluster.priority.calc_period > 0
+        {
+            self.prio_tick_pending = true;
+            let t = next_grid(self.now, self.cluster.priority.calc_period, true);
+            self.push(t, Event::PriorityTick);
+        }
+    }
+
+    /// Something changed that may let a job start: an arrival, an end, a
+    /// cancel or a new priority order.
+    fn mark_change(&mut self) {
+        self.changed_main = true;
+        self.triggered = true;
+        let interval = self.cluster.sched.sched_interval;
+        if !self.sched_tick_pending && interval > 0 {
+            self.sched_tick_pending = true;
+            let t = next_grid(self.now, interval, self.last_sched_pass == self.now);
+            self.push(t, Event::SchedTick);
+        }
+        self.mark_bf_dirty();
+    }
+
+    pub(super) fn mark_bf_dirty(&mut self) {
+        self.bf_dirty = true;
+        if self.backfill && !self.bf_tick_pending {
+            self.bf_tick_pending = true;
+            let interval = self.cluster.sched.bf_interval.max(1);
+            let t = next_grid(self.now, interval, self.last_bf_cycle == self.now);
+            self.push(t, Event::BackfillTick);
+        }
+    }
+
+    /// The passes due at the end of a second: priorities, main scheduler, backfill.
+    fn end_of_second(&mut self) {
+        if self.prio_due {
+            self.prio_due = false;
+            if !self.pending.is_empty() {
+                self.rescore_all();
+                if !self.prio_tick_pending {
+                    self.prio_tick_pending = true;
+                    let t = self.now + self.cluster.priority.calc_period;
+                    self.push(t, Event::PriorityTick);
+                }
+            }
+        }
+        if self.sched_due {
+            self.sched_due = false;
+            self.triggered = false;
+            self.last_sched_pass = self.now;
+            if self.changed_main {
+                self.main_pass(true);
+            }
+        } else if self.triggered {
+            self.triggered = false;
+            self.main_pass(false);
+        }
+        if self.bf_due {
+            self.bf_due = false;
+            self.last_bf_cycle = self.now;
+            if self.bf_dirty && self.backfill {
+                self.bf_dirty = false;
+                if self.rescore == Rescore::EveryPass {
+                    self.rescore_all();
+                }
+                self.backfill_cycle();
+            }
+        }
+    }
+
+    /// Priority order: partition tier desc, score desc, submit asc, id asc.
+    pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
+        let (ca, cb) = (&self.jc[a as usize], &self.jc[b as usize]);
+        let (ta, tb) = (self.parts[ca.part as usize].tier, self.parts[cb.part as usize].tier);
+        tb.cmp(&ta)
+            .then_with(|| self.scores[b as usize].total_cmp(&self.scores[a as usize]))
+            .then_with(|| self.jobs[a as usize].submit.cmp(&self.jobs[b as usize].submit))
+            .then_with(|| self.jobs[a as usize].id.cmp(&self.jobs[b as usize].id))
+            .then_with(|| a.cmp(&b))
+    }
+
+    /// Accounts running jobs' CPU-seconds up to now.
+    fn accrue_usage(&mut self) {
+        let now = self.now;
+        for &(_, j) in &self.running {
+            let c = &mut self.jc[j as usize];
+            if now > c.accrued {
+                self.usage.add(c.user, c.req.cpus as f64 * (now - c.accrued) as f64, now);
+                c.accrued = now;
+            }
+        }
+    }
+
+    fn context(&self) -> QueueContext {
+        QueueContext {
+            now: self.now,
+            free_cpus: self.total_free_cpus,
+            total_cpus: self.total_cpus,
+            free_gpus: self.total_free_gpus,
+            total_gpus: self.total_gpus,
+            queue_len: self.pending.len() as u32,
+            running: self.running.len() as u32,
+        }
+    }
+
+    /// Scores the jobs in `obs_jobs` and stores their scores.
+    fn score_obs_jobs(&mut self, accrue: bool) {
+        if accrue {
+            self.accrue_usage();
+        }
+        let ctx = self.context();
+        self.obs.clear();
+        for k in 0..self.obs_jobs.len() {
+            let j = self.obs_jobs[k];
+            let o = self.observe(j);
+            self.obs.push(o);
+        }
+        self.out.clear();
+        self.out.resize(self.obs.len(), 0.0);
+        self.policy.score(&ctx, &self.obs, &mut self.out);
+        for (k, &j) in self.obs_jobs.iter().enumerate() {
+            let s = self.out[k];
+            self.scores[j as usize] = if s.is_nan() { f64::NEG_INFINITY } else { s };
+        }
+    }
+
+    fn observe(&mut self, j: u32) -> JobObs {
+        let c = self.jc[j as usize];
+        let job = &self.jobs[j as usize];
+        let wait = self.now.saturating_sub(c.entry);
+        let fairshare = self.usage.factor(c.user);
+        let part = &self.parts[c.part as usize];
+        let (tier, pf) = (part.tier, part.factor);
+        JobObs {
+            id: job.id,
+            submit: job.submit,
+            wait,
+            time_limit: c.limit,
+            nodes: c.req.nodes,
+            cpus: c.req.cpus,
+            mem_mb: c.req.mem,
+            gpus: c.req.gpus,
+            fits_now: self.fits_now(j),
+            partition_tier: tier,
+            qos: c.qos_factor,
+            fairshare,
+            multifactor: self.mf.priority(wait, c.req.cpus, pf, c.qos_factor, fairshare, job.submit),
+        }
+    }
+
+    /// Rescores every pending job and restores the priority order.
+    fn rescore_all(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.obs_jobs.clear();
+        self.obs_jobs.extend_from_slice(&self.pending);
+        self.score_obs_jobs(true);
+        let sorted = self.pending.windows(2).all(|w| self.cmp_jobs(w[0], w[1]) == Ordering::Less);
+        if !sorted {
+            let mut p = std::mem::take(&mut self.pending);
+            p.sort_unstable_by(|&a, &b| self.cmp_jobs(a, b));
+            self.pending = p;
+            self.mark_change();
+            self.triggered = false;
+        }
+    }
+
+    /// Aggregate check: enough free CPUs and GPUs in the job's partition.
+    pub(super) fn agg_fits(&self, j: u32) -> bool {
+        let c = &self.jc[j as usize];
+        self.part_free_cpus[c.part as usize] >= c.req.cpus as u64
+            && self.part_free_gpus[c.part as usize] >= c.req.gpus as u64
+    }
+
+    /// Whether job `j` could start now on the idle resources.
+    pub(super) fn fits_now(&mut self, j: u32) -> bool {
+        if !self.agg_fits(j) {
+            return false;
+        }
+        let c = self.jc[j as usize];
+        let part = &self.parts[c.part as usize];
+        if !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+            return true; // CPUs only, any node count: the aggregate is exact.
+        }
+        select::select(&c.req, &part.nodes, &self.cap, &self.free, part.exclusive, &|_| true, &mut self.scratch, None)
+    }
+
+    /// One main-scheduler pass; `full` = periodic (whole queue), else
+    /// event-triggered (`default_queue_depth` jobs).
+    fn main_pass(&mut self, full: bool) {
+        if self.pending.is_empty() {
+            self.changed_main = false;
+            return;
+        }
+        self.stats.main_passes += 1;
+        if self.rescore == Rescore::EveryPass {
+            self.rescore_all();
+        }
+        let depth = if full { usize::MAX } else { self.cluster.sched.default_queue_depth.max(1) as usize };
+        self.blocked.iter_mut().for_each(|b| *b = false);
+        let mut n_blocked = 0;
+        let mut examined = 0;
+        let mut started = false;
+        let mut covered = true;
+        for i in 0..self.pending.len() {
+            if self.total_free_cpus == 0 || n_blocked == self.parts.len() {
+                break;
+            }
+            if examined >= depth {
+                covered = false;
+                break;
+            }
+            let j = self.pending[i];
+            let p = self.jc[j as usize].part as usize;
+            if self.blocked[p] {
+                continue;
+            }
+            examined += 1;
+            if self.fits_now(j) {
+                let c = self.jc[j as usize];
+                let part = &self.parts[p];
+                let ok = select::select(
+                    &c.req,
+                    &part.nodes,
+                    &self.cap,
+                    &self.free,
+                    part.exclusive,
+                    &|_| true,
+                    &mut self.scratch,
+                    Some(&mut self.alloc_buf),
+                );
+                debug_assert!(ok);
+                self.start_job(j, false);
+                started = true;
+            } else {
+                self.blocked[p] = true;
+                n_blocked += 1;
+            }
+        }
+        if started {
+            let jc = &self.jc;
+            self.pending.retain(|&j| jc[j as usize].state == State::Pending);
+        }
+        if full || covered {
+            self.changed_main = false;
+        }
+    }
+
+    /// Starts job `j` on the allocation in `alloc_buf`.
+    pub(super) fn start_job(&mut self, j: u32, backfilled: bool) {
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push(Vec::new());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let mut buf = std::mem::take(&mut self.slots[slot as usize]);
+        buf.clear();
+        buf.extend_from_slice(&self.alloc_buf);
+        for a in &buf {
+            self.take(a);
+        }
+        self.slots[slot as usize] = buf;
+        let now = self.now;
+        let c = &mut self.jc[j as usize];
+        c.state = State::Running;
+        c.start = now;
+        c.accrued = now;
+        c.slot = slot;
+        let (dur, limit, timeout) = (c.dur, c.limit, c.timeout);
+        let exp_end = now.saturating_add(limit);
+        let pos = self.running.partition_point(|&x| x < (exp_end, j));
+        self.running.insert(pos, (exp_end, j));
+        self.outcomes[j as usize].start = Some(now);
+        self.outcomes[j as usize].backfilled = backfilled;
+        self.real_events += 1;
+        if timeout {
+            self.push(now + limit, Event::Kill(j));
+        } else {
+            self.push(now + dur, Event::End(j));
+        }
+        if self.record {
+            let id = self.jobs[j as usize].id;
+            let nodes = &self.cluster.nodes;
+            let allocs = &self.slots[slot as usize];
+            let mut s = format!("t={now} start job={id} nodes=");
+            for (k, a) in allocs.iter().enumerate() {
+                if k > 0 {
+                    s.push(',');
+                }
+                s.push_str(&nodes[a.node as usize].name);
+            }
+            let _ = write!(s, " backfill={}", backfilled as u8);
+            self.events.push(s);
+        }
+        self.mark_bf_dirty();
+    }
+
+    fn take(&mut self, a: &Alloc) {
+        let f = &mut self.free[a.node as usize];
+        f.cpus -= a.cpus;
+        f.gpus -= a.gpus;
+        if f.mem != MEM_UNLIMITED {
+            f.mem -= a.mem;
+        }
+        for &p in &self.node_parts[a.node as usize] {
+            self.part_free_cpus[p as usize] -= a.cpus as u64;
+            self.part_free_gpus[p as usize] -= a.gpus as u64;
+        }
+        self.total_free_cpus -= a.cpus as u64;
+        self.total_free_gpus -= a.gpus as u64;
+    }
+
+    fn give(&mut self, a: &Alloc) {
+        let f = &mut self.free[a.node as usize];
+        f.cpus += a.cpus;
+        f.gpus += a.gpus;
+        if f.mem != MEM_UNLIMITED {
+            f.mem += a.mem;
+        }
+        for &p in &self.node_parts[a.node as usize] {
+            self.part_free_cpus[p as usize] += a.cpus as u64;
+            self.part_free_gpus[p as usize] += a.gpus as u64;
+        }
+        self.total_free_cpus += a.cpus as u64;
+        self.total_free_gpus += a.gpus as u64;
+    }
+
+    /// A running job ends (completion or time-limit kill).
+    fn finish_job(&mut self, j: u32) {
+        let now = self.now;
+        let c = self.jc[j as usize];
+        debug_assert_eq!(c.state, State::Running);
+        let buf = std::mem::take(&mut self.slots[c.slot as usize]);
+        for a in &buf {
+            self.give(a);
+        }
+        self.slots[c.slot as usize] = buf;
+        self.free_slots.push(c.slot);
+        let exp_end = c.start.saturating_add(c.limit);
+        let pos = self.running.binary_search(&(exp_end, j)).expect("running job is listed");
+        self.running.remove(pos);
+        self.usage.add(c.user, c.req.cpus as f64 * now.saturating_sub(c.accrued) as f64, now);
+        let cj = &mut self.jc[j as usize];
+        cj.state = State::Done;
+        cj.slot = u32::MAX;
+        let kind = if c.timeout { OutcomeKind::Timeout } else { OutcomeKind::Completed };
+        let o = &mut self.outcomes[j as usize];
+        o.end = now;
+        o.kind = kind;
+        let id = self.jobs[j as usize].id;
+        self.log(|s| {
+            let st = if kind == OutcomeKind::Timeout { "TIMEOUT" } else { "COMPLETED" };
+            let _ = write!(s, "end job={id} state={st}");
+        });
+        self.mark_change();
+    }
+}
+
+fn cluster_qos_name<'n>(names: &'n Names, j: &Job) -> &'n str {
+    names.qos.name(j.qos)
+}
+
+

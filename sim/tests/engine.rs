@@ -1,0 +1,501 @@
+//! Golden tests of the simulator: small schedules worked out by hand.
+//!
+//! Every expected start time is derived in a comment next to the case.
+//! Clusters and jobs are built in code; these tests must not read traces.
+//! Unless a test says otherwise: the main scheduler runs on every arrival
+//! and end, `sched_interval` = 60, backfill ticks every `bf_interval` = 10 s
+//! on multiples of 10 when something changed, `bf_resolution` = 1.
+
+use policy::{JobObs, Policy, QueueContext};
+use sim::baselines;
+use sim::cluster::{Cluster, Node, Partition, PriorityConfig, SchedConfig};
+use sim::engine::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimResult, simulate};
+use sim::trace::{Job, JobState, Names};
+
+fn node(name: &str, cpus: u32, gpus: u32, gpu_type: &str) -> Node {
+    Node { name: name.into(), cpus, mem_mb: 0, gpus, gpu_type: gpu_type.into(), features: vec![] }
+}
+
+fn part(name: &str, nodes: &[u32]) -> Partition {
+    Partition {
+        name: name.into(),
+        nodes: nodes.to_vec(),
+        priority_tier: 1,
+        priority_job_factor: 1,
+        max_time: None,
+        default_time: None,
+        default: false,
+        exclusive: false,
+    }
+}
+
+fn cluster(nodes: Vec<Node>, partitions: Vec<Partition>) -> Cluster {
+    Cluster {
+        name: "test".into(),
+        nodes,
+        partitions,
+        priority: PriorityConfig { multifactor: false, ..PriorityConfig::default() },
+        sched: SchedConfig { bf_interval: 10, bf_resolution: 1, sched_interval: 60, ..SchedConfig::default() },
+    }
+}
+
+/// A job of `cpus` CPUs submitted at `submit`, running `run` s, limit `limit` s.
+fn job(id: u64, submit: u64, cpus: u32, run: u64, limit: u64) -> Job {
+    Job {
+        id,
+        submit,
+        eligible: submit,
+        cpus,
+        run_time: run,
+        time_limit: Some(limit),
+        user: 1,
+        ..Job::default()
+    }
+}
+
+fn names() -> Names {
+    let mut n = Names::default();
+    n.users.intern("alice");
+    n.users.intern("bob");
+    n
+}
+
+fn run(jobs: &[Job], names: &Names, c: &Cluster, policy: &str, bf: Backfill) -> SimResult {
+    let mut p = baselines::by_name(policy).expect("baseline");
+    let cfg = SimConfig { backfill: bf, record_events: true, ..SimConfig::default() };
+    simulate(jobs, names, c, p.as_mut(), &cfg).expect("simulation runs")
+}
+
+fn starts(r: &SimResult) -> Vec<Option<u64>> {
+    r.outcomes.iter().map(|o| o.start).collect()
+}
+
+/// Node names of the `start` line of job `id` in the event log.
+fn nodes_of(r: &SimResult, id: u64) -> String {
+    let key = format!(" start job={id} ");
+    let line = r.events.iter().find(|l| l.contains(&key)).unwrap_or_else(|| panic!("job {id} never started"));
+    line.split(" nodes=").nth(1).unwrap().split(' ').next().unwrap().to_string()
+}
+
+#[test]
+fn fcfs_on_one_node() {
+    // One 1-CPU node. A (t=0, 100 s), B (t=10, 50 s), C (t=20, 10 s).
+    // A starts at 0 and ends at 100; B starts at 100, ends 150; C 150-160.
+    let c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
+    let jobs = [job(1, 0, 1, 100, 200), job(2, 10, 1, 50, 200), job(3, 20, 1, 10, 200)];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(150)]);
+    assert_eq!(r.outcomes[2].end, 160);
+    assert!(r.outcomes.iter().all(|o| o.kind == OutcomeKind::Completed && !o.backfilled));
+    assert_eq!(r.events[0], "t=0 submit job=1");
+    assert_eq!(r.events[1], "t=0 start job=1 nodes=n0 backfill=0");
+    assert!(r.events.contains(&"t=100 end job=1 state=COMPLETED".to_string()));
+}
+
+#[test]
+fn main_scheduler_stops_at_first_blocked_job_in_a_partition() {
+    // n0 (4 CPUs) in p, n1 (1 CPU) in q. No backfill.
+    // A: 3 CPUs at t=0, runs 100 -> starts 0, 1 CPU left on n0.
+    // B: 2 CPUs at t=1 -> does not fit (1 free): p is blocked.
+    // C: 1 CPU at t=2 -> would fit, but p is blocked: waits.
+    // D: 1 CPU in q at t=3 -> q is not blocked: starts at 3.
+    // t=100: A ends; B (2) and C (1) both start at 100.
+    let c = cluster(vec![node("n0", 4, 0, ""), node("n1", 1, 0, "")], vec![part("p", &[0]), part("q", &[1])]);
+    let mut n = names();
+    let q = n.partitions.intern("q");
+    let p = n.partitions.intern("p");
+    let mut jobs = vec![job(1, 0, 3, 100, 100), job(2, 1, 2, 50, 100), job(3, 2, 1, 10, 100), job(4, 3, 1, 10, 100)];
+    for j in &mut jobs[..3] {
+        j.partition = p;
+    }
+    jobs[3].partition = q;
+    let r = run(&jobs, &n, &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(100), Some(3)]);
+}
+
+/// The cluster of the backfill tests: n0 with 4 CPUs.
+/// A: 3 CPUs at t=0, runs 100 with limit 100 (expected end 100).
+/// B: 2 CPUs at t=1: blocked (1 free); its reservation is n0 from 100.
+fn backfill_case(c_limit: u64) -> (Vec<Job>, Cluster) {
+    let c = cluster(vec![node("n0", 4, 0, "")], vec![part("p", &[0])]);
+    let jobs = vec![job(1, 0, 3, 100, 100), job(2, 1, 2, 50, 100), job(3, 2, 1, c_limit.min(40), c_limit)];
+    (jobs, c)
+}
+
+#[test]
+fn backfill_starts_a_short_job_in_a_hole() {
+    // C: 1 CPU at t=2, limit 50. Backfill ticks at t=10 (first multiple of
+    // 10 after the change at t=2... the change at t=0 booked the tick at 0,
+    // the next change at t=1 booked t=10). At t=10 C would run [10, 60),
+    // before B's reservation on n0 at 100: it starts at 10, backfilled.
+    // B starts at 100 when A ends.
+    let (jobs, c) = backfill_case(50);
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(10)]);
+    assert!(r.outcomes[2].backfilled);
+    assert!(!r.outcomes[1].backfilled);
+    // Without backfill C waits behind B: both start at 100 (2 + 1 CPUs).
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(100)]);
+}
+
+#[test]
+fn backfill_does_not_start_a_job_that_would_delay_the_head() {
+    // C: 1 CPU at t=2, limit 200. It fits now (1 free CPU), but at t=10 it
+    // would hold n0 over [10, 210), across B's reservation of n0 from 100:
+    // it must not start. At 100 A ends; the main scheduler starts B (2 CPUs)
+    // and then C (1 CPU, 2 left): both at 100.
+    let (jobs, c) = backfill_case(200);
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(100)]);
+    assert!(!r.outcomes[2].backfilled);
+}
+
+#[test]
+fn a_job_that_fits_now_on_a_reserved_node_is_not_backfilled() {
+    // n0 (4 CPUs), n1 (1 CPU).
+    // A: 3 CPUs, 1 node, t=0, limit 100 -> n0 at 0 (best fit for 3 CPUs:
+    //    only n0 can hold it).
+    // B: 2 CPUs on exactly 1 node, t=1: n0 has 1 free, n1 has 1 -> blocked.
+    //    Backfill (t=10) reserves n0 over [100, 200).
+    // C: 1 CPU, runs 200 of limit 500, t=2: n0 is reserved from 100, so
+    //    only n1 is open for [10, 510): C starts at 10 on n1, backfilled,
+    //    and holds n1 until 210.
+    // D: 1 CPU, limit 500, t=3: fits now only on n0 (1 free), but would
+    //    overlap B's reservation there: not started at 10.
+    // t=100: A ends. Main: B starts on n0 (2 of 4), then D (1 CPU fits on
+    //    n0): both at 100.
+    let c = cluster(vec![node("n0", 4, 0, ""), node("n1", 1, 0, "")], vec![part("p", &[0, 1])]);
+    let mut jobs = vec![job(1, 0, 3, 100, 100), job(2, 1, 2, 50, 100), job(3, 2, 1, 200, 500), job(4, 3, 1, 40, 500)];
+    jobs[0].nodes = 1;
+    jobs[1].nodes = 1;
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(10), Some(100)]);
+    assert_eq!(nodes_of(&r, 3), "n1");
+    assert_eq!(nodes_of(&r, 2), "n0");
+    assert!(r.outcomes[2].backfilled && !r.outcomes[3].backfilled);
+}
+
+#[test]
+fn job_is_killed_at_exactly_start_plus_limit() {
+    // A: run 100, limit 60 -> starts 0, killed at 60 (TIMEOUT).
+    // B (t=5) then starts at 60.
+    let c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
+    let jobs = [job(1, 0, 1, 100, 60), job(2, 5, 1, 10, 60)];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(r.outcomes[0], JobOutcome { start: Some(0), end: 60, kind: OutcomeKind::Timeout, backfilled: false });
+    assert_eq!(r.outcomes[1].start, Some(60));
+    assert!(r.events.contains(&"t=60 end job=1 state=TIMEOUT".to_string()));
+}
+
+fn gpu_job(id: u64, submit: u64, gpus: u32, run: u64) -> Job {
+    Job { gpus, ..job(id, submit, gpus.max(1), run, 1000) }
+}
+
+#[test]
+fn gpu_jobs_are_packed_best_fit() {
+    // g0 and g1: 32 CPUs, 8 GPUs each.
+    // Two 4-GPU jobs at t=0: the first takes g0 (tie, lowest index), the
+    // second the best fit, g0 again (4 GPUs free there vs 8 on g1).
+    // An 8-GPU job at t=1 then finds g1 whole and starts at 1.
+    let c = cluster(vec![node("g0", 32, 8, "a100"), node("g1", 32, 8, "a100")], vec![part("p", &[0, 1])]);
+    let jobs = [gpu_job(1, 0, 4, 100), gpu_job(2, 0, 4, 100), gpu_job(3, 1, 8, 100)];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(0), Some(1)]);
+    assert_eq!((nodes_of(&r, 1), nodes_of(&r, 2), nodes_of(&r, 3)), ("g0".into(), "g0".into(), "g1".into()));
+
+    // Seven 1-GPU jobs go to g0 one after another (best fit), leaving g1
+    // whole: the 8-GPU job submitted at t=1 starts at once.
+    let mut jobs: Vec<Job> = (1..=7).map(|i| gpu_job(i, 0, 1, 100)).collect();
+    jobs.push(gpu_job(8, 1, 8, 100));
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert!((1..=7).all(|i| nodes_of(&r, i) == "g0"));
+    assert_eq!(r.outcomes[7].start, Some(1));
+    assert_eq!(nodes_of(&r, 8), "g1");
+}
+
+#[test]
+fn gpu_type_must_match() {
+    // a0: 4 a100, v0: 4 v100. A job asking for v100 goes to v0 although a0
+    // comes first; a job asking for h100 (no such node) is rejected.
+    let c = cluster(vec![node("a0", 8, 4, "a100"), node("v0", 8, 4, "v100")], vec![part("p", &[0, 1])]);
+    let mut n = names();
+    let v100 = n.gpu_types.intern("v100");
+    let h100 = n.gpu_types.intern("h100");
+    let mut jobs = vec![gpu_job(1, 0, 1, 10), gpu_job(2, 0, 1, 10)];
+    jobs[0].gpu_type = v100;
+    jobs[1].gpu_type = h100;
+    let r = run(&jobs, &n, &c, "fcfs", Backfill::Slurm);
+    assert_eq!(nodes_of(&r, 1), "v0");
+    assert_eq!(r.outcomes[1].kind, OutcomeKind::Rejected);
+    // Five v100 GPUs: no v100 node holds them and a0 does not count.
+    let mut big = gpu_job(3, 0, 5, 10);
+    big.gpu_type = v100;
+    let r = run(&[big], &n, &c, "fcfs", Backfill::Slurm);
+    assert_eq!(r.outcomes[0].kind, OutcomeKind::Rejected);
+}
+
+#[test]
+fn multi_node_job() {
+    // Four nodes of 2 CPUs. A: 6 CPUs on exactly 3 nodes at t=0 -> 2 CPUs
+    // on each of n0, n1, n2. B: 2 CPUs on 2 nodes at t=1: only n3 is free,
+    // so it waits until A ends at 100. C: 2 CPUs, any nodes, at t=2: fits
+    // on n3 (backfill at 10 finds it fits beside B's reservation? B's
+    // reservation covers two nodes from 100; C, limit 50, ends by 60): 10.
+    let c = cluster((0..4).map(|i| node(&format!("n{i}"), 2, 0, "")).collect(), vec![part("p", &[0, 1, 2, 3])]);
+    let mut jobs = vec![job(1, 0, 6, 100, 100), job(2, 1, 2, 10, 100), job(3, 2, 2, 10, 50)];
+    jobs[0].nodes = 3;
+    jobs[1].nodes = 2;
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(nodes_of(&r, 1), "n0,n1,n2");
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(10)]);
+    assert_eq!(nodes_of(&r, 3), "n3");
+    // B on two nodes at 100: the two best fits among 4 idle nodes.
+    assert_eq!(nodes_of(&r, 2), "n0,n1");
+}
+
+#[test]
+fn exclusive_partition_gives_whole_nodes() {
+    // Two 4-CPU nodes, exclusive. A (1 CPU, t=0) takes n0 whole; B (1 CPU,
+    // t=0) takes n1; C (1 CPU, t=0) waits for A's end at 100.
+    let mut p = part("p", &[0, 1]);
+    p.exclusive = true;
+    let c = cluster(vec![node("n0", 4, 0, ""), node("n1", 4, 0, "")], vec![p]);
+    let jobs = [job(1, 0, 1, 100, 100), job(2, 0, 1, 200, 200), job(3, 0, 1, 10, 100)];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(0), Some(100)]);
+    assert_eq!(nodes_of(&r, 3), "n0");
+}
+
+#[test]
+fn priority_tier_orders_across_partitions() {
+    // One 1-CPU node in "low" (tier 1) and "high" (tier 2). A (low) runs
+    // [0, 100). B (low) at 10, C (high) at 20. At 100 the higher tier goes
+    // first: C at 100, B at C's end, 150.
+    let mut high = part("high", &[0]);
+    high.priority_tier = 2;
+    let c = cluster(vec![node("n0", 1, 0, "")], vec![part("low", &[0]), high]);
+    let mut n = names();
+    let lo = n.partitions.intern("low");
+    let hi = n.partitions.intern("high");
+    let mut jobs = vec![job(1, 0, 1, 100, 100), job(2, 10, 1, 50, 100), job(3, 20, 1, 50, 100)];
+    jobs[0].partition = lo;
+    jobs[1].partition = lo;
+    jobs[2].partition = hi;
+    let r = run(&jobs, &n, &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(150), Some(100)]);
+}
+
+#[test]
+fn cancelled_pending_job_leaves_the_queue() {
+    // A runs [0, 100) on the only CPU. B, submitted at 10, was cancelled
+    // while pending at 50: it leaves the queue at 50 and never starts. C
+    // (t=20) starts at 100.
+    let c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
+    let mut b = job(2, 10, 1, 0, 100);
+    b.state = JobState::Cancelled;
+    b.end = Some(50);
+    let jobs = [job(1, 0, 1, 100, 100), b, job(3, 20, 1, 10, 100)];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(r.outcomes[1], JobOutcome { start: None, end: 50, kind: OutcomeKind::Cancelled, backfilled: false });
+    assert_eq!(r.outcomes[2].start, Some(100));
+    assert!(r.events.contains(&"t=50 cancel job=2".to_string()));
+    // With Drop the job is not simulated.
+    let mut p = baselines::by_name("fcfs").unwrap();
+    let cfg = SimConfig { cancelled_pending: CancelledPending::Drop, ..SimConfig::default() };
+    let r = simulate(&jobs, &names(), &c, p.as_mut(), &cfg).unwrap();
+    assert_eq!(r.outcomes[1].kind, OutcomeKind::Rejected);
+    assert_eq!(r.outcomes[2].start, Some(100));
+    // Cancelled at 150 instead: it would still be waiting then? No: at 100
+    // B is first in line (submitted before C) and starts, running 1 s.
+    let mut late = jobs.clone();
+    late[1].end = Some(150);
+    let r = run(&late, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(r.outcomes[1], JobOutcome { start: Some(100), end: 101, kind: OutcomeKind::Completed, backfilled: false });
+    assert_eq!(r.outcomes[2].start, Some(101));
+}
+
+#[test]
+fn jobs_that_can_never_run_are_rejected() {
+    // 4 CPUs in all: an 8-CPU job, a 5-node job and a job in an unknown
+    // partition are rejected; the 4-CPU job runs at 0.
+    let c = cluster(vec![node("n0", 2, 0, ""), node("n1", 2, 0, "")], vec![part("p", &[0, 1])]);
+    let mut n = names();
+    let nope = n.partitions.intern("nope");
+    let mut jobs = vec![job(1, 0, 8, 10, 10), job(2, 0, 1, 10, 10), job(3, 0, 1, 10, 10), job(4, 0, 4, 10, 10)];
+    jobs[1].nodes = 5;
+    jobs[2].partition = nope;
+    let r = run(&jobs, &n, &c, "fcfs", Backfill::Slurm);
+    let kinds: Vec<_> = r.outcomes.iter().map(|o| o.kind).collect();
+    use OutcomeKind::*;
+    assert_eq!(kinds, vec![Rejected, Rejected, Rejected, Completed]);
+    assert_eq!(r.outcomes[3].start, Some(0));
+}
+
+#[test]
+fn multifactor_fairshare_puts_the_light_user_first() {
+    // One CPU. Weights: fairshare 1000, age 0; PriorityCalcPeriod 10.
+    // X (alice) runs [0, 100). Y (alice) submitted at 50, Z (bob) at 60.
+    // At submit both have fairshare 1 (no usage accounted yet): 1000 each.
+    // The tick at 60 accounts alice's 60 CPU-s: U = 1, S = 1/2 (two users),
+    // F = 2^-2 = 0.25 -> Y = 250; bob has none: Z = 1000. At 100 Z starts
+    // first; Y starts at Z's end, 100 + 30 = 130.
+    let mut c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
+    c.priority =
+        PriorityConfig { multifactor: true, weight_age: 0, weight_fairshare: 1000, calc_period: 10, ..c.priority };
+    let mut jobs = vec![job(1, 0, 1, 100, 100), job(2, 50, 1, 30, 100), job(3, 60, 1, 30, 100)];
+    jobs[2].user = 2;
+    let r = run(&jobs, &names(), &c, "slurm", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(130), Some(100)]);
+    // Under FCFS, Y (earlier) goes first.
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(130)]);
+}
+
+#[test]
+fn multifactor_age_and_size() {
+    // Two CPUs. Weights: age 1000 (max_age 1000), job size 1000 (favor
+    // large), calc period 10. X (2 CPUs) runs [0, 100).
+    // S (1 CPU) at 10, L (2 CPUs) at 40. At the tick at 90:
+    //   S: age 80/1000 -> 80, size 1/2 -> 500: 580.
+    //   L: age 50/1000 -> 50, size 2/2 -> 1000: 1050.
+    // At 100 L starts first (both CPUs); S at L's end, 150.
+    let mut c = cluster(vec![node("n0", 2, 0, "")], vec![part("p", &[0])]);
+    c.priority = PriorityConfig {
+        multifactor: true,
+        weight_age: 1000,
+        weight_job_size: 1000,
+        max_age: 1000,
+        calc_period: 10,
+        ..c.priority
+    };
+    let jobs = vec![job(1, 0, 2, 100, 100), job(2, 10, 1, 50, 100), job(3, 40, 2, 50, 100)];
+    let r = run(&jobs, &names(), &c, "slurm", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(150), Some(100)]);
+    // favor_small flips the size factor: S = 80 + 500, L = 50 + 0: S first,
+    // and L waits for S's end at 150.
+    c.priority.favor_small = true;
+    let r = run(&jobs, &names(), &c, "slurm", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(150)]);
+}
+
+/// A policy that records every observation it is shown.
+struct Spy(Vec<(u64, JobObs)>);
+
+impl Policy for Spy {
+    fn name(&self) -> &str {
+        "spy"
+    }
+    fn score(&mut self, ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            self.0.push((ctx.now, *j));
+            *o = -(j.submit as f64);
+        }
+    }
+}
+
+#[test]
+fn observations_carry_the_job_and_fits_now() {
+    // One 2-CPU node, A (2 CPUs) runs [0, 100); B (1 CPU, limit 70, t=5)
+    // is scored at submit with wait 0 and fits_now false. The first
+    // periodic rescore would be at 300, after B started at 100.
+    let c = cluster(vec![node("n0", 2, 0, "")], vec![part("p", &[0])]);
+    let jobs = [job(1, 0, 2, 100, 100), job(2, 5, 1, 10, 70)];
+    let mut spy = Spy(Vec::new());
+    let r = simulate(&jobs, &names(), &c, &mut spy, &SimConfig::default()).unwrap();
+    assert_eq!(r.outcomes[1].start, Some(100));
+    let (t, o) = spy.0.iter().find(|(_, o)| o.id == 2).copied().unwrap();
+    assert_eq!((t, o.wait, o.time_limit, o.cpus, o.fits_now), (5, 0, 70, 1, false));
+    let (_, o) = spy.0.iter().find(|(_, o)| o.id == 1).copied().unwrap();
+    assert!(o.fits_now);
+    // priority/basic: multifactor is FIFO by submit.
+    assert_eq!(o.multifactor, -0.0);
+}
+
+/// A seeded pseudo-random workload (mixed sizes, GPUs, two partitions).
+fn random_workload(seed: u64, n: usize) -> (Vec<Job>, Names, Cluster) {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move |m: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s % m
+    };
+    let mut nodes: Vec<Node> = (0..8).map(|i| node(&format!("c{i}"), 16, 0, "")).collect();
+    nodes.extend((0..4).map(|i| node(&format!("g{i}"), 32, 8, "a100")));
+    let mut gpu = part("gpu", &[8, 9, 10, 11]);
+    gpu.priority_tier = 2;
+    let mut cpu = part("cpu", &(0..8).collect::<Vec<_>>());
+    cpu.default = true;
+    let c = cluster(nodes, vec![cpu, gpu]);
+    let mut names = names();
+    let g = names.partitions.intern("gpu");
+    let mut t = 0;
+    let jobs = (0..n as u64)
+        .map(|id| {
+            t += next(120);
+            let limit = 60 * (1 + next(240));
+            let mut j = job(id + 1, t, 1 + next(32) as u32, next(limit + limit / 4), limit);
+            j.user = 1 + next(2) as u32;
+            if next(4) == 0 {
+                j.partition = g;
+                j.gpus = 1 + next(8) as u32;
+                j.cpus = j.gpus * 4;
+            }
+            j
+        })
+        .collect();
+    (jobs, names, c)
+}
+
+#[test]
+fn same_seed_gives_identical_event_logs() {
+    let (jobs, names, c) = random_workload(7, 400);
+    for policy in ["slurm", "wfp3"] {
+        let a = run(&jobs, &names, &c, policy, Backfill::Slurm);
+        let b = run(&jobs, &names, &c, policy, Backfill::Slurm);
+        assert!(a.events.len() > 1000, "{}", a.events.len());
+        assert_eq!(a.events, b.events);
+        assert_eq!(a.outcomes, b.outcomes);
+        assert!(a.outcomes.iter().any(|o| o.backfilled), "backfill never used");
+        assert!(a.outcomes.iter().any(|o| o.kind == OutcomeKind::Timeout));
+    }
+}
+
+#[test]
+fn schedules_are_feasible() {
+    // Replays the random workload under every baseline, with and without
+    // backfill, and checks that no partition (they are disjoint here) ever
+    // holds more CPUs or GPUs than it has, that every job starts after its
+    // submit and runs min(run, limit), and that TIMEOUT marks exactly the
+    // jobs whose run exceeds their limit.
+    let (jobs, names, c) = random_workload(11, 300);
+    for policy in baselines::NAMES {
+        for bf in [Backfill::None, Backfill::Slurm] {
+            let r = run(&jobs, &names, &c, policy, bf);
+            let mut deltas: Vec<(u64, i64, i64, bool)> = Vec::new();
+            for (j, o) in jobs.iter().zip(&r.outcomes) {
+                let s = o.start.expect("every job runs");
+                assert!(s >= j.submit);
+                let lim = j.time_limit.unwrap();
+                assert_eq!(o.end - s, j.run_time.min(lim), "job {}", j.id);
+                assert_eq!(o.kind == OutcomeKind::Timeout, j.run_time > lim);
+                let g = j.partition != 0;
+                deltas.push((s, j.cpus as i64, j.gpus as i64, g));
+                deltas.push((o.end, -(j.cpus as i64), -(j.gpus as i64), g));
+            }
+            // Ends before starts at the same second.
+            deltas.sort_by_key(|&(t, c, _, g)| (t, c > 0, g));
+            let (mut cpu, mut gpu, mut gcpu) = (0i64, 0i64, 0i64);
+            for (t, dc, dg, g) in deltas {
+                if g {
+                    gcpu += dc;
+                    gpu += dg;
+                } else {
+                    cpu += dc;
+                }
+                assert!(cpu <= 8 * 16 && gcpu <= 4 * 32 && gpu <= 4 * 8, "{policy} {bf:?} over-committed at {t}");
+            }
+        }
+    }
+}
