@@ -263,7 +263,7 @@ impl Picker for Key {
 /// The observation is what the compatibility mode knows: submit, wait,
 /// request (as `time_limit`, 0 when negative), processors (as `cpus`; nodes
 /// 0) and whether the job fits now. The policy's [`Policy::rescore`] is
-/// ignored: every decision rescoring.
+/// ignored: the policy scores the queue afresh at every decision.
 pub struct PolicyPicker<'p> {
     policy: &'p mut dyn Policy,
     obs: Vec<JobObs>,
