@@ -137,20 +137,46 @@ pub struct PickContext {
     pub running: usize,
 }
 
-/// Chooses the next head of the queue.
-///
-/// `queue` is in the simulator's current order. A picker may reorder it
-/// (the built-in [`Key`]s sort it stably, as RLScheduler does; the order
-/// persists and breaks later ties) and returns the index of its choice in
-/// the reordered slice. Any `FnMut(&PickContext, &mut [CompatJob]) -> usize`
-/// is a picker.
-pub trait Picker {
-    /// The index of the job to commit to.
-    fn pick(&mut self, ctx: &PickContext, queue: &mut [CompatJob]) -> usize;
+/// The pending queue as a [`Picker`] sees it: readable as a slice
+/// (through `Deref`), and reorderable only by stable sorts, so a picker can
+/// never add, drop or alter a job.
+pub struct Queue<'q> {
+    jobs: &'q mut [CompatJob],
 }
 
-impl<F: FnMut(&PickContext, &mut [CompatJob]) -> usize> Picker for F {
-    fn pick(&mut self, ctx: &PickContext, queue: &mut [CompatJob]) -> usize {
+impl Queue<'_> {
+    /// Sorts the queue stably by `key`, as Python's `list.sort(key=...)`.
+    pub fn sort_by_key<K: Ord>(&mut self, key: impl FnMut(&CompatJob) -> K) {
+        self.jobs.sort_by_key(key);
+    }
+
+    /// Sorts the queue stably with a comparator.
+    pub fn sort_by(&mut self, cmp: impl FnMut(&CompatJob, &CompatJob) -> std::cmp::Ordering) {
+        self.jobs.sort_by(cmp);
+    }
+}
+
+impl std::ops::Deref for Queue<'_> {
+    type Target = [CompatJob];
+    fn deref(&self) -> &[CompatJob] {
+        self.jobs
+    }
+}
+
+/// Chooses the next head of the queue.
+///
+/// `queue` is in the simulator's current order. A picker may sort it (the
+/// built-in [`Key`]s sort it stably, as RLScheduler does; the order persists
+/// and breaks later ties) and returns the index of its choice in the
+/// possibly reordered queue. Any
+/// `FnMut(&PickContext, &mut Queue<'_>) -> usize` is a picker.
+pub trait Picker {
+    /// The index of the job to commit to.
+    fn pick(&mut self, ctx: &PickContext, queue: &mut Queue<'_>) -> usize;
+}
+
+impl<F: FnMut(&PickContext, &mut Queue<'_>) -> usize> Picker for F {
+    fn pick(&mut self, ctx: &PickContext, queue: &mut Queue<'_>) -> usize {
         self(ctx, queue)
     }
 }
@@ -237,7 +263,7 @@ impl Key {
 }
 
 impl Picker for Key {
-    fn pick(&mut self, ctx: &PickContext, queue: &mut [CompatJob]) -> usize {
+    fn pick(&mut self, ctx: &PickContext, queue: &mut Queue<'_>) -> usize {
         let key = *self;
         match key {
             Key::Fcfs => queue.sort_by_key(|j| j.submit),
@@ -263,7 +289,7 @@ impl Picker for Key {
 /// The observation is what the compatibility mode knows: submit, wait,
 /// request (as `time_limit`, 0 when negative), processors (as `cpus`; nodes
 /// 0) and whether the job fits now. The policy's [`Policy::rescore`] is
-/// ignored: every decision rescoring.
+/// ignored: the policy scores the queue afresh at every decision.
 pub struct PolicyPicker<'p> {
     policy: &'p mut dyn Policy,
     obs: Vec<JobObs>,
@@ -282,7 +308,7 @@ impl<'p> PolicyPicker<'p> {
 }
 
 impl Picker for PolicyPicker<'_> {
-    fn pick(&mut self, ctx: &PickContext, queue: &mut [CompatJob]) -> usize {
+    fn pick(&mut self, ctx: &PickContext, queue: &mut Queue<'_>) -> usize {
         let ppn = ctx.procs_per_node;
         self.obs.clear();
         self.obs.extend(queue.iter().map(|j| JobObs {
@@ -643,7 +669,12 @@ pub fn run_window_with(
     };
     loop {
         let ctx = sim.ctx();
-        let h = picker.pick(&ctx, &mut sim.queue);
+        let h = picker.pick(
+            &ctx,
+            &mut Queue {
+                jobs: &mut sim.queue,
+            },
+        );
         if h >= sim.queue.len() {
             return Err(RlschedError::BadPick {
                 index: h,
@@ -959,7 +990,7 @@ mod tests {
             request: 10,
             procs: 1,
         };
-        let mut q = vec![mk(0, 7, 5), mk(1, 3, 2), mk(2, 9, 2)];
+        let mut v = vec![mk(0, 7, 5), mk(1, 3, 2), mk(2, 9, 2)];
         let ctx = PickContext {
             now: 0,
             free_nodes: 1,
@@ -967,8 +998,8 @@ mod tests {
             procs_per_node: 1.0,
             running: 0,
         };
-        assert_eq!(Key::Sjf.pick(&ctx, &mut q), 0);
-        assert_eq!(q.iter().map(|j| j.id).collect::<Vec<_>>(), vec![3, 9, 7]);
+        assert_eq!(Key::Sjf.pick(&ctx, &mut Queue { jobs: &mut v }), 0);
+        assert_eq!(v.iter().map(|j| j.id).collect::<Vec<_>>(), vec![3, 9, 7]);
     }
 
     #[test]
@@ -987,7 +1018,7 @@ mod tests {
                 ..
             })
         ));
-        let mut bad = |_: &PickContext, q: &mut [CompatJob]| q.len();
+        let mut bad = |_: &PickContext, q: &mut Queue<'_>| q.len();
         assert!(matches!(
             run_window_with(&t, 0, 3, &mut bad, false),
             Err(RlschedError::BadPick { index: 1, len: 1 })
@@ -1025,7 +1056,7 @@ mod tests {
         // and C (newer) goes before B.
         let t = trace(1, &[(1, 0, 10, 10, 1), (2, 1, 5, 5, 1), (3, 2, 5, 5, 1)]);
         let mut seen = Vec::new();
-        let mut newest = |ctx: &PickContext, q: &mut [CompatJob]| {
+        let mut newest = |ctx: &PickContext, q: &mut Queue<'_>| {
             seen.push((ctx.now, q.len()));
             q.iter()
                 .enumerate()

@@ -5,7 +5,7 @@
 //! an SWF record onto [`Job`] and the default cleaning rules (which jobs are
 //! dropped, and why). It must not schedule anything, and it must not apply
 //! RLScheduler's loading rules: those differ on purpose and live in
-//! [`crate::rlsched`], which only borrows [`for_each_line`] from here.
+//! [`crate::rlsched`], which only borrows the line splitter from here.
 //!
 //! # Mapping (one SWF record → one [`Job`])
 //! | `Job` field | from SWF |
