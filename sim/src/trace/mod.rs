@@ -109,7 +109,7 @@ impl Job {
 }
 
 /// Interned strings shared by all jobs of a trace.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Names {
     /// Users.
     pub users: Interner,
@@ -123,19 +123,6 @@ pub struct Names {
     pub qos: Interner,
     /// GPU types (`a100`, …).
     pub gpu_types: Interner,
-}
-
-impl Default for Names {
-    fn default() -> Self {
-        Names {
-            users: Interner::new(),
-            groups: Interner::new(),
-            accounts: Interner::new(),
-            partitions: Interner::new(),
-            qos: Interner::new(),
-            gpu_types: Interner::new(),
-        }
-    }
 }
 
 /// A string table: id 0 is the empty string, ids are dense and stable.
