@@ -1102,6 +1102,23 @@ mod tests {
     }
 
     #[test]
+    fn utc_offset_shifts_the_day() {
+        // Users 12 hours east of UTC: their afternoon is the UTC night.
+        let c = SynthConfig {
+            utc_offset_hours: 12,
+            ..cfg(10_000, 12)
+        };
+        let (t, _) = generate(&c).unwrap();
+        let mut utc_hour = [0usize; 24];
+        for j in &t.jobs {
+            utc_hour[(j.submit % DAY / HOUR) as usize] += 1;
+        }
+        let utc_night: usize = utc_hour[0..7].iter().sum(); // local 12:00-19:00
+        let utc_day: usize = utc_hour[12..19].iter().sum(); // local 00:00-07:00
+        assert!(utc_night as f64 > 2.5 * utc_day as f64, "{utc_hour:?}");
+    }
+
+    #[test]
     fn offered_load_matches_target() {
         for load in [0.5, 0.85] {
             let c = SynthConfig {

@@ -691,6 +691,18 @@ pub fn read_with_warnings(slurm_conf: &Path) -> Result<(Cluster, Vec<String>), C
                         ));
                     }
                 }
+                if let Some((v, sl, k)) = get(&eff, "state") {
+                    let up = v.to_ascii_uppercase();
+                    if ["FUTURE", "DOWN", "DRAIN", "FAIL"]
+                        .iter()
+                        .any(|s| up.starts_with(s))
+                    {
+                        warnings.push(format!(
+                            "{}:{}: `{k}={v}`: node state is not modelled; the nodes are simulated as available",
+                            sl.file, sl.line
+                        ));
+                    }
+                }
                 for node in build_nodes(&eff, l, &mut warnings)? {
                     if node_index.contains_key(&node.name) {
                         return Err(perr(
@@ -1672,6 +1684,13 @@ mod tests {
         assert_eq!(c.nodes[0].mem_mb, MEM_NOT_MODELLED_MB);
         assert!(c.partitions[0].exclusive);
         assert!(!c.sched.backfill);
+        // Unusual node states are reported.
+        let (_, w) = read_files(&[(
+            "slurm.conf",
+            "NodeName=n1 CPUs=2 State=FUTURE\nPartitionName=p Nodes=n1\n",
+        )])
+        .unwrap();
+        assert!(w.iter().any(|w| w.contains("State=FUTURE")), "{w:#?}");
     }
 
     #[test]

@@ -102,8 +102,8 @@ pub struct Args {
     pub print_config: bool,
 }
 
-/// Runs the command.
-pub fn run(a: Args) -> anyhow::Result<()> {
+/// The effective configuration: defaults, then `--config`, then flags.
+fn config(a: &Args) -> anyhow::Result<SynthConfig> {
     let mut cfg = match &a.config {
         Some(p) => SynthConfig::read(p)?,
         None => SynthConfig::default(),
@@ -140,6 +140,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         cfg.start = u64::try_from(t).context("--start must be after 1970-01-01")?;
     }
     cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Runs the command.
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let cfg = config(&a)?;
     if a.print_config {
         print!("{}", cfg.to_toml());
         return Ok(());
@@ -211,6 +217,56 @@ fn human(s: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Args {
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("synth").chain(argv.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("synth.toml");
+        std::fs::write(&file, "load = 0.6\njobs = 100\n[users]\ncount = 10\n").unwrap();
+        let f = file.to_str().unwrap();
+        let c = config(&parse(&["--config", f, "-o", "x"])).unwrap();
+        assert_eq!((c.load, c.jobs, c.users.count), (0.6, 100, 10));
+        let c = config(&parse(&[
+            "--config", f, "-o", "x", "--load", "0.7", "-n", "50", "--seed", "9",
+        ]))
+        .unwrap();
+        assert_eq!((c.load, c.jobs, c.seed, c.users.count), (0.7, 50, 9, 10));
+        // Local midnight two hours east of UTC is 22:00 UTC the day before.
+        let c = config(&parse(&[
+            "-o",
+            "x",
+            "--start",
+            "2024-03-01",
+            "--utc-offset",
+            "2",
+        ]))
+        .unwrap();
+        assert_eq!(c.start, 1_709_251_200 - 7200);
+        assert_eq!(c.utc_offset_hours, 2);
+        // Out-of-range values are rejected with the field's name.
+        let err = config(&parse(&["-o", "x", "--gpus-per-node", "3"])).unwrap_err();
+        assert!(format!("{err:#}").contains("gpu_mix"), "{err:#}");
+    }
+
+    #[test]
+    fn output_required_unless_printing_config() {
+        use clap::Parser;
+        assert!(Cli::try_parse_from(["synth"]).is_err());
+        assert!(Cli::try_parse_from(["synth", "--print-config"]).is_ok());
+    }
 
     #[test]
     fn human_durations() {
