@@ -691,6 +691,18 @@ pub fn read_with_warnings(slurm_conf: &Path) -> Result<(Cluster, Vec<String>), C
                         ));
                     }
                 }
+                if let Some((v, sl, k)) = get(&eff, "state") {
+                    let up = v.to_ascii_uppercase();
+                    if ["FUTURE", "DOWN", "DRAIN", "FAIL"]
+                        .iter()
+                        .any(|s| up.starts_with(s))
+                    {
+                        warnings.push(format!(
+                            "{}:{}: `{k}={v}`: node state is not modelled; the nodes are simulated as available",
+                            sl.file, sl.line
+                        ));
+                    }
+                }
                 for node in build_nodes(&eff, l, &mut warnings)? {
                     if node_index.contains_key(&node.name) {
                         return Err(perr(
@@ -1167,12 +1179,18 @@ fn apply_gres_conf(
 ) -> Result<(), ClusterError> {
     let mut lines = Vec::new();
     load_lines(path, 0, &mut lines)?;
-    // Per node: (count, type) summed over the lines that name it.
-    let mut found: BTreeMap<usize, (u32, String)> = BTreeMap::new();
+    // Per node: (count, type) summed over the lines that name it; the count
+    // stays `None` when no line gives one (AutoDetect decides at run time,
+    // so slurm.conf's count stands).
+    let mut found: BTreeMap<usize, (Option<u32>, String)> = BTreeMap::new();
     for l in &lines {
         let ps = pairs(l)?;
         let getp = |key: &str| ps.iter().find(|p| p.key == key);
-        if ps.iter().all(|p| p.key == "autodetect") {
+        // `AutoDetect=…`, alone or per node, says nothing about counts.
+        if ps
+            .iter()
+            .all(|p| p.key == "autodetect" || p.key == "nodename")
+        {
             continue;
         }
         let Some(name) = getp("name") else {
@@ -1182,13 +1200,18 @@ fn apply_gres_conf(
             continue;
         }
         let count = match (getp("count"), getp("file")) {
-            (Some(c), _) => parse_count(&c.value)
-                .ok_or_else(|| perr(l, &c.orig, format!("`{}` is not a count", c.value)))?,
+            (Some(c), _) => Some(
+                parse_count(&c.value)
+                    .ok_or_else(|| perr(l, &c.orig, format!("`{}` is not a count", c.value)))?,
+            ),
             (None, Some(f)) => {
                 let files = expand_hostlist(&f.value).map_err(|m| perr(l, &f.orig, m))?;
-                u32::try_from(files.len()).map_err(|_| perr(l, &f.orig, "too many device files"))?
+                Some(
+                    u32::try_from(files.len())
+                        .map_err(|_| perr(l, &f.orig, "too many device files"))?,
+                )
             }
-            (None, None) => 1,
+            (None, None) => None,
         };
         let ty = getp("type").map(|p| p.value.clone()).unwrap_or_default();
         let targets: Vec<usize> = match getp("nodename") {
@@ -1208,8 +1231,10 @@ fn apply_gres_conf(
             }
         };
         for i in targets {
-            let e = found.entry(i).or_insert((0, String::new()));
-            e.0 += count;
+            let e = found.entry(i).or_insert((None, String::new()));
+            if let Some(c) = count {
+                e.0 = Some(e.0.unwrap_or(0).saturating_add(c));
+            }
             if e.1.is_empty() {
                 e.1 = ty.clone();
             }
@@ -1217,7 +1242,7 @@ fn apply_gres_conf(
     }
     for (i, (count, ty)) in found {
         let n = &mut nodes[i];
-        if n.gpus != count {
+        if let Some(count) = count.filter(|&c| c != n.gpus) {
             warnings.push(format!(
                 "{}: node `{}` has {} GPUs in slurm.conf but {count} in gres.conf; using {count}",
                 path.display(),
@@ -1672,6 +1697,13 @@ mod tests {
         assert_eq!(c.nodes[0].mem_mb, MEM_NOT_MODELLED_MB);
         assert!(c.partitions[0].exclusive);
         assert!(!c.sched.backfill);
+        // Unusual node states are reported.
+        let (_, w) = read_files(&[(
+            "slurm.conf",
+            "NodeName=n1 CPUs=2 State=FUTURE\nPartitionName=p Nodes=n1\n",
+        )])
+        .unwrap();
+        assert!(w.iter().any(|w| w.contains("State=FUTURE")), "{w:#?}");
     }
 
     #[test]
@@ -1689,5 +1721,18 @@ mod tests {
         assert_eq!(c.nodes[0].gpus, 2);
         // A gres.conf line without NodeName applies to every node.
         assert_eq!(c.nodes[2].gpus, 2);
+        // AutoDetect lines and lines without a count leave slurm.conf's count.
+        let (c, _) = read_files(&[
+            (
+                "slurm.conf",
+                "NodeName=g1 CPUs=8 Gres=gpu:4\nPartitionName=p Nodes=g1\n",
+            ),
+            (
+                "gres.conf",
+                "NodeName=g1 AutoDetect=nvml\nNodeName=g1 Name=gpu Type=l40s\n",
+            ),
+        ])
+        .unwrap();
+        assert_eq!((c.nodes[0].gpus, c.nodes[0].gpu_type.as_str()), (4, "l40s"));
     }
 }
