@@ -174,12 +174,17 @@ pub fn read_from(
     let mut first_data: Option<(usize, String)> = None;
     let mut columns: Vec<String> = FORMAT_FIELDS.iter().map(|s| s.to_string()).collect();
     let mut header_line = 0;
+    // `--parsable` (not `--parsable2`) ends every line with a `|`.
+    let mut trailing_pipe = false;
     while let Some((no, line)) = lines.next()? {
         if line.trim().is_empty() {
             continue;
         }
-        if is_header(&line) {
-            columns = line.trim_end().split('|').map(str::to_owned).collect();
+        let trimmed = line.trim_end();
+        let bare = trimmed.strip_suffix('|').unwrap_or(trimmed);
+        if is_header(bare) {
+            trailing_pipe = bare.len() < trimmed.len();
+            columns = bare.split('|').map(str::to_owned).collect();
             header_line = no;
         } else {
             first_data = Some((no, line));
@@ -219,7 +224,10 @@ pub fn read_from(
             rec.push('\n');
             rec.push_str(&next);
         }
-        let rec = rec.strip_suffix('\r').unwrap_or(&rec);
+        let mut rec = rec.strip_suffix('\r').unwrap_or(&rec);
+        if trailing_pipe && rec.split('|').count() > width {
+            rec = rec.strip_suffix('|').unwrap_or(rec);
+        }
         let result = align(rec, &kinds)
             .map_err(|m| perr(no, "(row)", m))
             .and_then(|vals| {
@@ -940,7 +948,8 @@ struct Row {
     req: Option<Tres>,
     alloc: Option<Tres>,
     priority: Option<u64>,
-    nodelist_none: bool,
+    /// `NodeList` is `None assigned`; `None` without a NodeList column.
+    nodelist_none: Option<bool>,
     gpu_type: u32,
 }
 
@@ -1024,7 +1033,24 @@ fn decode_row(
         Some(v) => Some(parse_duration(v).map_err(|m| ferr(cols.elapsed, m))?),
     };
     let ncpus = opt_u32(cols.ncpus)?;
-    let nnodes = opt_u32(cols.nnodes)?;
+    // Node counts of pending jobs may be ranges (`1-4`): take the minimum.
+    let nodes_of = |c: Option<usize>| -> Result<Option<u32>, FieldErr> {
+        match get(c) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .split_once('-')
+                .map_or(v, |(a, _)| a)
+                .parse()
+                .map(Some)
+                .map_err(|_| {
+                    ferr(
+                        c,
+                        format!("expected a node count such as 2 or 1-4, found {v:?}"),
+                    )
+                }),
+        }
+    };
+    let nnodes = nodes_of(cols.nnodes)?;
 
     if parts.step.is_some() {
         let key = job_key(&parts);
@@ -1096,12 +1122,12 @@ fn decode_row(
         nnodes,
         ncpus,
         reqcpus: opt_u32(cols.reqcpus)?,
-        reqnodes: opt_u32(cols.reqnodes)?,
+        reqnodes: nodes_of(cols.reqnodes)?,
         reqmem,
         req,
         alloc,
         priority,
-        nodelist_none: field(cols.nodelist) == "None assigned",
+        nodelist_none: get(cols.nodelist).map(|v| v == "None assigned"),
         gpu_type,
     };
     Ok(Decoded::Job(Box::new(row), cluster))
@@ -1110,7 +1136,8 @@ fn decode_row(
 /// A job that was cancelled before it started. Slurm records such jobs
 /// either with `Start` = `Unknown`/`None`, or (newer versions) with
 /// `Start` = `End` = the cancel time, `Elapsed` 0 and no allocation
-/// (`AllocTRES` empty or `NodeList` `None assigned`).
+/// (`AllocTRES` empty or `NodeList` `None assigned`; when the dump has
+/// neither column, `Start` = `End` and `Elapsed` 0 suffice).
 fn never_started(r: &Row) -> bool {
     if r.state != JobState::Cancelled {
         return false;
@@ -1118,8 +1145,12 @@ fn never_started(r: &Row) -> bool {
     match r.start {
         None => true,
         Some(s) => {
-            let no_alloc =
-                r.nodelist_none || r.alloc.as_ref().is_some_and(|a| *a == Tres::default());
+            let no_alloc = match (r.nodelist_none, &r.alloc) {
+                (None, None) => true,
+                (nl, alloc) => {
+                    nl == Some(true) || alloc.as_ref().is_some_and(|a| *a == Tres::default())
+                }
+            };
             r.end == Some(s) && r.elapsed.unwrap_or(0) == 0 && no_alloc
         }
     }
@@ -1819,6 +1850,34 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(2, "NCPUS"), (4, "Elapsed")]
         );
+    }
+
+    #[test]
+    fn parsable_trailing_pipe_and_node_ranges() {
+        let s = "JobID|Submit|NNodes|State|\n1|2026-01-05T00:00:00|2-4|PENDING|\n";
+        let (t, _) = read_str(s, &utc()).unwrap();
+        assert_eq!((t.jobs[0].nodes, t.jobs[0].state), (2, JobState::Pending));
+        let e = parse_err("JobID|Submit|NNodes\n1|2026-01-05T00:00:00|many\n");
+        assert_eq!(e.field, "NNodes");
+    }
+
+    #[test]
+    fn cancelled_pending_without_allocation_columns() {
+        // Neither AllocTRES nor NodeList: Start = End and Elapsed 0 suffice.
+        let s = "JobID|Submit|Start|End|Elapsed|State\n\
+                 1|2026-01-05T00:00:00|2026-01-05T00:05:00|2026-01-05T00:05:00|00:00:00|CANCELLED by 3\n\
+                 2|2026-01-05T00:00:00|2026-01-05T00:05:00|2026-01-05T00:05:09|00:00:09|CANCELLED by 3\n";
+        let (t, _) = read_str(s, &utc()).unwrap();
+        assert!(job(&t, 1).cancelled_pending());
+        assert_eq!(job(&t, 1).end, Some(T0 + 300));
+        assert!(!job(&t, 2).cancelled_pending());
+        // NodeList names nodes: it ran (for 0 s).
+        let s = "JobID|Submit|Start|End|Elapsed|State|NodeList\n\
+                 1|2026-01-05T00:00:00|2026-01-05T00:05:00|2026-01-05T00:05:00|00:00:00|CANCELLED by 3|n01\n\
+                 2|2026-01-05T00:00:00|2026-01-05T00:05:00|2026-01-05T00:05:00|00:00:00|CANCELLED by 3|None assigned\n";
+        let (t, _) = read_str(s, &utc()).unwrap();
+        assert!(!job(&t, 1).cancelled_pending());
+        assert!(job(&t, 2).cancelled_pending());
     }
 
     #[test]
