@@ -776,6 +776,22 @@ mod tests {
     }
 
     #[test]
+    fn documented_example_is_a_valid_trace() {
+        let doc = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/trace-format.md"
+        ));
+        let start = doc.find("```json\n").expect("example block") + 8;
+        let len = doc[start..].find("```").unwrap();
+        let (t, r) = read_str(&doc[start..start + len], Strictness::Strict).unwrap();
+        assert_eq!((t.jobs.len(), r.lines), (2, 2));
+        assert_eq!(t.jobs[1].array, Some((1010, 2)));
+        assert_eq!(t.names.gpu_types.name(t.jobs[0].gpu_type), "a100");
+        // Writing it back gives the same lines.
+        assert_eq!(write_str(&t), doc[start..start + len]);
+    }
+
+    #[test]
     fn unsorted_input_comes_back_sorted() {
         let s = format!(
             "{HDR}\n{}\n{}\n",
