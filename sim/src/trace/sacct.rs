@@ -1080,6 +1080,24 @@ fn decode_row(
         None => JobState::Completed,
         Some(v) => parse_state(v).map_err(|m| ferr(cols.state, m))?,
     };
+    // sacct shows a pending job's *expected* start; it has not started.
+    let (start, end) = if state == JobState::Pending {
+        (None, None)
+    } else {
+        (start, end)
+    };
+    if let (Some(s), Some(e)) = (start, end) {
+        if e < s {
+            return Err(ferr(
+                cols.end,
+                format!(
+                    "expected an end at or after Start ({:?}), found {:?}",
+                    field(cols.start),
+                    field(cols.end)
+                ),
+            ));
+        }
+    }
     let time_limit = parse_limit(field(cols.timelimit)).map_err(|m| ferr(cols.timelimit, m))?;
     let exit = parse_exit(field(cols.exitcode)).map_err(|m| ferr(cols.exitcode, m))?;
     let reqmem = match get(cols.reqmem) {
@@ -1878,6 +1896,14 @@ mod tests {
         let (t, _) = read_str(s, &utc()).unwrap();
         assert!(!job(&t, 1).cancelled_pending());
         assert!(job(&t, 2).cancelled_pending());
+    }
+
+    #[test]
+    fn pending_jobs_have_no_start_and_end_before_start_is_an_error() {
+        let j = one_job(&[("State", "PENDING"), ("End", "Unknown"), ("AllocTRES", "")]);
+        assert_eq!((j.start, j.end, j.run_time), (None, None, 0));
+        let e = parse_err(&one_row(&[("End", "2026-01-05T00:00:30")]));
+        assert_eq!((e.line, e.field.as_str()), (2, "End"));
     }
 
     #[test]
