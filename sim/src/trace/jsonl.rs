@@ -3,7 +3,7 @@
 //!
 //! This module owns the wire layout (private `*Wire` structs), its version
 //! check and its field-by-field error messages. It must not clean or
-//! reinterpret jobs: what [`write`] is given is what [`read`] gives back.
+//! reinterpret jobs: what [`write()`] is given is what [`read`] gives back.
 //! The schema is documented in `docs/trace-format.md`.
 
 use super::{
