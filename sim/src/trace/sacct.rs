@@ -210,6 +210,10 @@ pub fn read_from(
         if rec.trim().is_empty() {
             continue;
         }
+        // Concatenated dumps repeat their header line.
+        if header_line > 0 && is_header(rec.trim_end().trim_end_matches('|')) {
+            continue;
+        }
         report.lines += 1;
         // Join continuation lines of a record cut by newlines in a field.
         let mut nfields = rec.split('|').count();
@@ -1113,14 +1117,18 @@ fn decode_row(
             )
         })?),
     };
+    let cluster = get(cols.cluster)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
+    // Everything that can fail comes before interning names.
+    let eligible = time(cols.eligible)?;
+    let reqcpus = opt_u32(cols.reqcpus)?;
+    let reqnodes = nodes_of(cols.reqnodes)?;
     let gpu_type = req
         .as_ref()
         .and_then(|t| t.typed.first())
         .map(|(ty, _)| names.gpu_types.intern(ty))
         .unwrap_or(0);
-    let cluster = get(cols.cluster)
-        .filter(|c| !c.is_empty())
-        .map(str::to_owned);
     let row = Row {
         parts,
         raw,
@@ -1130,7 +1138,7 @@ fn decode_row(
         partition: names.partitions.intern(field(cols.partition)),
         qos: names.qos.intern(field(cols.qos)),
         submit,
-        eligible: time(cols.eligible)?,
+        eligible,
         start,
         end,
         elapsed,
@@ -1139,8 +1147,8 @@ fn decode_row(
         exit,
         nnodes,
         ncpus,
-        reqcpus: opt_u32(cols.reqcpus)?,
-        reqnodes: nodes_of(cols.reqnodes)?,
+        reqcpus,
+        reqnodes,
         reqmem,
         req,
         alloc,
@@ -1904,6 +1912,39 @@ mod tests {
         assert_eq!((j.start, j.end, j.run_time), (None, None, 0));
         let e = parse_err(&one_row(&[("End", "2026-01-05T00:00:30")]));
         assert_eq!((e.line, e.field.as_str()), (2, "End"));
+    }
+
+    #[test]
+    fn concatenated_dumps_repeat_the_header() {
+        let a = one_row(&[]);
+        let b = one_row(&[("JobID", "78"), ("JobIDRaw", "78")]);
+        let (t, r) = read_str(&format!("{a}{b}"), &utc()).unwrap();
+        assert_eq!(
+            t.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![77, 78]
+        );
+        assert_eq!(r.lines, 2);
+    }
+
+    #[test]
+    fn crlf_line_ends() {
+        let s = one_row(&[]).replace('\n', "\r\n");
+        let (t, _) = read_str(&s, &utc()).unwrap();
+        assert_eq!((t.jobs[0].priority, t.jobs[0].cpus), (Some(10), 4));
+    }
+
+    #[test]
+    fn bad_rows_add_no_names() {
+        let s = one_row(&[
+            ("User", "ghost"),
+            ("Eligible", "soon"),
+            ("ReqTRES", "cpu=4,gres/gpu:phantom=1"),
+        ]);
+        let (t, r) = read_str(&s, &lenient()).unwrap();
+        assert_eq!((t.jobs.len(), r.skipped.len()), (0, 1));
+        assert_eq!(r.skipped[0].field, "Eligible");
+        assert_eq!(t.names.users.get("ghost"), None);
+        assert_eq!(t.names.gpu_types.get("phantom"), None);
     }
 
     #[test]
