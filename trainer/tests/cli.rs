@@ -1,0 +1,243 @@
+//! End-to-end tests of the `slurm-rl` binary: run it as a user would and
+//! check its files and messages.
+//!
+//! Only behaviour visible from outside belongs here; unit tests sit next
+//! to the code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_slurm-rl"))
+}
+
+fn quirks() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../sim/tests/data/sacct_quirks.log"
+    ))
+}
+
+fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn import_sacct_dump_writes_jsonl_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hist.jsonl");
+    let o = bin()
+        .args(["import", "sacct"])
+        .arg(quirks())
+        .args(["--timezone", "UTC", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("imported 17 jobs"), "{stderr}");
+    assert!(stderr.contains("(19 lines read)"), "{stderr}");
+    assert!(
+        stderr.contains("dropped 1: step row without its job row"),
+        "{stderr}"
+    );
+    let lines = read_jsonl(&out);
+    assert_eq!(lines[0]["format"], "slurm-rl-trace");
+    assert_eq!(lines[0]["source"], "sacct");
+    assert_eq!(lines.len(), 18);
+    let gpu = lines.iter().find(|l| l["id"] == 1000).unwrap();
+    assert_eq!(gpu["gpus"], 2);
+    assert_eq!(gpu["gpu_type"], "a100");
+    assert_eq!(gpu["user"], "alice");
+    assert_eq!(gpu["submit"], 1_767_571_200u64 + 36_000);
+    let cancelled = lines.iter().find(|l| l["id"] == 1030).unwrap();
+    assert_eq!(cancelled["state"], "CANCELLED");
+    assert!(cancelled["start"].is_null());
+}
+
+#[test]
+fn import_sacct_drop_cancelled_pending_and_timezone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hist.jsonl");
+    let o = bin()
+        .args(["import", "sacct"])
+        .arg(quirks())
+        .args([
+            "--timezone",
+            "Europe/Berlin",
+            "--drop-cancelled-pending",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("dropped 2: cancelled while pending"),
+        "{stderr}"
+    );
+    let lines = read_jsonl(&out);
+    assert_eq!(lines.len(), 16);
+    let gpu = lines.iter().find(|l| l["id"] == 1000).unwrap();
+    // 10:00 in Berlin (CET, UTC+1) is 09:00 UTC.
+    assert_eq!(gpu["submit"], 1_767_571_200u64 + 9 * 3600);
+}
+
+#[test]
+fn import_sacct_bad_file_names_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("bad.log");
+    let text = std::fs::read_to_string(quirks()).unwrap();
+    let broken = text.replacen("|32G|billing=8,cpu=8,", "|32G|billing=8,cpu=,", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&dump, broken).unwrap();
+    let out = dir.path().join("o.jsonl");
+    let o = bin()
+        .args(["import", "sacct"])
+        .arg(&dump)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("bad.log:2: field `ReqTRES`"), "{stderr}");
+    assert!(!out.exists(), "no output on error");
+    // --lenient skips the line and says so.
+    let o = bin()
+        .args(["import", "sacct", "--lenient"])
+        .arg(&dump)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("skipped 1 bad lines"), "{stderr}");
+    assert!(stderr.contains("imported 16 jobs"), "{stderr}");
+}
+
+#[test]
+fn import_sacct_live_runs_sacct_with_the_field_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let args_file = dir.path().join("args.txt");
+    let fake = dir.path().join("fake-sacct");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\necho \"TZ=$TZ\" >> '{}'\ncat '{}'\n",
+            args_file.display(),
+            args_file.display(),
+            quirks().display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = dir.path().join("live.jsonl");
+    let o = bin()
+        .args([
+            "import",
+            "sacct",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2026-02-01",
+        ])
+        .args(["-M", "tiny", "--sacct"])
+        .arg(&fake)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("imported 17 jobs"), "{stderr}");
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    for want in [
+        "--allusers",
+        "--parsable2",
+        "--noconvert",
+        "--starttime",
+        "2026-01-01",
+    ] {
+        assert!(args.contains(&want), "{want} missing from {args:?}");
+    }
+    assert!(args.contains(&"--format=JobID,JobIDRaw,Cluster,Partition,Account,Group,User,QOS,Submit,Eligible,Start,End,Elapsed,Timelimit,State,ExitCode,NNodes,NCPUS,ReqCPUS,ReqMem,ReqTRES,AllocTRES,Priority"), "{args:?}");
+    assert!(args.contains(&"TZ=UTC"), "{args:?}");
+    assert!(args.windows(2).any(|w| w == ["-M", "tiny"]));
+    assert_eq!(read_jsonl(&out).len(), 18);
+}
+
+#[test]
+fn import_sacct_live_reports_missing_or_failing_sacct() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.jsonl");
+    let o = bin()
+        .args([
+            "import",
+            "sacct",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2026-02-01",
+        ])
+        .args(["--sacct", "/nonexistent/sacct", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(stderr.contains("/nonexistent/sacct not found"), "{stderr}");
+    let failing = dir.path().join("failing-sacct");
+    std::fs::write(
+        &failing,
+        "#!/bin/sh\necho 'sacct: error: Problem talking to the database' >&2\nexit 1\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o = bin()
+        .args([
+            "import",
+            "sacct",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2026-02-01",
+            "--sacct",
+        ])
+        .arg(&failing)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("Problem talking to the database"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn import_sacct_help_teaches_the_field_list() {
+    let o = bin().args(["import", "sacct", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(help.contains("JobID,JobIDRaw,Cluster"), "{help}");
+    assert!(help.contains("CANCELLED WHILE PENDING"));
+    assert!(help.contains("Europe/Berlin"));
+}
