@@ -22,7 +22,13 @@ pub fn load_trace(path: &Path, lenient: bool) -> anyhow::Result<Trace> {
     };
     let name = path.to_string_lossy().to_ascii_lowercase();
     let (trace, report) = if name.ends_with(".swf") || name.ends_with(".swf.gz") {
-        swf::read(path, &swf::SwfOptions { strictness })
+        swf::read(
+            path,
+            &swf::SwfOptions {
+                strictness,
+                keep_unrunnable: false,
+            },
+        )
     } else if name.ends_with(".jsonl") || starts_with_brace(path) {
         jsonl::read(path, strictness)
     } else {
