@@ -8,6 +8,7 @@
 
 pub mod jsonl;
 pub mod sacct;
+pub mod sacct_write;
 pub mod swf;
 
 use serde::{Deserialize, Serialize};
