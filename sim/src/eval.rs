@@ -762,8 +762,7 @@ mod tests {
     }
 
     fn tiny_trace(n: u64) -> Trace {
-        let mut t = Trace::default();
-        t.jobs = (0..n)
+        let jobs = (0..n)
             .map(|i| crate::trace::Job {
                 id: i + 1,
                 submit: 100 * i,
@@ -775,7 +774,10 @@ mod tests {
                 ..Default::default()
             })
             .collect();
-        t
+        Trace {
+            jobs,
+            ..Trace::default()
+        }
     }
 
     fn one_node_cluster() -> Cluster {
