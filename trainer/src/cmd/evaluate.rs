@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use sim::engine::SimConfig;
 use sim::eval::{self, EvalInput, PolicySpec, Report, Starts, Verdict};
 use sim::metrics::{self, MetricDef};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const LONG_ABOUT: &str = "\
 Protocol:
@@ -383,37 +383,19 @@ pub fn run(a: Args) -> Result<()> {
     }
     let md = render_markdown(&report, &inputs, &table_metrics);
 
-    let doc = serde_json::json!({
-        "inputs": {
-            "trace": a.trace.display().to_string(),
-            "trace_jobs": trace.jobs.len(),
-            "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
-            "cluster_name": cluster.name,
-            "total_cpus": cluster.total_cpus(),
-            "total_gpus": cluster.total_gpus(),
-            "backfill": a.backfill.name(),
-            "cancelled_pending": a.cancelled_pending.name(),
-            "seed": a.seed,
-            "starts_from": if a.starts.is_empty() { "random" } else { "explicit" },
-        },
+    let inputs_json = serde_json::json!({
+        "trace": a.trace.display().to_string(),
+        "trace_jobs": trace.jobs.len(),
+        "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
+        "cluster_name": cluster.name,
+        "total_cpus": cluster.total_cpus(),
+        "total_gpus": cluster.total_gpus(),
+        "backfill": a.backfill.name(),
+        "cancelled_pending": a.cancelled_pending.name(),
+        "seed": a.seed,
+        "starts_from": if a.starts.is_empty() { "random" } else { "explicit" },
         "wall_seconds": secs,
-        "report": report,
     });
-    let json_path = a.out.join("results.json");
-    sim::io::atomic_write(&json_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", json_path.display()))?;
-    let md_path = a.out.join("results.md");
-    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
-        .with_context(|| format!("writing {}", md_path.display()))?;
-    let mut plot_metrics: Vec<&MetricDef> = PLOT_METRICS.iter().map(|n| def(n)).collect();
-    if cluster.total_gpus() > 0 {
-        plot_metrics.push(def("gpu_util"));
-        plot_metrics.push(def("fairness"));
-    }
-    let png_path = a.out.join("comparison.png");
     let title = format!(
         "{}: {} sequences × {} jobs, backfill {}",
         a.trace
@@ -424,17 +406,54 @@ pub fn run(a: Args) -> Result<()> {
         a.jobs,
         a.backfill.name()
     );
-    crate::plot::comparison(&png_path, &report, &plot_metrics, &title)?;
-
+    let written = write_outputs(
+        &a.out,
+        inputs_json,
+        &report,
+        &md,
+        cluster.total_gpus() > 0,
+        &title,
+    )?;
     print!("{md}");
-    println!(
-        "\n{} runs in {secs:.1} s; wrote {}, {}, {}",
-        total,
-        json_path.display(),
-        md_path.display(),
-        png_path.display()
-    );
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("\n{total} runs in {secs:.1} s; wrote {}", names.join(", "));
     Ok(())
+}
+
+/// Writes results.json (`{"inputs": …, ` then the [`Report`]'s fields),
+/// results.md and comparison.png into `out`; returns their paths.
+fn write_outputs(
+    out: &Path,
+    inputs: serde_json::Value,
+    report: &Report,
+    md: &str,
+    has_gpus: bool,
+    title: &str,
+) -> Result<[PathBuf; 3]> {
+    let mut doc = serde_json::json!({ "inputs": inputs });
+    let serde_json::Value::Object(fields) = serde_json::to_value(report)? else {
+        bail!("a report serialises to a JSON object");
+    };
+    doc.as_object_mut()
+        .expect("built as an object")
+        .extend(fields);
+    let json_path = out.join("results.json");
+    sim::io::atomic_write(&json_path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", json_path.display()))?;
+    let md_path = out.join("results.md");
+    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    let mut plot_metrics: Vec<&MetricDef> = PLOT_METRICS.iter().map(|n| def(n)).collect();
+    if has_gpus {
+        plot_metrics.push(def("gpu_util"));
+        plot_metrics.push(def("fairness"));
+    }
+    let png_path = out.join("comparison.png");
+    crate::plot::comparison(&png_path, report, &plot_metrics, title)?;
+    Ok([json_path, md_path, png_path])
 }
 
 #[cfg(test)]
@@ -491,6 +510,34 @@ mod tests {
             .map(|l| l.chars().count())
             .collect();
         assert!(widths.windows(2).all(|w| w[0] == w[1]), "{md}");
+    }
+
+    #[test]
+    fn outputs_are_written_and_json_is_flat() {
+        let r = report();
+        let dir = tempfile::tempdir().unwrap();
+        let md = render_markdown(&r, "x", &[def("bsld_mean")]);
+        let paths = write_outputs(
+            dir.path(),
+            serde_json::json!({"seed": 3}),
+            &r,
+            &md,
+            false,
+            "t",
+        )
+        .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&paths[0]).unwrap()).unwrap();
+        assert_eq!(doc["inputs"]["seed"], 3);
+        assert_eq!(doc["jobs_per_sequence"], 16);
+        assert_eq!(doc["reference"], "slurm");
+        assert_eq!(doc["policies"][1]["policy"], "fcfs");
+        assert_eq!(doc["policies"][1]["sequences"].as_array().unwrap().len(), 3);
+        assert_eq!(doc["policies"][1]["vs_reference"][0]["verdict"], "worse");
+        assert_eq!(std::fs::read_to_string(&paths[1]).unwrap(), md);
+        assert!(std::fs::metadata(&paths[2]).unwrap().len() > 1000);
+        // Only the three outputs: no temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[test]
