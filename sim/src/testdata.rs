@@ -13,9 +13,7 @@ use std::path::PathBuf;
 pub fn traces_dir() -> PathBuf {
     let dir = std::env::var_os("SLURM_RL_TRACES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/traces"))
-        });
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/traces")));
     assert!(
         dir.is_dir(),
         "development traces not found at {}: check out shared/ beside the repository or set SLURM_RL_TRACES",

@@ -169,9 +169,7 @@ impl Cluster {
         header: &std::collections::BTreeMap<String, String>,
     ) -> Result<Cluster, ClusterError> {
         let _ = header;
-        Err(ClusterError::Invalid(
-            "SWF cluster derivation not built yet".into(),
-        ))
+        Err(ClusterError::Invalid("SWF cluster derivation not built yet".into()))
     }
 
     /// The default partition (the one marked default, else the first).
@@ -179,11 +177,7 @@ impl Cluster {
         self.partitions
             .iter()
             .position(|p| p.default)
-            .or(if self.partitions.is_empty() {
-                None
-            } else {
-                Some(0)
-            })
+            .or(if self.partitions.is_empty() { None } else { Some(0) })
     }
     /// The partition named `name`.
     pub fn partition(&self, name: &str) -> Option<usize> {

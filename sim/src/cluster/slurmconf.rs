@@ -6,8 +6,5 @@ use std::path::Path;
 
 /// Reads `slurm.conf` and, if present, the `gres.conf` in the same directory.
 pub fn read(slurm_conf: &Path) -> Result<Cluster, ClusterError> {
-    Err(ClusterError::Invalid(format!(
-        "{}: slurm.conf reader not built yet",
-        slurm_conf.display()
-    )))
+    Err(ClusterError::Invalid(format!("{}: slurm.conf reader not built yet", slurm_conf.display())))
 }

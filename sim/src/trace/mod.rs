@@ -177,10 +177,7 @@ impl Interner {
     }
     /// The name behind `id` (empty for unknown ids).
     pub fn name(&self, id: NameId) -> &str {
-        self.names
-            .get(id as usize)
-            .map(String::as_str)
-            .unwrap_or("")
+        self.names.get(id as usize).map(String::as_str).unwrap_or("")
     }
     /// Number of names, the empty one included.
     pub fn len(&self) -> usize {
