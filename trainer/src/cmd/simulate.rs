@@ -159,7 +159,9 @@ pub struct Args {
 }
 
 /// Reads a trace by file type. Temporary: replaced by
-/// `crate::cmd::common::load_trace` at merge.
+/// `crate::cmd::common::load_trace` at merge. The readers' other options
+/// keep their defaults (the struct update is for fields the readers add).
+#[allow(clippy::needless_update)]
 pub(super) fn load_trace_tmp(path: &Path, lenient: bool) -> Result<Trace> {
     use sim::trace::{Strictness, jsonl, sacct, swf};
     let strictness = if lenient {
@@ -172,11 +174,23 @@ pub(super) fn load_trace_tmp(path: &Path, lenient: bool) -> Result<Trace> {
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
     let (trace, report) = if name.ends_with(".swf") || name.ends_with(".swf.gz") {
-        swf::read(path, &swf::SwfOptions { strictness })?
+        swf::read(
+            path,
+            &swf::SwfOptions {
+                strictness,
+                ..Default::default()
+            },
+        )?
     } else if name.ends_with(".jsonl") {
         jsonl::read(path, strictness)?
     } else {
-        sacct::read(path, &sacct::SacctOptions { strictness })?
+        sacct::read(
+            path,
+            &sacct::SacctOptions {
+                strictness,
+                ..Default::default()
+            },
+        )?
     };
     if !report.skipped.is_empty() {
         eprintln!(
