@@ -252,6 +252,65 @@ fn format_value(v: f64) -> String {
     }
 }
 
+/// Timelines longer than this are time-averaged before plotting.
+const RAW_POINTS_MAX: usize = 2000;
+/// Number of bins of a time-averaged utilization curve.
+const UTIL_BINS: usize = 400;
+
+/// Time-weighted averages of a step function over `bins` equal bins of
+/// `[t0, t_end)`. `points` are `(time, value)` ascending; each value holds
+/// until the next point. Returns `(bin start − t0 in seconds, average)`.
+fn time_average(points: &[(u64, f64)], t0: u64, t_end: u64, bins: usize) -> Vec<(f64, f64)> {
+    let span = (t_end - t0) as f64;
+    let width = span / bins as f64;
+    let mut acc = vec![0.0; bins];
+    for (k, &(t, v)) in points.iter().enumerate() {
+        let next = points.get(k + 1).map_or(t_end, |p| p.0).min(t_end);
+        if next <= t || t < t0 {
+            continue;
+        }
+        let (mut a, b) = ((t - t0) as f64, (next - t0) as f64);
+        while a < b {
+            let i = ((a / width) as usize).min(bins - 1);
+            let bin_end = if i == bins - 1 {
+                span
+            } else {
+                (i + 1) as f64 * width
+            };
+            let seg_end = b.min(bin_end);
+            acc[i] += v * (seg_end - a);
+            if seg_end <= a {
+                break;
+            }
+            a = seg_end;
+        }
+    }
+    acc.iter()
+        .enumerate()
+        .map(|(i, s)| (i as f64 * width, s / width))
+        .collect()
+}
+
+/// A duration in seconds as a short label: `45 s`, `17 min`, `2.8 h`, `1.2 d`.
+fn human_seconds(s: f64) -> String {
+    let trim = |x: f64| {
+        if x >= 10.0 || (x - x.round()).abs() < 0.05 {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.1}")
+        }
+    };
+    if s < 60.0 {
+        format!("{} s", trim(s))
+    } else if s < 3600.0 {
+        format!("{} min", trim(s / 60.0))
+    } else if s < 86400.0 {
+        format!("{} h", trim(s / 3600.0))
+    } else {
+        format!("{} d", trim(s / 86400.0))
+    }
+}
+
 /// Points of a step function through `(x_i, y_i)`: y holds until the next x.
 fn steps(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::new();
@@ -310,9 +369,42 @@ pub fn schedule(
             BAR_COLOR.stroke_width(2),
         ))?;
 
-        // 2. Utilization.
+        // 2. Utilization: raw steps when few, else time-averaged over bins
+        // (thousands of one-second spikes are unreadable).
+        let pct = |busy: u64, total: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                100.0 * busy as f64 / total as f64
+            }
+        };
+        let t_end = timeline.last().map_or(t0, |p| p.time);
+        let binned = timeline.len() > RAW_POINTS_MAX && t_end > t0;
+        let series = |f: &dyn Fn(&TimelinePoint) -> f64| -> Vec<(f64, f64)> {
+            let pts: Vec<(u64, f64)> = timeline.iter().map(|p| (p.time, f(p))).collect();
+            if binned {
+                let avg = time_average(&pts, t0, t_end, UTIL_BINS);
+                steps(avg.into_iter().map(|(t, v)| (t / tu.seconds, v)))
+            } else {
+                steps(
+                    pts.into_iter()
+                        .map(|(t, v)| ((t - t0) as f64 / tu.seconds, v)),
+                )
+            }
+        };
+        let caption = if binned {
+            let bin = (t_end - t0) as f64 / UTIL_BINS as f64;
+            let bu = time_unit(bin);
+            format!(
+                "Utilization (time-averaged over {:.1} {} bins)",
+                bin / bu.seconds,
+                bu.name
+            )
+        } else {
+            "Utilization".to_string()
+        };
         let mut c = ChartBuilder::on(&panels[1])
-            .caption("Utilization", (FONT, 20))
+            .caption(caption, (FONT, 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -324,30 +416,15 @@ pub fn schedule(
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 15))
             .draw()?;
-        let pct = |busy: u64, total: u64| {
-            if total == 0 {
-                0.0
-            } else {
-                100.0 * busy as f64 / total as f64
-            }
-        };
         c.draw_series(LineSeries::new(
-            steps(
-                timeline
-                    .iter()
-                    .map(|p| (xs(p), pct(p.busy_cpus, total_cpus))),
-            ),
+            series(&|p| pct(p.busy_cpus, total_cpus)),
             BAR_COLOR.stroke_width(2),
         ))?
         .label(format!("CPUs ({total_cpus})"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BAR_COLOR.stroke_width(3)));
         if total_gpus > 0 {
             c.draw_series(LineSeries::new(
-                steps(
-                    timeline
-                        .iter()
-                        .map(|p| (xs(p), pct(p.busy_gpus, total_gpus))),
-                ),
+                series(&|p| pct(p.busy_gpus, total_gpus)),
                 WORSE_COLOR.stroke_width(2),
             ))?
             .label(format!("GPUs ({total_gpus})"))
@@ -360,12 +437,11 @@ pub fn schedule(
             .label_font((FONT, 15))
             .draw()?;
 
-        // 3. Wait-time CDF.
-        let mut sorted: Vec<f64> = waits.to_vec();
+        // 3. Wait-time CDF on a log axis (waits span seconds to days); waits
+        // under 1 s are drawn at 1 s.
+        let mut sorted: Vec<f64> = waits.iter().map(|w| w.max(1.0)).collect();
         sorted.sort_by(f64::total_cmp);
-        let wmax = sorted.last().copied().unwrap_or(0.0);
-        let wu = time_unit(wmax);
-        let wx_max = (wmax / wu.seconds).max(1.0);
+        let wmax = sorted.last().copied().unwrap_or(1.0).max(10.0);
         let mut c = ChartBuilder::on(&panels[2])
             .caption(
                 format!("Wait-time CDF ({} started jobs)", sorted.len()),
@@ -374,21 +450,21 @@ pub fn schedule(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(0f64..wx_max * 1.02, 0f64..100f64)?;
+            .build_cartesian_2d((1f64..wmax * 1.5).log_scale(), 0f64..100f64)?;
         c.configure_mesh()
-            .x_desc(format!("wait ({})", wu.name))
+            .x_desc("wait (log scale; waits under 1 s drawn at 1 s)")
             .y_desc("jobs waiting at most x (%)")
+            .x_label_formatter(&|v| human_seconds(*v))
             .light_line_style(TRANSPARENT)
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 15))
             .draw()?;
         let n = sorted.len() as f64;
-        let mut cdf = vec![(0.0, 0.0)];
-        for (i, w) in sorted.iter().enumerate() {
-            let x = w / wu.seconds;
+        let mut cdf = vec![(1.0, 0.0)];
+        for (i, &w) in sorted.iter().enumerate() {
             // Only the last of equal waits matters for the step's height.
-            if sorted.get(i + 1) != Some(w) {
-                cdf.push((x, 100.0 * (i + 1) as f64 / n));
+            if sorted.get(i + 1) != Some(&w) {
+                cdf.push((w, 100.0 * (i + 1) as f64 / n));
             }
         }
         c.draw_series(LineSeries::new(steps(cdf), BETTER_COLOR.stroke_width(2)))?;
@@ -416,6 +492,32 @@ mod tests {
             steps([(0.0, 1.0), (2.0, 3.0), (5.0, 0.0)]),
             vec![(0.0, 1.0), (2.0, 1.0), (2.0, 3.0), (5.0, 3.0), (5.0, 0.0)]
         );
+    }
+
+    #[test]
+    fn time_average_weights_by_duration() {
+        // 0 on [0, 5), 10 on [5, 20), span [0, 20) in 2 bins of 10 s:
+        // bin 0 = (0·5 + 10·5)/10 = 5, bin 1 = 10.
+        assert_eq!(
+            time_average(&[(0, 0.0), (5, 10.0), (20, 0.0)], 0, 20, 2),
+            vec![(0.0, 5.0), (10.0, 10.0)]
+        );
+        // A spike of 100 for 1 s in a 10 s bin averages to 10.
+        let avg = time_average(
+            &[(100, 0.0), (103, 100.0), (104, 0.0), (110, 0.0)],
+            100,
+            110,
+            1,
+        );
+        assert_eq!(avg, vec![(0.0, 10.0)]);
+    }
+
+    #[test]
+    fn human_seconds_labels() {
+        assert_eq!(human_seconds(1.0), "1 s");
+        assert_eq!(human_seconds(1000.0), "17 min");
+        assert_eq!(human_seconds(10000.0), "2.8 h");
+        assert_eq!(human_seconds(100000.0), "1.2 d");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use sim::engine::SimConfig;
 use sim::eval::{self, EvalInput, PolicySpec, Report, Starts, Verdict};
 use sim::metrics::{self, MetricDef};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const LONG_ABOUT: &str = "\
@@ -414,9 +415,29 @@ pub fn run(a: Args) -> Result<()> {
         cluster.total_gpus() > 0,
         &title,
     )?;
-    print!("{md}");
+    let rejected = report
+        .policies
+        .iter()
+        .map(|p| p.sequences.iter().map(|m| m.rejected).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    if rejected > 0 {
+        eprintln!(
+            "warning: {rejected} of {} jobs per policy were rejected (larger than the cluster, or an unknown partition); they are counted but not measured",
+            starts.len() * a.jobs
+        );
+    }
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    println!("\n{total} runs in {secs:.1} s; wrote {}", names.join(", "));
+    super::simulate::ignore_broken_pipe((|| {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(md.as_bytes())?;
+        writeln!(
+            out,
+            "\n{total} runs in {secs:.1} s; wrote {}",
+            names.join(", ")
+        )
+    })())?;
     Ok(())
 }
 

@@ -265,7 +265,9 @@ pub(super) fn human_value(def: &metrics::MetricDef, v: f64) -> String {
     match def.unit {
         "%" => format!("{:.2} %", 100.0 * v),
         "s" => {
-            if v >= 3600.0 {
+            if v >= 2.0 * 86400.0 {
+                format!("{v:.0} s ({:.2} days)", v / 86400.0)
+            } else if v >= 3600.0 {
                 format!("{v:.1} s ({:.2} h)", v / 3600.0)
             } else if v >= 60.0 {
                 format!("{v:.1} s ({:.1} min)", v / 60.0)
@@ -275,6 +277,25 @@ pub(super) fn human_value(def: &metrics::MetricDef, v: f64) -> String {
         }
         _ if def.better == Better::Neither => format!("{v:.0}"),
         _ => format!("{v:.4}"),
+    }
+}
+
+/// Says on stderr when jobs were rejected: usually a cluster that does not
+/// match the trace (jobs larger than the cluster, or unknown partitions).
+pub(super) fn warn_rejected(m: &Metrics) {
+    if m.rejected > 0 {
+        eprintln!(
+            "warning: {} of {} jobs were rejected (larger than the cluster, or an unknown partition); they are counted but not measured",
+            m.rejected, m.jobs
+        );
+    }
+}
+
+/// A closed stdout (`slurm-rl … | head`) is not an error.
+pub(super) fn ignore_broken_pipe(r: std::io::Result<()>) -> Result<()> {
+    match r {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 
@@ -332,6 +353,61 @@ pub fn run(a: Args) -> Result<()> {
         cluster.total_gpus(),
     );
 
+    warn_rejected(&m);
+    let printed = (|| -> std::io::Result<()> {
+        let stdout = std::io::stdout();
+        let out = &mut stdout.lock();
+        match a.format {
+            Format::Table => {
+                writeln!(
+                    out,
+                    "trace {} ({} jobs), cluster {} ({} CPUs, {} GPUs), policy {}, backfill {}, seed {}\n",
+                    a.trace.display(),
+                    trace.jobs.len(),
+                    cluster.name,
+                    cluster.total_cpus(),
+                    cluster.total_gpus(),
+                    a.policy,
+                    a.backfill.name(),
+                    a.seed
+                )?;
+                write!(out, "{}", table(&m))?;
+                writeln!(
+                    out,
+                    "\nsimulated in {elapsed:.2} s: {} events, {} main passes, {} backfill cycles",
+                    res.stats.events, res.stats.main_passes, res.stats.bf_cycles
+                )?;
+            }
+            Format::Json => {
+                let doc = serde_json::json!({
+                    "inputs": {
+                        "trace": a.trace.display().to_string(),
+                        "jobs": trace.jobs.len(),
+                        "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
+                        "cluster_name": cluster.name,
+                        "total_cpus": cluster.total_cpus(),
+                        "total_gpus": cluster.total_gpus(),
+                        "policy": a.policy,
+                        "backfill": a.backfill.name(),
+                        "cancelled_pending": a.cancelled_pending.name(),
+                        "seed": a.seed,
+                    },
+                    "metrics": m,
+                    "stats": {
+                        "events": res.stats.events,
+                        "main_passes": res.stats.main_passes,
+                        "bf_cycles": res.stats.bf_cycles,
+                        "wall_seconds": elapsed,
+                    },
+                });
+                serde_json::to_writer_pretty(&mut *out, &doc)?;
+                writeln!(out)?;
+            }
+        }
+        Ok(())
+    })();
+    ignore_broken_pipe(printed)?;
+
     if let Some(p) = &a.events {
         sim::io::atomic_write(p, |w| {
             for line in &res.events {
@@ -369,55 +445,6 @@ pub fn run(a: Args) -> Result<()> {
         )?;
     }
 
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match a.format {
-        Format::Table => {
-            writeln!(
-                out,
-                "trace {} ({} jobs), cluster {} ({} CPUs, {} GPUs), policy {}, backfill {}, seed {}\n",
-                a.trace.display(),
-                trace.jobs.len(),
-                cluster.name,
-                cluster.total_cpus(),
-                cluster.total_gpus(),
-                a.policy,
-                a.backfill.name(),
-                a.seed
-            )?;
-            write!(out, "{}", table(&m))?;
-            writeln!(
-                out,
-                "\nsimulated in {elapsed:.2} s: {} events, {} main passes, {} backfill cycles",
-                res.stats.events, res.stats.main_passes, res.stats.bf_cycles
-            )?;
-        }
-        Format::Json => {
-            let doc = serde_json::json!({
-                "inputs": {
-                    "trace": a.trace.display().to_string(),
-                    "jobs": trace.jobs.len(),
-                    "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
-                    "cluster_name": cluster.name,
-                    "total_cpus": cluster.total_cpus(),
-                    "total_gpus": cluster.total_gpus(),
-                    "policy": a.policy,
-                    "backfill": a.backfill.name(),
-                    "cancelled_pending": a.cancelled_pending.name(),
-                    "seed": a.seed,
-                },
-                "metrics": m,
-                "stats": {
-                    "events": res.stats.events,
-                    "main_passes": res.stats.main_passes,
-                    "bf_cycles": res.stats.bf_cycles,
-                    "wall_seconds": elapsed,
-                },
-            });
-            serde_json::to_writer_pretty(&mut out, &doc)?;
-            writeln!(out)?;
-        }
-    }
     Ok(())
 }
 
