@@ -254,16 +254,18 @@ fn format_value(v: f64) -> String {
 
 /// Timelines longer than this are time-averaged before plotting.
 const RAW_POINTS_MAX: usize = 2000;
-/// Number of bins of a time-averaged utilization curve.
+/// Number of bins of a summarised (binned) timeline curve.
 const UTIL_BINS: usize = 400;
 
-/// Time-weighted averages of a step function over `bins` equal bins of
-/// `[t0, t_end)`. `points` are `(time, value)` ascending; each value holds
-/// until the next point. Returns `(bin start − t0 in seconds, average)`.
-fn time_average(points: &[(u64, f64)], t0: u64, t_end: u64, bins: usize) -> Vec<(f64, f64)> {
+/// Time-weighted mean and maximum of a step function over `bins` equal
+/// bins of `[t0, t_end)`. `points` are `(time, value)` ascending; each value
+/// holds until the next point. Returns `(bin start − t0 in seconds, mean,
+/// max)` per bin.
+fn bin_stats(points: &[(u64, f64)], t0: u64, t_end: u64, bins: usize) -> Vec<(f64, f64, f64)> {
     let span = (t_end - t0) as f64;
     let width = span / bins as f64;
     let mut acc = vec![0.0; bins];
+    let mut max = vec![0.0f64; bins];
     for (k, &(t, v)) in points.iter().enumerate() {
         let next = points.get(k + 1).map_or(t_end, |p| p.0).min(t_end);
         if next <= t || t < t0 {
@@ -279,6 +281,9 @@ fn time_average(points: &[(u64, f64)], t0: u64, t_end: u64, bins: usize) -> Vec<
             };
             let seg_end = b.min(bin_end);
             acc[i] += v * (seg_end - a);
+            if seg_end > a {
+                max[i] = max[i].max(v);
+            }
             if seg_end <= a {
                 break;
             }
@@ -286,8 +291,9 @@ fn time_average(points: &[(u64, f64)], t0: u64, t_end: u64, bins: usize) -> Vec<
         }
     }
     acc.iter()
+        .zip(&max)
         .enumerate()
-        .map(|(i, s)| (i as f64 * width, s / width))
+        .map(|(i, (s, m))| (i as f64 * width, s / width, *m))
         .collect()
 }
 
@@ -343,16 +349,46 @@ pub fn schedule(
     let span = (timeline.last().map_or(t0, |p| p.time) - t0) as f64;
     let tu = time_unit(span);
     let x_max = (span / tu.seconds).max(1e-9);
-    let xs = |p: &TimelinePoint| (p.time - t0) as f64 / tu.seconds;
     write_png(path, 1100, 1250, |root| {
         let (head, body) = root.split_vertically(50);
         head.titled(title, (FONT, 24))?;
         let panels = body.split_evenly((3, 1));
 
+        // Long schedules are summarised per bin (thousands of one-second
+        // spikes are unreadable): the time-weighted mean, and for the queue
+        // also the maximum.
+        let t_end = timeline.last().map_or(t0, |p| p.time);
+        let binned = timeline.len() > RAW_POINTS_MAX && t_end > t0;
+        let series = |f: &dyn Fn(&TimelinePoint) -> f64, take_max: bool| -> Vec<(f64, f64)> {
+            let pts: Vec<(u64, f64)> = timeline.iter().map(|p| (p.time, f(p))).collect();
+            if binned {
+                let st = bin_stats(&pts, t0, t_end, UTIL_BINS);
+                steps(
+                    st.into_iter()
+                        .map(|(t, mean, max)| (t / tu.seconds, if take_max { max } else { mean })),
+                )
+            } else {
+                steps(
+                    pts.into_iter()
+                        .map(|(t, v)| ((t - t0) as f64 / tu.seconds, v)),
+                )
+            }
+        };
+        let bin_text = {
+            let bin = (t_end - t0) as f64 / UTIL_BINS as f64;
+            let bu = time_unit(bin);
+            format!("{:.1} {} bin", bin / bu.seconds, bu.name)
+        };
+
         // 1. Queue length.
         let max_pending = timeline.iter().map(|p| p.pending).max().unwrap_or(0).max(1) as f64;
+        let caption = if binned {
+            format!("Pending jobs (mean and max per {bin_text})")
+        } else {
+            "Pending jobs".to_string()
+        };
         let mut c = ChartBuilder::on(&panels[0])
-            .caption("Pending jobs", (FONT, 20))
+            .caption(caption, (FONT, 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -365,13 +401,30 @@ pub fn schedule(
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 15))
             .draw()?;
+        let pending = |p: &TimelinePoint| p.pending as f64;
+        if binned {
+            let light = RGBColor(170, 195, 230);
+            c.draw_series(LineSeries::new(
+                series(&pending, true),
+                light.stroke_width(1),
+            ))?
+            .label("max")
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], light.stroke_width(3)));
+        }
         c.draw_series(LineSeries::new(
-            steps(timeline.iter().map(|p| (xs(p), p.pending as f64))),
+            series(&pending, false),
             BAR_COLOR.stroke_width(2),
-        ))?;
+        ))?
+        .label(if binned { "mean" } else { "pending" })
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BAR_COLOR.stroke_width(3)));
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 15))
+            .draw()?;
 
-        // 2. Utilization: raw steps when few, else time-averaged over bins
-        // (thousands of one-second spikes are unreadable).
+        // 2. Utilization.
         let pct = |busy: u64, total: u64| {
             if total == 0 {
                 0.0
@@ -379,28 +432,8 @@ pub fn schedule(
                 100.0 * busy as f64 / total as f64
             }
         };
-        let t_end = timeline.last().map_or(t0, |p| p.time);
-        let binned = timeline.len() > RAW_POINTS_MAX && t_end > t0;
-        let series = |f: &dyn Fn(&TimelinePoint) -> f64| -> Vec<(f64, f64)> {
-            let pts: Vec<(u64, f64)> = timeline.iter().map(|p| (p.time, f(p))).collect();
-            if binned {
-                let avg = time_average(&pts, t0, t_end, UTIL_BINS);
-                steps(avg.into_iter().map(|(t, v)| (t / tu.seconds, v)))
-            } else {
-                steps(
-                    pts.into_iter()
-                        .map(|(t, v)| ((t - t0) as f64 / tu.seconds, v)),
-                )
-            }
-        };
         let caption = if binned {
-            let bin = (t_end - t0) as f64 / UTIL_BINS as f64;
-            let bu = time_unit(bin);
-            format!(
-                "Utilization (time-averaged over {:.1} {} bins)",
-                bin / bu.seconds,
-                bu.name
-            )
+            format!("Utilization (time-averaged per {bin_text})")
         } else {
             "Utilization".to_string()
         };
@@ -419,14 +452,14 @@ pub fn schedule(
             .axis_desc_style((FONT, 15))
             .draw()?;
         c.draw_series(LineSeries::new(
-            series(&|p| pct(p.busy_cpus, total_cpus)),
+            series(&|p| pct(p.busy_cpus, total_cpus), false),
             BAR_COLOR.stroke_width(2),
         ))?
         .label(format!("CPUs ({total_cpus})"))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BAR_COLOR.stroke_width(3)));
         if total_gpus > 0 {
             c.draw_series(LineSeries::new(
-                series(&|p| pct(p.busy_gpus, total_gpus)),
+                series(&|p| pct(p.busy_gpus, total_gpus), false),
                 WORSE_COLOR.stroke_width(2),
             ))?
             .label(format!("GPUs ({total_gpus})"))
@@ -498,21 +531,21 @@ mod tests {
     }
 
     #[test]
-    fn time_average_weights_by_duration() {
+    fn bin_stats_weight_by_duration() {
         // 0 on [0, 5), 10 on [5, 20), span [0, 20) in 2 bins of 10 s:
-        // bin 0 = (0·5 + 10·5)/10 = 5, bin 1 = 10.
+        // bin 0 mean (0·5 + 10·5)/10 = 5, max 10; bin 1 mean 10, max 10.
         assert_eq!(
-            time_average(&[(0, 0.0), (5, 10.0), (20, 0.0)], 0, 20, 2),
-            vec![(0.0, 5.0), (10.0, 10.0)]
+            bin_stats(&[(0, 0.0), (5, 10.0), (20, 0.0)], 0, 20, 2),
+            vec![(0.0, 5.0, 10.0), (10.0, 10.0, 10.0)]
         );
-        // A spike of 100 for 1 s in a 10 s bin averages to 10.
-        let avg = time_average(
+        // A spike of 100 for 1 s in a 10 s bin: mean 10, max 100.
+        let avg = bin_stats(
             &[(100, 0.0), (103, 100.0), (104, 0.0), (110, 0.0)],
             100,
             110,
             1,
         );
-        assert_eq!(avg, vec![(0.0, 10.0)]);
+        assert_eq!(avg, vec![(0.0, 10.0, 100.0)]);
     }
 
     #[test]
