@@ -4,6 +4,7 @@
 //! codes. Each subcommand lives in `cmd/`.
 
 mod cmd;
+mod plot;
 
 use clap::{Parser, Subcommand};
 

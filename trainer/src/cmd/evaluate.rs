@@ -1,10 +1,581 @@
-//! `slurm-rl evaluate`: TODO.
+//! `slurm-rl evaluate`: compare policies on the same sequences cut from a
+//! trace, with 95% confidence intervals and paired comparisons against a
+//! reference policy; writes results.json, results.md and comparison.png.
+//!
+//! This file parses options, resolves policy names (one function, so a
+//! learned model can join the list), drives `sim::eval` with a progress bar
+//! and renders the results; it must not compute statistics itself
+//! (`sim::eval` does) or draw (`crate::plot` does).
+
+use super::simulate::{BackfillArg, CancelledArg, load_cluster, load_trace_tmp};
+use anyhow::{Context, Result, bail};
+use sim::engine::SimConfig;
+use sim::eval::{self, EvalInput, PolicySpec, Report, Starts, Verdict};
+use sim::metrics::{self, MetricDef};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const LONG_ABOUT: &str = "\
+Protocol:
+  1. Cut N sequences of K consecutive jobs (by submit time) from the trace.
+     Starts are drawn uniformly from 0..=len−K with --seed (ChaCha8, with
+     replacement, in draw order), or given explicitly with --starts (e.g.
+     RLScheduler's 1981,2756,4299,8850,3316,2714,5228,7762,4022,7085) so
+     results can be compared job for job with other simulators.
+  2. Run every policy on every sequence; each run starts from an empty
+     cluster and sees only the sequence's K jobs. Sequence s uses simulator
+     seed --seed + s, the same for every policy.
+  3. For each policy and metric: the mean over the N sequences and the 95%
+     Student-t confidence interval (mean ± t(0.975, N−1)·sd/√N).
+  4. Paired differences against --reference (policy − reference, per
+     sequence), with their 95% CI. A cell is marked `!` when the policy is
+     significantly worse than the reference (the whole interval on the bad
+     side of 0) and `+` when significantly better.
+
+Policies (--policies):
+  slurm   Slurm's priority/multifactor with the cluster's weights
+  fcfs    first come, first served (earliest submit first)
+  sjf     shortest job first (smallest time limit)
+  wfp3    WFP3: (wait / estimate)³ · cpus, favours long-waiting, short jobs
+  unicep  UNICEP: wait / (log2(cpus) · estimate), favours long waits, short estimates
+  f1      F1: a score fitted by regression (Carastan-Santos & de Camargo, SC'17)
+
+Metrics (lower is better unless noted; only started jobs count in waits):
+  bsld_mean   mean bounded slowdown max(1, (wait + run)/max(run, 10 s))
+  wait_*      wait = start − max(submit, eligible): mean, median, p95, p99 (nearest rank)
+  jct_mean    mean completion time end − submit
+  makespan    last end − first submit of the sequence
+  cpu_util    Σ cpus·run / (total CPUs · makespan)   (higher is better)
+  gpu_util    the same for GPUs, 0 without GPUs        (higher is better)
+  fairness    Jain's index of per-user mean bsld       (higher is better)
+docs/metrics.md and docs/evaluation.md give every formula.
+
+Outputs in --out: results.json (per-policy summaries, paired differences
+and per-sequence metrics), results.md (the tables printed on stdout) and
+comparison.png (bars with 95% CI whiskers).";
+
+const AFTER_LONG_HELP: &str = "\
+Examples:
+  slurm-rl evaluate --trace lublin_256.swf --sequences 10 --jobs 1024 --out eval/
+  slurm-rl evaluate --trace lublin_256.swf --backfill none --policies fcfs,sjf,f1 \\
+      --reference fcfs --starts 1981,2756,4299,8850,3316,2714,5228,7762,4022,7085 --out rls/
+  slurm-rl evaluate --trace hist.jsonl --cluster /etc/slurm/slurm.conf --sequences 30 --out eval/";
+
+/// Metrics in the tables and the plot, in this order.
+const TABLE_METRICS: &[&str] = &[
+    "bsld_mean",
+    "wait_mean",
+    "wait_median",
+    "wait_p95",
+    "wait_p99",
+    "jct_mean",
+    "cpu_util",
+    "gpu_util",
+    "fairness",
+];
+const PLOT_METRICS: &[&str] = &["bsld_mean", "wait_mean", "wait_p99", "cpu_util"];
 
 /// Arguments.
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(clap::Args, Debug)]
+// The one-line about comes from the subcommand's doc in main.rs; the long
+// description is placed right after it through the template.
+#[command(before_long_help = LONG_ABOUT, after_long_help = AFTER_LONG_HELP, help_template = super::simulate::HELP_TEMPLATE)]
+pub struct Args {
+    /// The workload: .swf/.swf.gz, .jsonl, or an sacct --parsable2 dump.
+    #[arg(long, value_name = "FILE")]
+    pub trace: PathBuf,
+    /// The cluster: a .toml cluster file, or a slurm.conf. Optional for SWF
+    /// traces (derived from the header).
+    #[arg(long, value_name = "FILE")]
+    pub cluster: Option<PathBuf>,
+    /// Policies to compare, comma-separated (default: every baseline).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub policies: Vec<String>,
+    /// Backfill scheduler beside the main scheduler.
+    #[arg(long, value_enum, default_value_t = BackfillArg::Slurm)]
+    pub backfill: BackfillArg,
+    /// What to do with jobs that were cancelled while pending in the trace.
+    #[arg(long, value_enum, default_value_t = CancelledArg::Keep)]
+    pub cancelled_pending: CancelledArg,
+    /// Number of sequences N (with random starts).
+    #[arg(long, default_value_t = 10)]
+    pub sequences: usize,
+    /// Jobs per sequence K.
+    #[arg(long, default_value_t = 1024)]
+    pub jobs: usize,
+    /// Seed of the random starts and base seed of the simulator.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Explicit start indices (0-based, into the trace's jobs sorted by
+    /// submit), comma-separated; overrides --sequences and the random draw.
+    #[arg(long, value_delimiter = ',', value_name = "I,J,..")]
+    pub starts: Vec<usize>,
+    /// Policy the others are compared with, pair by pair; `none` for no
+    /// comparison. Added to --policies when missing.
+    #[arg(long, default_value = "slurm")]
+    pub reference: String,
+    /// Output directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Skip malformed trace lines (counted on stderr) instead of failing.
+    #[arg(long)]
+    pub lenient: bool,
+}
+
+/// Turns policy names into factories. Every way to name a policy (today the
+/// baselines; later `--model` for the learned one) goes through here.
+pub(crate) fn resolve_policies(names: &[String]) -> Result<Vec<PolicySpec<'static>>> {
+    let names: Vec<String> = if names.is_empty() {
+        sim::baselines::NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        names
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            bail!("policy `{n}` is listed twice in --policies");
+        }
+    }
+    let mut specs: Vec<PolicySpec<'static>> = Vec::with_capacity(names.len());
+    for n in &names {
+        let spec = PolicySpec::baseline(n).with_context(|| {
+            format!(
+                "unknown policy `{n}`; known: {}",
+                sim::baselines::NAMES.join(", ")
+            )
+        })?;
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
+fn def(name: &str) -> &'static MetricDef {
+    metrics::metric(name).expect("the metric lists above name real metrics")
+}
+
+/// A cell `mean ± ci` with the verdict marker.
+fn cell(report: &Report, policy: &str, d: &MetricDef) -> String {
+    let p = report.policy(policy).expect("policy from the report");
+    let s = p.summary_of(d.name).expect("every metric is summarised");
+    let (scale, _) = table_scale(d);
+    let mut c = match s.ci95 {
+        Some(h) => format!("{} ± {}", num(s.mean * scale), num(h * scale)),
+        None => num(s.mean * scale),
+    };
+    match p.diff_of(d.name).map(|x| x.verdict) {
+        Some(Verdict::Worse) => c.push_str(" !"),
+        Some(Verdict::Better) => c.push_str(" +"),
+        _ => {}
+    }
+    c
+}
+
+/// Tables show seconds as seconds and ratios as percent.
+fn table_scale(d: &MetricDef) -> (f64, &'static str) {
+    if d.unit == "%" {
+        (100.0, "%")
+    } else {
+        (1.0, d.unit)
+    }
+}
+
+fn num(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn header(d: &MetricDef) -> String {
+    let (_, unit) = table_scale(d);
+    if unit.is_empty() {
+        d.name.to_string()
+    } else {
+        format!("{} ({unit})", d.name)
+    }
+}
+
+/// A markdown table whose columns are padded so it also reads as plain text.
+fn md_table(head: &[String], rows: &[Vec<String>]) -> String {
+    let cols = head.len();
+    let width: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([head[c].chars().count(), 3])
+                .max()
+                .unwrap_or(3)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(c, s)| format!("{s}{}", " ".repeat(width[c] - s.chars().count())))
+            .collect();
+        format!("| {} |\n", parts.join(" | "))
+    };
+    let mut out = line(head);
+    let rule: Vec<String> = width.iter().map(|w| "-".repeat(*w)).collect();
+    out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// The results as markdown: the mean ± CI table, then (with a reference)
+/// the paired-difference table.
+pub(crate) fn render_markdown(
+    report: &Report,
+    inputs: &str,
+    table_metrics: &[&MetricDef],
+) -> String {
+    let mut s = String::new();
+    s.push_str(&format!("# Policy comparison\n\n{inputs}\n\n"));
+    s.push_str(&format!(
+        "Mean ± 95% CI half-width (Student t, n = {}) over sequences of {} jobs. Times in seconds, utilization in %.\n",
+        report.starts.len(),
+        report.jobs_per_sequence
+    ));
+    if let Some(r) = &report.reference {
+        s.push_str(&format!(
+            "`!` = significantly worse than `{r}`, `+` = significantly better (paired 95% CI of the difference excludes 0).\n"
+        ));
+    }
+    s.push('\n');
+    let mut head = vec!["policy".to_string()];
+    head.extend(table_metrics.iter().map(|d| header(d)));
+    let rows: Vec<Vec<String>> = report
+        .policies
+        .iter()
+        .map(|p| {
+            let mut r = vec![p.policy.clone()];
+            r.extend(table_metrics.iter().map(|d| cell(report, &p.policy, d)));
+            r
+        })
+        .collect();
+    s.push_str(&md_table(&head, &rows));
+    if let Some(r) = &report.reference {
+        let others: Vec<_> = report.policies.iter().filter(|p| &p.policy != r).collect();
+        if !others.is_empty() {
+            s.push_str(&format!(
+                "\n## Paired differences: policy − {r} (mean ± 95% CI)\n\n"
+            ));
+            let mut head = vec!["policy".to_string()];
+            head.extend(table_metrics.iter().map(|d| header(d)));
+            let rows: Vec<Vec<String>> = others
+                .iter()
+                .map(|p| {
+                    let mut row = vec![p.policy.clone()];
+                    for d in table_metrics {
+                        let (scale, _) = table_scale(d);
+                        let x = p.diff_of(d.name).expect("every metric is compared");
+                        let mut c = match x.ci95 {
+                            Some(h) => format!("{} ± {}", num(x.mean * scale), num(h * scale)),
+                            None => num(x.mean * scale),
+                        };
+                        match x.verdict {
+                            Verdict::Worse => c.push_str(" !"),
+                            Verdict::Better => c.push_str(" +"),
+                            _ => {}
+                        }
+                        row.push(c);
+                    }
+                    row
+                })
+                .collect();
+            s.push_str(&md_table(&head, &rows));
+        }
+    }
+    s
+}
 
 /// Runs the command.
-pub fn run(_a: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not yet implemented")
+pub fn run(a: Args) -> Result<()> {
+    let trace = load_trace_tmp(&a.trace, a.lenient)
+        .with_context(|| format!("reading trace {}", a.trace.display()))?;
+    let cluster = load_cluster(a.cluster.as_deref(), &trace, &a.trace)?;
+    let mut specs = resolve_policies(&a.policies)?;
+    let reference = match a.reference.as_str() {
+        "none" => None,
+        r => {
+            if !specs.iter().any(|s| s.name == r) {
+                let spec = resolve_policies(&[r.to_string()]).context("--reference")?;
+                eprintln!("note: adding the reference policy `{r}` to the evaluated policies");
+                specs.splice(0..0, spec);
+            }
+            Some(r.to_string())
+        }
+    };
+    let how = if a.starts.is_empty() {
+        Starts::Random {
+            count: a.sequences,
+            seed: a.seed,
+        }
+    } else {
+        Starts::Explicit(a.starts.clone())
+    };
+    let starts = eval::sequence_starts(trace.jobs.len(), a.jobs, &how)?;
+    let sim_cfg = SimConfig {
+        backfill: a.backfill.to_engine(),
+        cancelled_pending: a.cancelled_pending.to_engine(),
+        record_events: false,
+        seed: a.seed,
+    };
+    let input = EvalInput {
+        trace: &trace,
+        cluster: &cluster,
+        sim: &sim_cfg,
+        jobs_per_sequence: a.jobs,
+        starts: &starts,
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+
+    let total = (specs.len() * starts.len()) as u64;
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs ({elapsed}, eta {eta}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    let started = std::time::Instant::now();
+    let report = eval::evaluate(&input, &specs, reference.as_deref(), &mut |p| {
+        pb.set_position(p.done as u64);
+        pb.set_message(format!("{} seq {}", p.policy, p.sequence));
+    });
+    pb.finish_and_clear();
+    let report = report?;
+    let secs = started.elapsed().as_secs_f64();
+
+    let inputs = format!(
+        "trace `{}` ({} jobs), cluster `{}` ({} CPUs, {} GPUs), backfill {}, {} sequences of {} jobs, {}",
+        a.trace.display(),
+        trace.jobs.len(),
+        cluster.name,
+        cluster.total_cpus(),
+        cluster.total_gpus(),
+        a.backfill.name(),
+        starts.len(),
+        a.jobs,
+        if a.starts.is_empty() {
+            format!("random starts (seed {})", a.seed)
+        } else {
+            "explicit starts".into()
+        },
+    );
+    let mut table_metrics: Vec<&MetricDef> = TABLE_METRICS.iter().map(|n| def(n)).collect();
+    if cluster.total_gpus() == 0 {
+        table_metrics.retain(|d| d.name != "gpu_util");
+    }
+    let md = render_markdown(&report, &inputs, &table_metrics);
+
+    let inputs_json = serde_json::json!({
+        "trace": a.trace.display().to_string(),
+        "trace_jobs": trace.jobs.len(),
+        "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
+        "cluster_name": cluster.name,
+        "total_cpus": cluster.total_cpus(),
+        "total_gpus": cluster.total_gpus(),
+        "backfill": a.backfill.name(),
+        "cancelled_pending": a.cancelled_pending.name(),
+        "seed": a.seed,
+        "starts_from": if a.starts.is_empty() { "random" } else { "explicit" },
+        "wall_seconds": secs,
+    });
+    let title = format!(
+        "{}: {} sequences × {} jobs, backfill {}",
+        a.trace
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        starts.len(),
+        a.jobs,
+        a.backfill.name()
+    );
+    let written = write_outputs(
+        &a.out,
+        inputs_json,
+        &report,
+        &md,
+        cluster.total_gpus() > 0,
+        &title,
+    )?;
+    let rejected = report
+        .policies
+        .iter()
+        .map(|p| p.sequences.iter().map(|m| m.rejected).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    if rejected > 0 {
+        eprintln!(
+            "warning: {rejected} of {} jobs per policy were rejected (larger than the cluster, or an unknown partition); they are counted but not measured",
+            starts.len() * a.jobs
+        );
+    }
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    super::simulate::ignore_broken_pipe((|| {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(md.as_bytes())?;
+        writeln!(
+            out,
+            "\n{total} runs in {secs:.1} s; wrote {}",
+            names.join(", ")
+        )
+    })())?;
+    Ok(())
+}
+
+/// Writes results.json (`{"inputs": …, ` then the [`Report`]'s fields),
+/// results.md and comparison.png into `out`; returns their paths.
+fn write_outputs(
+    out: &Path,
+    inputs: serde_json::Value,
+    report: &Report,
+    md: &str,
+    has_gpus: bool,
+    title: &str,
+) -> Result<[PathBuf; 3]> {
+    let mut doc = serde_json::json!({ "inputs": inputs });
+    let serde_json::Value::Object(fields) = serde_json::to_value(report)? else {
+        bail!("a report serialises to a JSON object");
+    };
+    doc.as_object_mut()
+        .expect("built as an object")
+        .extend(fields);
+    let json_path = out.join("results.json");
+    sim::io::atomic_write(&json_path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", json_path.display()))?;
+    let md_path = out.join("results.md");
+    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    let mut plot_metrics: Vec<&MetricDef> = PLOT_METRICS.iter().map(|n| def(n)).collect();
+    if has_gpus {
+        plot_metrics.push(def("gpu_util"));
+        plot_metrics.push(def("fairness"));
+    }
+    let png_path = out.join("comparison.png");
+    crate::plot::comparison(&png_path, report, &plot_metrics, title)?;
+    Ok([json_path, md_path, png_path])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim::metrics::Metrics;
+
+    fn report() -> Report {
+        let m = |b: f64, w: f64| Metrics {
+            bsld_mean: b,
+            wait_mean: w,
+            cpu_util: 0.5,
+            ..Metrics::default()
+        };
+        eval::summarise(
+            16,
+            vec![0, 3, 5],
+            Some("slurm"),
+            vec![
+                (
+                    "slurm".into(),
+                    vec![m(1.0, 10.0), m(2.0, 20.0), m(3.0, 30.0)],
+                ),
+                (
+                    "fcfs".into(),
+                    vec![m(2.0, 10.0), m(3.1, 25.0), m(4.0, 20.0)],
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn markdown_marks_significantly_worse_cells() {
+        let r = report();
+        let defs = [def("bsld_mean"), def("wait_mean"), def("cpu_util")];
+        let md = render_markdown(&r, "inputs here", &defs);
+        // fcfs − slurm bsld = {1, 1.1, 1}: mean 1.033, tiny spread → significantly worse.
+        let fcfs = md.lines().find(|l| l.starts_with("| fcfs")).unwrap();
+        let cells: Vec<&str> = fcfs.split('|').map(str::trim).collect();
+        assert!(cells[2].ends_with(" !"), "{fcfs}");
+        // wait diffs {0, 5, −10}: not significant, no marker; utilization 50 % both.
+        assert!(!cells[3].contains('!') && !cells[3].contains('+'), "{fcfs}");
+        assert!(cells[4].starts_with("50.0 ±"), "{fcfs}");
+        // The reference row carries no marker; the paired table lists only fcfs.
+        let slurm = md.lines().find(|l| l.starts_with("| slurm")).unwrap();
+        assert!(!slurm.contains('!'));
+        assert!(md.contains("## Paired differences: policy − slurm"));
+        assert_eq!(md.lines().filter(|l| l.starts_with("| fcfs")).count(), 2);
+        // All rows of a table have the same width (padded columns).
+        let widths: Vec<usize> = md
+            .lines()
+            .filter(|l| l.starts_with('|'))
+            .take(4)
+            .map(|l| l.chars().count())
+            .collect();
+        assert!(widths.windows(2).all(|w| w[0] == w[1]), "{md}");
+    }
+
+    #[test]
+    fn outputs_are_written_and_json_is_flat() {
+        let r = report();
+        let dir = tempfile::tempdir().unwrap();
+        let md = render_markdown(&r, "x", &[def("bsld_mean")]);
+        let paths = write_outputs(
+            dir.path(),
+            serde_json::json!({"seed": 3}),
+            &r,
+            &md,
+            false,
+            "t",
+        )
+        .unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&paths[0]).unwrap()).unwrap();
+        assert_eq!(doc["inputs"]["seed"], 3);
+        assert_eq!(doc["jobs_per_sequence"], 16);
+        assert_eq!(doc["reference"], "slurm");
+        assert_eq!(doc["policies"][1]["policy"], "fcfs");
+        assert_eq!(doc["policies"][1]["sequences"].as_array().unwrap().len(), 3);
+        assert_eq!(doc["policies"][1]["vs_reference"][0]["verdict"], "worse");
+        assert_eq!(std::fs::read_to_string(&paths[1]).unwrap(), md);
+        assert!(std::fs::metadata(&paths[2]).unwrap().len() > 1000);
+        // Only the three outputs: no temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+
+    #[test]
+    #[ignore = "needs the engine; un-ignored at merge"]
+    fn default_policy_list_is_every_baseline() {
+        let specs = resolve_policies(&[]).unwrap();
+        let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, sim::baselines::NAMES);
+    }
+
+    #[test]
+    fn unknown_and_duplicate_policies_are_errors() {
+        let e = resolve_policies(&["nope".into()]).err().unwrap();
+        assert!(format!("{e:#}").contains("unknown policy `nope`"), "{e:#}");
+        let e = resolve_policies(&["fcfs".into(), " fcfs".into()])
+            .err()
+            .unwrap();
+        assert!(format!("{e:#}").contains("listed twice"), "{e:#}");
+    }
 }
