@@ -839,7 +839,6 @@ mod tests {
     /// Runs the real engine: every job of the tiny trace fits alone on the
     /// idle node, so no job waits and every bsld is (0 + 50)/50 = 1.
     #[test]
-    #[ignore = "needs the engine; un-ignored at merge"]
     fn evaluate_runs_engine_on_every_sequence() {
         let trace = tiny_trace(20);
         let cluster = one_node_cluster();
@@ -881,7 +880,6 @@ mod tests {
 
     /// All baselines build through `PolicySpec::baseline`.
     #[test]
-    #[ignore = "needs the engine; un-ignored at merge"]
     fn every_baseline_has_a_spec() {
         for name in crate::baselines::NAMES {
             let spec = PolicySpec::baseline(name).unwrap_or_else(|| panic!("{name}"));
@@ -892,7 +890,6 @@ mod tests {
     /// The protocol end to end on a development trace: the SWF reader, the
     /// SWF-derived cluster, the engine and two baselines.
     #[test]
-    #[ignore = "needs the engine; un-ignored at merge"]
     fn lublin_two_baselines_on_three_sequences() {
         let path = crate::testdata::trace("lublin_256.swf");
         let (trace, _) = crate::trace::swf::read(&path, &Default::default()).unwrap();

@@ -4,7 +4,8 @@
 //! This file only picks a reader and reports what it skipped; it must not
 //! parse anything itself.
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use sim::cluster::Cluster;
 use sim::trace::{Strictness, Trace, jsonl, sacct, swf};
 use std::path::Path;
 
@@ -13,7 +14,6 @@ use std::path::Path;
 /// `.swf.gz` are SWF, anything else is read as a `sacct --parsable2` dump
 /// (times in `$TZ`, or UTC). Bad lines are an error unless `lenient`, in
 /// which case they are skipped with a warning.
-#[allow(dead_code, reason = "used by simulate and evaluate")]
 pub fn load_trace(path: &Path, lenient: bool) -> anyhow::Result<Trace> {
     let strictness = if lenient {
         Strictness::Lenient
@@ -49,13 +49,60 @@ pub fn load_trace(path: &Path, lenient: bool) -> anyhow::Result<Trace> {
     Ok(trace)
 }
 
-#[allow(dead_code, reason = "used by load_trace")]
 fn starts_with_brace(path: &Path) -> bool {
     use std::io::Read;
     let mut buf = [0u8; 1];
     std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut buf))
         .is_ok_and(|n| n == 1 && buf[0] == b'{')
+}
+
+/// The cluster from `--cluster` (a `.toml` cluster file, or a `slurm.conf`
+/// with its `gres.conf` beside it), or, without one, derived from the SWF
+/// header the trace carries.
+///
+/// An SWF-derived cluster has one partition, so the SWF partition numbers
+/// of the jobs are cleared (they go to that default partition); warnings
+/// about `slurm.conf` settings the simulator does not model are logged.
+pub fn load_cluster(
+    path: Option<&Path>,
+    trace: &mut Trace,
+    trace_path: &Path,
+) -> anyhow::Result<Cluster> {
+    match path {
+        Some(p) => {
+            let is_toml = p
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+            if is_toml {
+                sim::cluster::file::read(p)
+                    .with_context(|| format!("reading cluster {}", p.display()))
+            } else {
+                let (c, warnings) = sim::cluster::slurmconf::read_with_warnings(p)
+                    .with_context(|| format!("reading cluster {}", p.display()))?;
+                for w in &warnings {
+                    tracing::warn!("{w}");
+                }
+                Ok(c)
+            }
+        }
+        None if !trace.meta.header.is_empty() => {
+            let c = Cluster::from_swf_header(&trace.meta.header).with_context(|| {
+                format!(
+                    "deriving the cluster from the SWF header of {} (or pass --cluster)",
+                    trace_path.display()
+                )
+            })?;
+            for j in &mut trace.jobs {
+                j.partition = 0;
+            }
+            Ok(c)
+        }
+        None => bail!(
+            "{}: --cluster is required for a trace that was not read from SWF (give a .toml cluster file or a slurm.conf)",
+            trace_path.display()
+        ),
+    }
 }
 
 #[cfg(test)]

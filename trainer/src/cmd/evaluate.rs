@@ -7,7 +7,8 @@
 //! and renders the results; it must not compute statistics itself
 //! (`sim::eval` does) or draw (`crate::plot` does).
 
-use super::simulate::{BackfillArg, CancelledArg, load_cluster, load_trace_tmp};
+use super::common::{load_cluster, load_trace};
+use super::simulate::{BackfillArg, CancelledArg};
 use anyhow::{Context, Result, bail};
 use sim::engine::SimConfig;
 use sim::eval::{self, EvalInput, PolicySpec, Report, Starts, Verdict};
@@ -303,9 +304,8 @@ pub(crate) fn render_markdown(
 
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
-    let trace = load_trace_tmp(&a.trace, a.lenient)
-        .with_context(|| format!("reading trace {}", a.trace.display()))?;
-    let cluster = load_cluster(a.cluster.as_deref(), &trace, &a.trace)?;
+    let mut trace = load_trace(&a.trace, a.lenient)?;
+    let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
     let mut specs = resolve_policies(&a.policies)?;
     let reference = match a.reference.as_str() {
         "none" => None,
@@ -562,7 +562,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs the engine; un-ignored at merge"]
     fn default_policy_list_is_every_baseline() {
         let specs = resolve_policies(&[]).unwrap();
         let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();

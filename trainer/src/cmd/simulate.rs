@@ -7,13 +7,12 @@
 //! also holds the temporary trace and cluster loaders that `evaluate`
 //! shares until `cmd::common` provides them.
 
-use anyhow::{Context, Result, bail};
-use sim::cluster::Cluster;
+use super::common::{load_cluster, load_trace};
+use anyhow::{Context, Result};
 use sim::engine::{Backfill, CancelledPending, SimConfig};
 use sim::metrics::{self, Better, METRICS, Metrics};
-use sim::trace::Trace;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const LONG_ABOUT: &str = "\
 The simulator schedules the way Slurm does: a main scheduler walks the
@@ -158,83 +157,6 @@ pub struct Args {
     pub lenient: bool,
 }
 
-/// Reads a trace by file type. Temporary: replaced by
-/// `crate::cmd::common::load_trace` at merge. The readers' other options
-/// keep their defaults (the struct update is for fields the readers add).
-#[allow(clippy::needless_update)]
-pub(super) fn load_trace_tmp(path: &Path, lenient: bool) -> Result<Trace> {
-    use sim::trace::{Strictness, jsonl, sacct, swf};
-    let strictness = if lenient {
-        Strictness::Lenient
-    } else {
-        Strictness::Strict
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let (trace, report) = if name.ends_with(".swf") || name.ends_with(".swf.gz") {
-        swf::read(
-            path,
-            &swf::SwfOptions {
-                strictness,
-                ..Default::default()
-            },
-        )?
-    } else if name.ends_with(".jsonl") {
-        jsonl::read(path, strictness)?
-    } else {
-        sacct::read(
-            path,
-            &sacct::SacctOptions {
-                strictness,
-                ..Default::default()
-            },
-        )?
-    };
-    if !report.skipped.is_empty() {
-        eprintln!(
-            "{}: skipped {} malformed lines (--lenient)",
-            path.display(),
-            report.skipped.len()
-        );
-    }
-    Ok(trace)
-}
-
-/// The cluster from `--cluster`, or derived from an SWF trace's header.
-pub(super) fn load_cluster(
-    path: Option<&Path>,
-    trace: &Trace,
-    trace_path: &Path,
-) -> Result<Cluster> {
-    match path {
-        Some(p) => {
-            let is_toml = p
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
-            let c = if is_toml {
-                sim::cluster::file::read(p)
-            } else {
-                sim::cluster::slurmconf::read(p)
-            };
-            Ok(c.with_context(|| format!("reading cluster {}", p.display()))?)
-        }
-        None if trace.meta.source == "swf" || !trace.meta.header.is_empty() => {
-            Cluster::from_swf_header(&trace.meta.header).with_context(|| {
-                format!(
-                    "deriving the cluster from the SWF header of {} (or pass --cluster)",
-                    trace_path.display()
-                )
-            })
-        }
-        None => bail!(
-            "{}: --cluster is required for a trace that was not read from SWF (give a .toml cluster file or a slurm.conf)",
-            trace_path.display()
-        ),
-    }
-}
-
 /// The baseline called `name`, with the list of valid names on error.
 pub(super) fn baseline(name: &str) -> Result<Box<dyn policy::Policy>> {
     sim::baselines::by_name(name).with_context(|| {
@@ -320,9 +242,8 @@ fn table(m: &Metrics) -> String {
 
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
-    let trace = load_trace_tmp(&a.trace, a.lenient)
-        .with_context(|| format!("reading trace {}", a.trace.display()))?;
-    let cluster = load_cluster(a.cluster.as_deref(), &trace, &a.trace)?;
+    let mut trace = load_trace(&a.trace, a.lenient)?;
+    let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
     let mut pol = baseline(&a.policy)?;
     let cfg = SimConfig {
         backfill: a.backfill.to_engine(),
@@ -451,6 +372,8 @@ pub fn run(a: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim::trace::Trace;
+    use std::path::Path;
 
     #[test]
     fn table_lists_every_metric_with_units() {
@@ -476,8 +399,8 @@ mod tests {
 
     #[test]
     fn cluster_is_required_for_non_swf_traces() {
-        let t = Trace::default();
-        let e = load_cluster(None, &t, Path::new("x.jsonl")).unwrap_err();
+        let mut t = Trace::default();
+        let e = load_cluster(None, &mut t, Path::new("x.jsonl")).unwrap_err();
         assert!(format!("{e:#}").contains("--cluster is required"), "{e:#}");
     }
 
