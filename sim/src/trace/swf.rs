@@ -16,7 +16,7 @@
 //! | `end` | `start` + run time; for a cancelled job that never ran, `submit` + wait (when it left the queue) |
 //! | `cpus` | field 8 (requested processors) when > 0, else field 5 (allocated processors), the usual PWA convention |
 //! | `nodes` | 0: SWF has no node request; the simulator may place the CPUs on any nodes |
-//! | `time_limit` | field 9 (requested time) when > 0, else `None` |
+//! | `time_limit` | field 9 (requested time) when > 0; else the run time (field 4) when [`SwfOptions::limit_from_run_time`] (the default, as RLScheduler does for traces without estimates: a perfect estimate), else `None` |
 //! | `run_time` | field 4; a missing run time (−1) becomes 0 (such jobs are dropped by default, see below) |
 //! | `mem_mb` | field 10 (KB per processor) × `cpus` / 1024, rounded up, when ≥ 0; else 0 (unknown) |
 //! | `user`, `group` | `u<N>`, `g<N>` from fields 12, 13; the empty name when −1 |
@@ -54,7 +54,7 @@ use std::io::Read;
 use std::path::Path;
 
 /// Options of the SWF reader.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SwfOptions {
     /// Strict (the first bad line is an error) or lenient (bad lines are
     /// skipped and listed in [`ReadReport::skipped`]).
@@ -62,6 +62,21 @@ pub struct SwfOptions {
     /// Keep jobs that a simulator cannot run (missing or zero run time, no
     /// processor count) instead of dropping them. Default: drop them.
     pub keep_unrunnable: bool,
+    /// When a job has no requested time (field 9 is −1), use its run time
+    /// as its time limit (a perfect estimate) rather than no limit.
+    /// Without an estimate, backfill can plan nothing and SJF-like
+    /// policies see all jobs as equal. Default: true.
+    pub limit_from_run_time: bool,
+}
+
+impl Default for SwfOptions {
+    fn default() -> Self {
+        SwfOptions {
+            strictness: Strictness::default(),
+            keep_unrunnable: false,
+            limit_from_run_time: true,
+        }
+    }
 }
 
 /// Names of the 18 SWF fields, as the format's definition calls them.
@@ -338,7 +353,13 @@ fn to_job(
         nodes: 0,
         cpus: cpus as u32,
         mem_mb,
-        time_limit: (req_time > 0).then_some(req_time as u64),
+        time_limit: if req_time > 0 {
+            Some(req_time as u64)
+        } else if opts.limit_from_run_time && run > 0 {
+            Some(run as u64)
+        } else {
+            None
+        },
         run_time: run.max(0) as u64,
         state,
         ..Job::default()
@@ -523,7 +544,7 @@ mod tests {
         let j2 = &t.jobs[0];
         assert_eq!((j2.id, j2.submit, j2.start, j2.end), (2, 1000, None, None));
         assert_eq!(j2.cpus, 3, "requested processors win over allocated");
-        assert_eq!(j2.time_limit, None);
+        assert_eq!(j2.time_limit, Some(50), "no request: the run time is the limit");
         assert_eq!(j2.mem_mb, 0);
         assert_eq!(j2.state, JobState::Failed);
         assert_eq!((j2.user, j2.group, j2.partition, j2.qos), (0, 0, 0, 0));
@@ -539,6 +560,20 @@ mod tests {
         assert_eq!(t.names.qos.name(j1.qos), "q1");
         assert_eq!(t.names.partitions.name(j1.partition), "p2");
         assert_eq!(j1.state, JobState::Completed);
+    }
+
+    #[test]
+    fn missing_request_stays_unlimited_when_asked() {
+        let (_d, p) = write_tmp("good.swf", GOOD);
+        let opts = SwfOptions {
+            limit_from_run_time: false,
+            ..SwfOptions::default()
+        };
+        let (t, _) = read(&p, &opts).unwrap();
+        let j2 = t.jobs.iter().find(|j| j.id == 2).unwrap();
+        assert_eq!(j2.time_limit, None);
+        let j1 = t.jobs.iter().find(|j| j.id == 1).unwrap();
+        assert_eq!(j1.time_limit, Some(200), "a real request is kept either way");
     }
 
     #[test]
@@ -677,7 +712,8 @@ mod tests {
         assert_eq!((j.submit, j.start, j.end), (7_711_701, None, None));
         assert_eq!(
             (j.run_time, j.cpus, j.time_limit, j.mem_mb),
-            (13_929, 3, None, 0)
+            (13_929, 3, Some(13_929), 0),
+            "no requested time: the run time is the limit"
         );
         assert_eq!((j.state, j.user), (JobState::Completed, 0));
         assert_eq!(t.names.qos.name(j.qos), "q0");

@@ -26,7 +26,7 @@ pub fn load_trace(path: &Path, lenient: bool) -> anyhow::Result<Trace> {
             path,
             &swf::SwfOptions {
                 strictness,
-                keep_unrunnable: false,
+                ..Default::default()
             },
         )
     } else if name.ends_with(".jsonl") || starts_with_brace(path) {

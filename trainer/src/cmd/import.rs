@@ -207,7 +207,7 @@ pub fn run(c: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Swf(a) => {
             let opts = SwfOptions {
                 strictness: strictness(a.lenient),
-                keep_unrunnable: false,
+                ..Default::default()
             };
             let (t, r) = swf::read(&a.file, &opts)
                 .with_context(|| format!("reading SWF trace {}", a.file.display()))?;
