@@ -9,8 +9,9 @@
 
 use super::common::{load_cluster, load_trace};
 use anyhow::{Context, Result};
-use sim::engine::{Backfill, CancelledPending, SimConfig};
+use sim::engine::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig};
 use sim::metrics::{self, Better, METRICS, Metrics};
+use sim::trace::{JobState, Trace};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -155,6 +156,14 @@ pub struct Args {
     /// Skip malformed trace lines (counted on stderr) instead of failing.
     #[arg(long)]
     pub lenient: bool,
+    /// Write the simulated schedule as a `sacct --parsable2` dump (the
+    /// accounting history this cluster would have had under this policy),
+    /// readable by `slurm-rl import sacct`. Rejected jobs are left out.
+    #[arg(long, value_name = "FILE")]
+    pub sacct_out: Option<PathBuf>,
+    /// Time zone of the times in --sacct-out (an IANA name).
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    pub timezone: chrono_tz::Tz,
 }
 
 /// The baseline called `name`, with the list of valid names on error.
@@ -219,6 +228,50 @@ pub(super) fn ignore_broken_pipe(r: std::io::Result<()>) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// The trace as accounting would record it after this simulated schedule:
+/// start and end from the simulation, TIMEOUT for jobs killed at their
+/// limit, CANCELLED without a start for jobs that left the queue. Jobs the
+/// simulator rejected are left out.
+fn simulated_history(trace: &Trace, outcomes: &[JobOutcome]) -> Trace {
+    let mut out = Trace {
+        meta: trace.meta.clone(),
+        names: trace.names.clone(),
+        jobs: Vec::with_capacity(trace.jobs.len()),
+    };
+    for (j, o) in trace.jobs.iter().zip(outcomes) {
+        let mut h = j.clone();
+        match (o.kind, o.start) {
+            (OutcomeKind::Rejected, _) => continue,
+            (OutcomeKind::Cancelled, _) | (_, None) => {
+                h.start = None;
+                h.end = Some(o.end);
+                h.run_time = 0;
+                h.state = JobState::Cancelled;
+            }
+            (kind, Some(start)) => {
+                h.start = Some(start);
+                h.end = Some(o.end);
+                h.run_time = o.end - start;
+                h.state = match (kind, j.state) {
+                    (OutcomeKind::Timeout, _) => JobState::Timeout,
+                    // A job that ran to its end keeps how it ended, except
+                    // states that need the original limit or a start.
+                    (
+                        _,
+                        JobState::Timeout
+                        | JobState::Cancelled
+                        | JobState::Pending
+                        | JobState::Running,
+                    ) => JobState::Completed,
+                    (_, s) => s,
+                };
+            }
+        }
+        out.jobs.push(h);
+    }
+    out
 }
 
 /// The metric | value table.
@@ -338,6 +391,11 @@ pub fn run(a: Args) -> Result<()> {
         })
         .with_context(|| format!("writing event log {}", p.display()))?;
     }
+    if let Some(p) = &a.sacct_out {
+        let history = simulated_history(&trace, &res.outcomes);
+        sim::trace::sacct_write::write(p, &history, a.timezone)
+            .with_context(|| format!("writing sacct dump {}", p.display()))?;
+    }
     if let Some(p) = &a.plot {
         let tl = metrics::timeline(&trace.jobs, &res.outcomes);
         let waits: Vec<f64> = trace
@@ -372,7 +430,6 @@ pub fn run(a: Args) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim::trace::Trace;
     use std::path::Path;
 
     #[test]
@@ -408,5 +465,55 @@ mod tests {
     fn unknown_policy_lists_the_known_ones() {
         let e = baseline("nope").err().expect("no policy called nope");
         assert!(e.to_string().contains("fcfs"), "{e}");
+    }
+
+    #[test]
+    fn simulated_history_records_each_outcome_as_accounting_would() {
+        let mut t = Trace::default();
+        for (id, state) in [
+            (1, JobState::Completed),
+            (2, JobState::Failed),
+            (3, JobState::Completed),
+            (4, JobState::Cancelled),
+            (5, JobState::Completed),
+        ] {
+            t.jobs.push(sim::trace::Job {
+                id,
+                submit: 100,
+                eligible: 100,
+                run_time: 50,
+                state,
+                ..Default::default()
+            });
+        }
+        let o = |start: Option<u64>, end, kind| JobOutcome {
+            start,
+            end,
+            kind,
+            backfilled: false,
+        };
+        let outcomes = [
+            o(Some(110), 160, OutcomeKind::Completed),
+            o(Some(120), 170, OutcomeKind::Completed),
+            o(Some(130), 160, OutcomeKind::Timeout),
+            o(None, 140, OutcomeKind::Cancelled),
+            o(None, 100, OutcomeKind::Rejected),
+        ];
+        let h = simulated_history(&t, &outcomes);
+        assert_eq!(h.jobs.len(), 4, "the rejected job is left out");
+        let got: Vec<_> = h
+            .jobs
+            .iter()
+            .map(|j| (j.id, j.start, j.end, j.run_time, j.state))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, Some(110), Some(160), 50, JobState::Completed),
+                (2, Some(120), Some(170), 50, JobState::Failed),
+                (3, Some(130), Some(160), 30, JobState::Timeout),
+                (4, None, Some(140), 0, JobState::Cancelled),
+            ]
+        );
     }
 }
