@@ -46,7 +46,9 @@ impl Plan {
     /// Whether node `n` is free of reservations over `[t, t + len)`.
     fn open(&self, n: u32, t: u64, len: u64) -> bool {
         let e = t.saturating_add(len);
-        self.res[n as usize].iter().all(|&(rs, re)| !(rs < e && t < re))
+        self.res[n as usize]
+            .iter()
+            .all(|&(rs, re)| !(rs < e && t < re))
     }
 
     fn reserve(&mut self, n: u32, t: u64, len: u64) {
@@ -72,7 +74,10 @@ impl Sim<'_> {
         // Only jobs that fit the idle resources (ignoring reservations) can
         // start in this cycle; reservations matter only for jobs before the
         // last of them. Free resources only shrink during the cycle.
-        let Some(last) = (0..max_test).rev().find(|&i| self.agg_fits(self.pending[i])) else {
+        let Some(last) = (0..max_test)
+            .rev()
+            .find(|&i| self.agg_fits(self.pending[i]))
+        else {
             return;
         };
         let now = self.now;
@@ -118,7 +123,11 @@ impl Sim<'_> {
             let (mut ri, mut ei) = (0usize, 0usize);
             let mut found = None;
             loop {
-                let tr = self.running.get(ri).map(|&(e, _)| round_up(e, resolution)).unwrap_or(NEVER);
+                let tr = self
+                    .running
+                    .get(ri)
+                    .map(|&(e, _)| round_up(e, resolution))
+                    .unwrap_or(NEVER);
                 let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
                 let t = tr.min(te);
                 if t == NEVER || t > horizon {
@@ -174,7 +183,8 @@ impl Sim<'_> {
         }
         if started {
             let jc = &self.jc;
-            self.pending.retain(|&j| jc[j as usize].state == State::Pending);
+            self.pending
+                .retain(|&j| jc[j as usize].state == State::Pending);
             self.mark_bf_dirty();
         }
     }
