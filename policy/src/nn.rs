@@ -549,8 +549,8 @@ mod tests {
         let mut p = [0.0f32; 4];
         softmax(&s, Some(&mask), &mut p).unwrap();
         let z = 1f64.exp() + 2f64.exp() + 3f64.exp();
-        for i in 0..3 {
-            assert!((p[i] as f64 - ((i + 1) as f64).exp() / z).abs() < 1e-6);
+        for (i, &pi) in p[..3].iter().enumerate() {
+            assert!((pi as f64 - ((i + 1) as f64).exp() / z).abs() < 1e-6);
         }
         assert_eq!(p[3], 0.0);
         let mut lp = [0.0f32; 4];
