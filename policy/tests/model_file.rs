@@ -220,7 +220,12 @@ fn error_io() {
 
 #[test]
 fn error_not_safetensors() {
-    for bytes in [&b""[..], b"hello world", b"\x40\0\0\0\0\0\0\0{}", b"\x02\0\0\0\0\0\0\0[]"] {
+    for bytes in [
+        &b""[..],
+        b"hello world",
+        b"\x40\0\0\0\0\0\0\0{}",
+        b"\x02\0\0\0\0\0\0\0[]",
+    ] {
         let e = Model::from_bytes(bytes).unwrap_err();
         assert!(matches!(e, ModelError::NotSafetensors(_)), "{e}");
     }
