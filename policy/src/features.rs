@@ -54,9 +54,11 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "log_running",   // ln1p(running jobs)
 ];
 
-/// `ln(1 + x)` for a non-negative integer quantity.
+/// `ln(1 + x)` for a non-negative quantity. Written as `ln(1 + x)` rather
+/// than `ln_1p`, which is several times slower; the f64 rounding of `1 + x`
+/// is far below the f32 precision the result is stored in.
 fn ln1p(x: f64) -> f64 {
-    x.max(0.0).ln_1p()
+    (1.0 + x.max(0.0)).ln()
 }
 
 /// `num / den` clamped to [0, 1]; 0 when `den` is 0.
@@ -130,6 +132,17 @@ pub fn features(job: &JobObs, ctx: &QueueContext, out: &mut [f32]) {
     out[..n].copy_from_slice(&f[..n]);
     for v in out.iter_mut().skip(N_FEATURES) {
         *v = 0.0;
+    }
+}
+
+/// Appends the raw features of every job to `out`, row-major
+/// (`jobs.len() × N_FEATURES`), after clearing it. Reuses `out`'s capacity,
+/// so a caller that keeps the buffer allocates only when the queue grows.
+pub fn features_matrix(jobs: &[JobObs], ctx: &QueueContext, out: &mut Vec<f32>) {
+    out.clear();
+    out.reserve(jobs.len() * N_FEATURES);
+    for j in jobs {
+        out.extend_from_slice(&features_array(j, ctx));
     }
 }
 
@@ -491,6 +504,16 @@ mod tests {
         features(&job(), &ctx(), &mut long);
         assert_eq!(long[..N_FEATURES], full);
         assert_eq!(long[N_FEATURES..], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn matrix_rows_are_the_per_job_features() {
+        let jobs = [job(), JobObs { cpus: 1, ..job() }];
+        let mut m = vec![1.0; 3];
+        features_matrix(&jobs, &ctx(), &mut m);
+        assert_eq!(m.len(), 2 * N_FEATURES);
+        assert_eq!(m[..N_FEATURES], features_array(&jobs[0], &ctx()));
+        assert_eq!(m[N_FEATURES..], features_array(&jobs[1], &ctx()));
     }
 
     #[test]

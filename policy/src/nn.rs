@@ -109,38 +109,20 @@ pub struct Linear {
     pub bias: Vec<f32>,
 }
 
-impl Linear {
-    /// `out = W x + b`. `x` must be `inputs` long and `out` `outputs` long
-    /// (the caller, [`Mlp`], guarantees it).
-    fn forward(&self, x: &[f32], out: &mut [f32]) {
-        for ((o, row), b) in out
-            .iter_mut()
-            .zip(self.weight.chunks_exact(self.inputs))
-            .zip(&self.bias)
-        {
-            *o = dot(row, x) + b;
-        }
-    }
-}
-
-/// Dot product with eight independent accumulators, so the compiler can
-/// vectorize it without reassociating one sum.
+/// `out = W x + b`, with `W` given transposed (`wt` is `[inputs, outputs]`
+/// row-major). Accumulating one input column at a time into all outputs
+/// keeps the inner loop a plain elementwise multiply-add over contiguous
+/// slices, which the compiler vectorizes without reassociating any sum.
+/// Lengths are the caller's ([`Mlp`]'s) guarantee; a mismatch would only
+/// shorten the loops, never index out of bounds.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
+fn affine(wt: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
+    out.copy_from_slice(bias);
+    for (&xk, col) in x.iter().zip(wt.chunks_exact(out.len())) {
+        for (o, &w) in out.iter_mut().zip(col) {
+            *o += xk * w;
         }
     }
-    let mut tail = 0.0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// A length mismatch in a call to the forward pass or a score helper.
@@ -180,6 +162,8 @@ impl Scratch {
 pub struct Mlp {
     arch: Architecture,
     layers: Vec<Linear>,
+    /// Each layer's weights transposed to `[inputs, outputs]`, for [`affine`].
+    transposed: Vec<Vec<f32>>,
     max_width: usize,
 }
 
@@ -215,9 +199,22 @@ impl Mlp {
             }
         }
         let max_width = arch.max_width();
+        let transposed = layers
+            .iter()
+            .map(|l| {
+                let mut t = vec![0.0; l.weight.len()];
+                for (r, row) in l.weight.chunks_exact(l.inputs).enumerate() {
+                    for (c, &w) in row.iter().enumerate() {
+                        t[c * l.outputs + r] = w;
+                    }
+                }
+                t
+            })
+            .collect();
         Ok(Mlp {
             arch,
             layers,
+            transposed,
             max_width,
         })
     }
@@ -264,9 +261,9 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut input: &[f32] = x;
         let (mut cur, mut next) = (a, b);
-        for (i, layer) in self.layers.iter().enumerate() {
+        for (i, (layer, wt)) in self.layers.iter().zip(&self.transposed).enumerate() {
             let out = &mut cur[..layer.outputs];
-            layer.forward(input, out);
+            affine(wt, &layer.bias, input, out);
             if i != last {
                 self.arch.activation.apply(out);
             }
