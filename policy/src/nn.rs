@@ -114,11 +114,13 @@ pub struct Linear {
 /// keeps the inner loop a plain elementwise multiply-add over contiguous
 /// slices, which the compiler vectorizes without reassociating any sum.
 /// Lengths are the caller's ([`Mlp`]'s) guarantee; a mismatch would only
-/// shorten the loops, never index out of bounds.
+/// shorten the loops, never panic.
 #[inline]
 fn affine(wt: &[f32], bias: &[f32], x: &[f32], out: &mut [f32]) {
-    out.copy_from_slice(bias);
-    for (&xk, col) in x.iter().zip(wt.chunks_exact(out.len())) {
+    for (o, &b) in out.iter_mut().zip(bias) {
+        *o = b;
+    }
+    for (&xk, col) in x.iter().zip(wt.chunks_exact(out.len().max(1))) {
         for (o, &w) in out.iter_mut().zip(col) {
             *o += xk * w;
         }
