@@ -52,9 +52,12 @@ def layers(meta, tensors):
     out = []
     for i in range(1, len(sizes)):
         w, b = tensors[f"actor/l{i}/weight"], tensors[f"actor/l{i}/bias"]
-        assert w.dtype == np.float32 and b.dtype == np.float32, f"layer {i}: not float32"
-        assert w.shape == (sizes[i], sizes[i - 1]), f"actor/l{i}/weight has shape {w.shape}"
-        assert b.shape == (sizes[i],), f"actor/l{i}/bias has shape {b.shape}"
+        if w.dtype != np.float32 or b.dtype != np.float32:
+            raise ValueError(f"layer {i}: not float32")
+        if w.shape != (sizes[i], sizes[i - 1]):
+            raise ValueError(f"actor/l{i}/weight has shape {w.shape}, expected {(sizes[i], sizes[i - 1])}")
+        if b.shape != (sizes[i],):
+            raise ValueError(f"actor/l{i}/bias has shape {b.shape}, expected {(sizes[i],)}")
         out.append((w, b))
     return out
 
@@ -83,8 +86,11 @@ def main():
     ap.add_argument("--forward", metavar="RAW.json", help="score these raw feature vectors")
     args = ap.parse_args()
 
-    meta, tensors = load(args.model)
-    layers(meta, tensors)  # validates names, shapes and dtypes
+    try:
+        meta, tensors = load(args.model)
+        layers(meta, tensors)  # validates names, shapes and dtypes
+    except Exception as e:  # safetensors raises its own error types; report them all plainly
+        sys.exit(f"{args.model}: {type(e).__name__}: {e}")
     report = {
         "metadata": meta,
         "tensors": {n: {"dtype": str(t.dtype), "shape": list(t.shape)} for n, t in sorted(tensors.items())},
