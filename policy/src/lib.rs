@@ -9,6 +9,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod features;
+pub mod learned;
+pub mod model;
+pub mod nn;
+
+pub use learned::LearnedPolicy;
+pub use model::{Model, ModelError};
+
 /// What a policy sees about one pending job at a decision point.
 ///
 /// Times are whole seconds. Every field can be computed both by the
