@@ -53,3 +53,19 @@ traces_dir() {
     [ -d "$d" ] || die "development traces not found at $d: check out shared/ beside the repository or set SLURM_RL_TRACES"
     (cd "$d" && pwd)
 }
+
+# setup_venv: the project's Python venv (.venv) with the packages the tests
+# use to check our files from Python (safetensors, numpy).
+setup_venv() {
+    apt_install python3-venv
+    local venv="$SLURM_RL_ROOT/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        say "creating the Python venv $venv"
+        python3 -m venv "$venv"
+    fi
+    if ! "$venv/bin/python" -c 'import safetensors, numpy' 2>/dev/null; then
+        say "installing safetensors and numpy into $venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
+    fi
+    export SLURM_RL_PYTHON="$venv/bin/python"
+}

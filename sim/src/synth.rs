@@ -633,7 +633,15 @@ pub fn cluster(shape: &ClusterShape) -> Cluster {
         name: shape.name.clone(),
         nodes,
         partitions,
-        priority: PriorityConfig::default(),
+        // A typical ML site: fairshare dominates, age breaks ties within
+        // a user's share, a small job-size term (Slurm's own defaults
+        // weigh age only, which makes multifactor plain FCFS).
+        priority: PriorityConfig {
+            weight_age: 1000,
+            weight_fairshare: 10_000,
+            weight_job_size: 1000,
+            ..PriorityConfig::default()
+        },
         sched: SchedConfig::default(),
     }
 }
