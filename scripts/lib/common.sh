@@ -54,11 +54,18 @@ traces_dir() {
     (cd "$d" && pwd)
 }
 
-# setup_venv: the project's Python venv (.venv) with the packages the tests
-# use to check our files from Python (safetensors, numpy).
+# Where slurm-rl keeps what it downloads or builds outside the checkout
+# (the Python venv, Slurm's sources), so a fresh clone reuses them.
+SLURM_RL_CACHE="${SLURM_RL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/slurm-rl}"
+export SLURM_RL_CACHE
+
+# setup_venv: the project's Python venv ($SLURM_RL_CACHE/venv, or
+# $SLURM_RL_VENV) with the packages the tests use to check our files from
+# Python (safetensors, numpy).
 setup_venv() {
     apt_install python3-venv
-    local venv="$SLURM_RL_ROOT/.venv"
+    local venv="${SLURM_RL_VENV:-$SLURM_RL_CACHE/venv}"
+    mkdir -p "$(dirname "$venv")"
     if [ ! -x "$venv/bin/python" ]; then
         say "creating the Python venv $venv"
         python3 -m venv "$venv"
