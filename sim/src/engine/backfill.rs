@@ -23,6 +23,8 @@ pub(crate) struct Plan {
     ends: Vec<u64>,
     /// Free resources at the sweep time.
     ff: Vec<select::Res>,
+    /// Nodes with a free CPU now.
+    free_now: Vec<u32>,
 }
 
 impl Plan {
@@ -32,6 +34,7 @@ impl Plan {
             touched: Vec::new(),
             ends: Vec::new(),
             ff: Vec::new(),
+            free_now: Vec::new(),
         }
     }
 
@@ -44,24 +47,98 @@ impl Plan {
     }
 
     /// Whether node `n` is free of reservations over `[t, t + len)`.
+    /// A node's intervals are sorted and disjoint (adjacent ones merged).
     fn open(&self, n: u32, t: u64, len: u64) -> bool {
+        let v = &self.res[n as usize];
+        if v.is_empty() {
+            return true;
+        }
         let e = t.saturating_add(len);
-        self.res[n as usize].iter().all(|&(rs, re)| !(rs < e && t < re))
+        let i = v.partition_point(|&(_, re)| re <= t);
+        v.get(i).is_none_or(|&(rs, _)| rs >= e)
     }
 
+    /// Reserves node `n` over `[t, t + len)` (which `open` allowed).
     fn reserve(&mut self, n: u32, t: u64, len: u64) {
+        let e = t.saturating_add(len);
         let v = &mut self.res[n as usize];
         if v.is_empty() {
             self.touched.push(n);
         }
-        let e = t.saturating_add(len);
-        v.push((t, e));
-        let pos = self.ends.partition_point(|&x| x < e);
-        self.ends.insert(pos, e);
+        let i = v.partition_point(|&(rs, _)| rs < t);
+        let merge_prev = i > 0 && v[i - 1].1 == t;
+        let merge_next = i < v.len() && v[i].0 == e;
+        match (merge_prev, merge_next) {
+            (true, true) => {
+                v[i - 1].1 = v[i].1;
+                v.remove(i);
+            }
+            (true, false) => v[i - 1].1 = e,
+            (false, true) => v[i].0 = t,
+            (false, false) => v.insert(i, (t, e)),
+        }
+        if let Err(pos) = self.ends.binary_search(&e) {
+            self.ends.insert(pos, e);
+        }
     }
 }
 
 impl Sim<'_> {
+    /// Whether job `j` can start now on nodes that no reservation of this
+    /// cycle claims during `[now, now + limit)`; fills `alloc_buf` when
+    /// `take` is set.
+    fn fits_open_now(&mut self, j: u32, take: bool) -> bool {
+        if !self.agg_fits(j) {
+            return false;
+        }
+        let c = self.jc[j as usize];
+        let part = &self.parts[c.part as usize];
+        let now = self.now;
+        let plan = &self.bf;
+        if !take && !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+            // CPUs only, any node count: add up the open free CPUs.
+            let mut sum = 0u64;
+            for &n in &plan.free_now {
+                if part.member[n as usize] && plan.open(n, now, c.limit) {
+                    sum += self.free[n as usize].cpus as u64;
+                    if sum >= c.req.cpus as u64 {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+        select::select(
+            &c.req,
+            &part.nodes,
+            &self.cap,
+            &self.free,
+            part.exclusive,
+            &|n| plan.open(n, now, c.limit),
+            &mut self.scratch,
+            if take { Some(&mut self.alloc_buf) } else { None },
+        )
+    }
+
+    /// The last index in `lo..=hi` of a job that can start now, if any.
+    /// Reservations only grow and free resources only shrink during a
+    /// cycle, so a job that cannot start now never can later in the cycle.
+    fn last_starter(&mut self, lo: usize, hi: usize) -> Option<usize> {
+        let mut k = hi;
+        loop {
+            if k < lo {
+                return None;
+            }
+            if self.fits_open_now(self.pending[k], false) {
+                return Some(k);
+            }
+            if k == 0 {
+                return None;
+            }
+            k -= 1;
+        }
+    }
+
     /// One backfill cycle.
     pub(super) fn backfill_cycle(&mut self) {
         if self.pending.is_empty() {
@@ -69,43 +146,42 @@ impl Sim<'_> {
         }
         self.stats.bf_cycles += 1;
         let max_test = (self.cluster.sched.bf_max_job_test.max(1) as usize).min(self.pending.len());
-        // Only jobs that fit the idle resources (ignoring reservations) can
-        // start in this cycle; reservations matter only for jobs before the
-        // last of them. Free resources only shrink during the cycle.
-        let Some(last) = (0..max_test).rev().find(|&i| self.agg_fits(self.pending[i])) else {
+        // Only jobs that fit the idle resources can start in this cycle;
+        // reservations matter only for jobs before the last of them.
+        if !(0..max_test).any(|i| self.agg_fits(self.pending[i])) {
             return;
-        };
+        }
         let now = self.now;
         let horizon = now.saturating_add(self.cluster.sched.bf_window);
         let resolution = self.cluster.sched.bf_resolution.max(1);
         self.bf.clear();
+        let mut free_now = std::mem::take(&mut self.bf.free_now);
+        free_now.clear();
+        free_now.extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
+        self.bf.free_now = free_now;
+        let Some(mut last) = self.last_starter(0, max_test - 1) else {
+            return;
+        };
         let mut started = false;
-        for i in 0..=last {
+        let mut i = 0;
+        while i <= last {
             let j = self.pending[i];
+            i += 1;
             let c = self.jc[j as usize];
             let p = c.part as usize;
             let limit = c.limit;
-            // Can it start now, clear of every reservation?
-            if self.agg_fits(j) {
-                let part = &self.parts[p];
-                let plan = &self.bf;
-                let ok = select::select(
-                    &c.req,
-                    &part.nodes,
-                    &self.cap,
-                    &self.free,
-                    part.exclusive,
-                    &|n| plan.open(n, now, limit),
-                    &mut self.scratch,
-                    Some(&mut self.alloc_buf),
-                );
-                if ok {
-                    self.start_job(j, true);
-                    started = true;
-                    continue;
+            if self.fits_open_now(j, true) {
+                self.start_job(j, true);
+                started = true;
+                let free = &self.free;
+                self.bf.free_now.retain(|&n| free[n as usize].cpus > 0);
+                match self.last_starter(i, last) {
+                    Some(k) => last = k,
+                    None => break,
                 }
+                continue;
             }
-            if i == last {
+            if i > last {
                 break; // No job after this one can start: its reservation is moot.
             }
             // Earliest later start: sweep expected ends of running jobs and
@@ -169,6 +245,10 @@ impl Sim<'_> {
                 for k in 0..self.alloc_buf.len() {
                     let n = self.alloc_buf[k].node;
                     self.bf.reserve(n, t, limit);
+                }
+                match self.last_starter(i, last) {
+                    Some(k) => last = k,
+                    None => break,
                 }
             }
         }
