@@ -52,7 +52,8 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size >= layout.size() {
-                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                let now = LIVE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
                 PEAK.fetch_max(now, Ordering::Relaxed);
             } else {
                 LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -70,7 +71,9 @@ fn load_swf(name: &str) -> (Vec<Job>, Names) {
     let path = sim::testdata::trace(name);
     let f = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut text = String::new();
-    flate2::read::GzDecoder::new(f).read_to_string(&mut text).expect("gzip");
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut text)
+        .expect("gzip");
     let mut names = Names::default();
     let mut jobs = Vec::new();
     for line in text.lines() {
@@ -78,7 +81,10 @@ fn load_swf(name: &str) -> (Vec<Job>, Names) {
         if line.is_empty() || line.starts_with(';') {
             continue;
         }
-        let v: Vec<i64> = line.split_whitespace().map(|x| x.parse::<f64>().expect("number") as i64).collect();
+        let v: Vec<i64> = line
+            .split_whitespace()
+            .map(|x| x.parse::<f64>().expect("number") as i64)
+            .collect();
         let procs = if v[7] > 0 { v[7] } else { v[4] };
         let user = names.users.intern(&v[11].to_string());
         jobs.push(Job {
@@ -171,7 +177,12 @@ fn gpu_workload() -> (Vec<Job>, Names, Cluster) {
     (jobs, names, cluster)
 }
 
-fn sim_once(jobs: &[Job], names: &Names, cluster: &Cluster, policy: &str) -> sim::engine::SimResult {
+fn sim_once(
+    jobs: &[Job],
+    names: &Names,
+    cluster: &Cluster,
+    policy: &str,
+) -> sim::engine::SimResult {
     let mut p = baselines::by_name(policy).expect("policy");
     simulate(jobs, names, cluster, p.as_mut(), &SimConfig::default()).expect("simulation")
 }
@@ -216,7 +227,11 @@ fn compressed(jobs: &[Job], factor: f64) -> Vec<Job> {
     jobs.iter()
         .map(|j| {
             let s = t0 + ((j.submit - t0) as f64 / factor) as u64;
-            Job { submit: s, eligible: s, ..j.clone() }
+            Job {
+                submit: s,
+                eligible: s,
+                ..j.clone()
+            }
         })
         .collect()
 }
@@ -233,18 +248,35 @@ fn main() {
         measure("SDSC-SP2 128x1", &sdsc, &sdsc_names, &sdsc_c, &p, 1);
         return;
     }
-    println!("== headline (best of 5, one core) ==");
+    println!("== headline (best of 3, one core) ==");
     for policy in ["slurm", "fcfs", "wfp3"] {
-        measure("SDSC-SP2 128x1", &sdsc, &sdsc_names, &sdsc_c, policy, 5);
+        measure("SDSC-SP2 128x1", &sdsc, &sdsc_names, &sdsc_c, policy, 3);
     }
+    let mut no_bf = sdsc_c.clone();
+    no_bf.sched.backfill = false;
+    measure(
+        "SDSC-SP2 128x1 no backfill",
+        &sdsc,
+        &sdsc_names,
+        &no_bf,
+        "slurm",
+        3,
+    );
     for policy in ["slurm", "fcfs"] {
-        measure("HPC2N 240x1", &hpc2n, &hpc2n_names, &hpc2n_c, policy, 3);
-        measure("synthetic GPU 32x8", &gpu, &gpu_names, &gpu_c, policy, 5);
+        measure("HPC2N 240x1", &hpc2n, &hpc2n_names, &hpc2n_c, policy, 1);
+        measure("synthetic GPU 32x8", &gpu, &gpu_names, &gpu_c, policy, 3);
     }
     println!("== queue length (SDSC-SP2, arrivals sped up) ==");
     for factor in [0.5, 1.0, 1.5, 2.0, 4.0] {
         let jobs = compressed(&sdsc, factor);
-        measure(&format!("SDSC-SP2 load x{factor}"), &jobs, &sdsc_names, &sdsc_c, "slurm", 3);
+        measure(
+            &format!("SDSC-SP2 load x{factor}"),
+            &jobs,
+            &sdsc_names,
+            &sdsc_c,
+            "slurm",
+            1,
+        );
     }
     println!("== peak heap beyond the input ==");
     for (label, jobs, names, c) in [
@@ -252,11 +284,18 @@ fn main() {
         ("HPC2N", &hpc2n, &hpc2n_names, &hpc2n_c),
         ("synthetic GPU", &gpu, &gpu_names, &gpu_c),
     ] {
-        println!("{label:<16} {:>7.1} bytes/job", bytes_per_job(jobs, names, c, "slurm"));
+        println!(
+            "{label:<16} {:>7.1} bytes/job",
+            bytes_per_job(jobs, names, c, "slurm")
+        );
     }
 
     let mut c = Criterion::default().configure_from_args().sample_size(10);
-    c.bench_function("replay/sdsc-sp2/slurm", |b| b.iter(|| sim_once(&sdsc, &sdsc_names, &sdsc_c, "slurm")));
-    c.bench_function("replay/gpu-5k/slurm", |b| b.iter(|| sim_once(&gpu, &gpu_names, &gpu_c, "slurm")));
+    c.bench_function("replay/sdsc-sp2/slurm", |b| {
+        b.iter(|| sim_once(&sdsc, &sdsc_names, &sdsc_c, "slurm"))
+    });
+    c.bench_function("replay/gpu-5k/slurm", |b| {
+        b.iter(|| sim_once(&gpu, &gpu_names, &gpu_c, "slurm"))
+    });
     c.final_summary();
 }

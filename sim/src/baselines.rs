@@ -133,7 +133,14 @@ mod tests {
     use super::*;
 
     fn obs(submit: u64, wait: u64, limit: u64, cpus: u32) -> JobObs {
-        JobObs { submit, wait, time_limit: limit, cpus, multifactor: wait as f64, ..JobObs::default() }
+        JobObs {
+            submit,
+            wait,
+            time_limit: limit,
+            cpus,
+            multifactor: wait as f64,
+            ..JobObs::default()
+        }
     }
 
     fn scores(name: &str, jobs: &[JobObs]) -> Vec<f64> {

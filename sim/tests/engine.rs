@@ -9,11 +9,20 @@
 use policy::{JobObs, Policy, QueueContext};
 use sim::baselines;
 use sim::cluster::{Cluster, Node, Partition, PriorityConfig, SchedConfig};
-use sim::engine::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimResult, simulate};
+use sim::engine::{
+    Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimResult, simulate,
+};
 use sim::trace::{Job, JobState, Names};
 
 fn node(name: &str, cpus: u32, gpus: u32, gpu_type: &str) -> Node {
-    Node { name: name.into(), cpus, mem_mb: 0, gpus, gpu_type: gpu_type.into(), features: vec![] }
+    Node {
+        name: name.into(),
+        cpus,
+        mem_mb: 0,
+        gpus,
+        gpu_type: gpu_type.into(),
+        features: vec![],
+    }
 }
 
 fn part(name: &str, nodes: &[u32]) -> Partition {
@@ -34,8 +43,16 @@ fn cluster(nodes: Vec<Node>, partitions: Vec<Partition>) -> Cluster {
         name: "test".into(),
         nodes,
         partitions,
-        priority: PriorityConfig { multifactor: false, ..PriorityConfig::default() },
-        sched: SchedConfig { bf_interval: 10, bf_resolution: 1, sched_interval: 60, ..SchedConfig::default() },
+        priority: PriorityConfig {
+            multifactor: false,
+            ..PriorityConfig::default()
+        },
+        sched: SchedConfig {
+            bf_interval: 10,
+            bf_resolution: 1,
+            sched_interval: 60,
+            ..SchedConfig::default()
+        },
     }
 }
 
@@ -62,7 +79,11 @@ fn names() -> Names {
 
 fn run(jobs: &[Job], names: &Names, c: &Cluster, policy: &str, bf: Backfill) -> SimResult {
     let mut p = baselines::by_name(policy).expect("baseline");
-    let cfg = SimConfig { backfill: bf, record_events: true, ..SimConfig::default() };
+    let cfg = SimConfig {
+        backfill: bf,
+        record_events: true,
+        ..SimConfig::default()
+    };
     simulate(jobs, names, c, p.as_mut(), &cfg).expect("simulation runs")
 }
 
@@ -73,8 +94,18 @@ fn starts(r: &SimResult) -> Vec<Option<u64>> {
 /// Node names of the `start` line of job `id` in the event log.
 fn nodes_of(r: &SimResult, id: u64) -> String {
     let key = format!(" start job={id} ");
-    let line = r.events.iter().find(|l| l.contains(&key)).unwrap_or_else(|| panic!("job {id} never started"));
-    line.split(" nodes=").nth(1).unwrap().split(' ').next().unwrap().to_string()
+    let line = r
+        .events
+        .iter()
+        .find(|l| l.contains(&key))
+        .unwrap_or_else(|| panic!("job {id} never started"));
+    line.split(" nodes=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -82,14 +113,25 @@ fn fcfs_on_one_node() {
     // One 1-CPU node. A (t=0, 100 s), B (t=10, 50 s), C (t=20, 10 s).
     // A starts at 0 and ends at 100; B starts at 100, ends 150; C 150-160.
     let c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
-    let jobs = [job(1, 0, 1, 100, 200), job(2, 10, 1, 50, 200), job(3, 20, 1, 10, 200)];
+    let jobs = [
+        job(1, 0, 1, 100, 200),
+        job(2, 10, 1, 50, 200),
+        job(3, 20, 1, 10, 200),
+    ];
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
     assert_eq!(starts(&r), vec![Some(0), Some(100), Some(150)]);
     assert_eq!(r.outcomes[2].end, 160);
-    assert!(r.outcomes.iter().all(|o| o.kind == OutcomeKind::Completed && !o.backfilled));
+    assert!(
+        r.outcomes
+            .iter()
+            .all(|o| o.kind == OutcomeKind::Completed && !o.backfilled)
+    );
     assert_eq!(r.events[0], "t=0 submit job=1");
     assert_eq!(r.events[1], "t=0 start job=1 nodes=n0 backfill=0");
-    assert!(r.events.contains(&"t=100 end job=1 state=COMPLETED".to_string()));
+    assert!(
+        r.events
+            .contains(&"t=100 end job=1 state=COMPLETED".to_string())
+    );
 }
 
 #[test]
@@ -100,11 +142,19 @@ fn main_scheduler_stops_at_first_blocked_job_in_a_partition() {
     // C: 1 CPU at t=2 -> would fit, but p is blocked: waits.
     // D: 1 CPU in q at t=3 -> q is not blocked: starts at 3.
     // t=100: A ends; B (2) and C (1) both start at 100.
-    let c = cluster(vec![node("n0", 4, 0, ""), node("n1", 1, 0, "")], vec![part("p", &[0]), part("q", &[1])]);
+    let c = cluster(
+        vec![node("n0", 4, 0, ""), node("n1", 1, 0, "")],
+        vec![part("p", &[0]), part("q", &[1])],
+    );
     let mut n = names();
     let q = n.partitions.intern("q");
     let p = n.partitions.intern("p");
-    let mut jobs = vec![job(1, 0, 3, 100, 100), job(2, 1, 2, 50, 100), job(3, 2, 1, 10, 100), job(4, 3, 1, 10, 100)];
+    let mut jobs = vec![
+        job(1, 0, 3, 100, 100),
+        job(2, 1, 2, 50, 100),
+        job(3, 2, 1, 10, 100),
+        job(4, 3, 1, 10, 100),
+    ];
     for j in &mut jobs[..3] {
         j.partition = p;
     }
@@ -118,7 +168,11 @@ fn main_scheduler_stops_at_first_blocked_job_in_a_partition() {
 /// B: 2 CPUs at t=1: blocked (1 free); its reservation is n0 from 100.
 fn backfill_case(c_limit: u64) -> (Vec<Job>, Cluster) {
     let c = cluster(vec![node("n0", 4, 0, "")], vec![part("p", &[0])]);
-    let jobs = vec![job(1, 0, 3, 100, 100), job(2, 1, 2, 50, 100), job(3, 2, 1, c_limit.min(40), c_limit)];
+    let jobs = vec![
+        job(1, 0, 3, 100, 100),
+        job(2, 1, 2, 50, 100),
+        job(3, 2, 1, c_limit.min(40), c_limit),
+    ];
     (jobs, c)
 }
 
@@ -165,8 +219,16 @@ fn a_job_that_fits_now_on_a_reserved_node_is_not_backfilled() {
     //    overlap B's reservation there: not started at 10.
     // t=100: A ends. Main: B starts on n0 (2 of 4), then D (1 CPU fits on
     //    n0): both at 100.
-    let c = cluster(vec![node("n0", 4, 0, ""), node("n1", 1, 0, "")], vec![part("p", &[0, 1])]);
-    let mut jobs = vec![job(1, 0, 3, 100, 100), job(2, 1, 2, 50, 100), job(3, 2, 1, 200, 500), job(4, 3, 1, 40, 500)];
+    let c = cluster(
+        vec![node("n0", 4, 0, ""), node("n1", 1, 0, "")],
+        vec![part("p", &[0, 1])],
+    );
+    let mut jobs = vec![
+        job(1, 0, 3, 100, 100),
+        job(2, 1, 2, 50, 100),
+        job(3, 2, 1, 200, 500),
+        job(4, 3, 1, 40, 500),
+    ];
     jobs[0].nodes = 1;
     jobs[1].nodes = 1;
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
@@ -183,13 +245,27 @@ fn job_is_killed_at_exactly_start_plus_limit() {
     let c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
     let jobs = [job(1, 0, 1, 100, 60), job(2, 5, 1, 10, 60)];
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
-    assert_eq!(r.outcomes[0], JobOutcome { start: Some(0), end: 60, kind: OutcomeKind::Timeout, backfilled: false });
+    assert_eq!(
+        r.outcomes[0],
+        JobOutcome {
+            start: Some(0),
+            end: 60,
+            kind: OutcomeKind::Timeout,
+            backfilled: false
+        }
+    );
     assert_eq!(r.outcomes[1].start, Some(60));
-    assert!(r.events.contains(&"t=60 end job=1 state=TIMEOUT".to_string()));
+    assert!(
+        r.events
+            .contains(&"t=60 end job=1 state=TIMEOUT".to_string())
+    );
 }
 
 fn gpu_job(id: u64, submit: u64, gpus: u32, run: u64) -> Job {
-    Job { gpus, ..job(id, submit, gpus.max(1), run, 1000) }
+    Job {
+        gpus,
+        ..job(id, submit, gpus.max(1), run, 1000)
+    }
 }
 
 #[test]
@@ -198,11 +274,21 @@ fn gpu_jobs_are_packed_best_fit() {
     // Two 4-GPU jobs at t=0: the first takes g0 (tie, lowest index), the
     // second the best fit, g0 again (4 GPUs free there vs 8 on g1).
     // An 8-GPU job at t=1 then finds g1 whole and starts at 1.
-    let c = cluster(vec![node("g0", 32, 8, "a100"), node("g1", 32, 8, "a100")], vec![part("p", &[0, 1])]);
-    let jobs = [gpu_job(1, 0, 4, 100), gpu_job(2, 0, 4, 100), gpu_job(3, 1, 8, 100)];
+    let c = cluster(
+        vec![node("g0", 32, 8, "a100"), node("g1", 32, 8, "a100")],
+        vec![part("p", &[0, 1])],
+    );
+    let jobs = [
+        gpu_job(1, 0, 4, 100),
+        gpu_job(2, 0, 4, 100),
+        gpu_job(3, 1, 8, 100),
+    ];
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
     assert_eq!(starts(&r), vec![Some(0), Some(0), Some(1)]);
-    assert_eq!((nodes_of(&r, 1), nodes_of(&r, 2), nodes_of(&r, 3)), ("g0".into(), "g0".into(), "g1".into()));
+    assert_eq!(
+        (nodes_of(&r, 1), nodes_of(&r, 2), nodes_of(&r, 3)),
+        ("g0".into(), "g0".into(), "g1".into())
+    );
 
     // Seven 1-GPU jobs go to g0 one after another (best fit), leaving g1
     // whole: the 8-GPU job submitted at t=1 starts at once.
@@ -218,7 +304,10 @@ fn gpu_jobs_are_packed_best_fit() {
 fn gpu_type_must_match() {
     // a0: 4 a100, v0: 4 v100. A job asking for v100 goes to v0 although a0
     // comes first; a job asking for h100 (no such node) is rejected.
-    let c = cluster(vec![node("a0", 8, 4, "a100"), node("v0", 8, 4, "v100")], vec![part("p", &[0, 1])]);
+    let c = cluster(
+        vec![node("a0", 8, 4, "a100"), node("v0", 8, 4, "v100")],
+        vec![part("p", &[0, 1])],
+    );
     let mut n = names();
     let v100 = n.gpu_types.intern("v100");
     let h100 = n.gpu_types.intern("h100");
@@ -242,8 +331,15 @@ fn multi_node_job() {
     // so it waits until A ends at 100. C: 2 CPUs, any nodes, at t=2: fits
     // on n3 (backfill at 10 finds it fits beside B's reservation? B's
     // reservation covers two nodes from 100; C, limit 50, ends by 60): 10.
-    let c = cluster((0..4).map(|i| node(&format!("n{i}"), 2, 0, "")).collect(), vec![part("p", &[0, 1, 2, 3])]);
-    let mut jobs = vec![job(1, 0, 6, 100, 100), job(2, 1, 2, 10, 100), job(3, 2, 2, 10, 50)];
+    let c = cluster(
+        (0..4).map(|i| node(&format!("n{i}"), 2, 0, "")).collect(),
+        vec![part("p", &[0, 1, 2, 3])],
+    );
+    let mut jobs = vec![
+        job(1, 0, 6, 100, 100),
+        job(2, 1, 2, 10, 100),
+        job(3, 2, 2, 10, 50),
+    ];
     jobs[0].nodes = 3;
     jobs[1].nodes = 2;
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
@@ -261,7 +357,11 @@ fn exclusive_partition_gives_whole_nodes() {
     let mut p = part("p", &[0, 1]);
     p.exclusive = true;
     let c = cluster(vec![node("n0", 4, 0, ""), node("n1", 4, 0, "")], vec![p]);
-    let jobs = [job(1, 0, 1, 100, 100), job(2, 0, 1, 200, 200), job(3, 0, 1, 10, 100)];
+    let jobs = [
+        job(1, 0, 1, 100, 100),
+        job(2, 0, 1, 200, 200),
+        job(3, 0, 1, 10, 100),
+    ];
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
     assert_eq!(starts(&r), vec![Some(0), Some(0), Some(100)]);
     assert_eq!(nodes_of(&r, 3), "n0");
@@ -278,7 +378,11 @@ fn priority_tier_orders_across_partitions() {
     let mut n = names();
     let lo = n.partitions.intern("low");
     let hi = n.partitions.intern("high");
-    let mut jobs = vec![job(1, 0, 1, 100, 100), job(2, 10, 1, 50, 100), job(3, 20, 1, 50, 100)];
+    let mut jobs = vec![
+        job(1, 0, 1, 100, 100),
+        job(2, 10, 1, 50, 100),
+        job(3, 20, 1, 50, 100),
+    ];
     jobs[0].partition = lo;
     jobs[1].partition = lo;
     jobs[2].partition = hi;
@@ -297,12 +401,23 @@ fn cancelled_pending_job_leaves_the_queue() {
     b.end = Some(50);
     let jobs = [job(1, 0, 1, 100, 100), b, job(3, 20, 1, 10, 100)];
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
-    assert_eq!(r.outcomes[1], JobOutcome { start: None, end: 50, kind: OutcomeKind::Cancelled, backfilled: false });
+    assert_eq!(
+        r.outcomes[1],
+        JobOutcome {
+            start: None,
+            end: 50,
+            kind: OutcomeKind::Cancelled,
+            backfilled: false
+        }
+    );
     assert_eq!(r.outcomes[2].start, Some(100));
     assert!(r.events.contains(&"t=50 cancel job=2".to_string()));
     // With Drop the job is not simulated.
     let mut p = baselines::by_name("fcfs").unwrap();
-    let cfg = SimConfig { cancelled_pending: CancelledPending::Drop, ..SimConfig::default() };
+    let cfg = SimConfig {
+        cancelled_pending: CancelledPending::Drop,
+        ..SimConfig::default()
+    };
     let r = simulate(&jobs, &names(), &c, p.as_mut(), &cfg).unwrap();
     assert_eq!(r.outcomes[1].kind, OutcomeKind::Rejected);
     assert_eq!(r.outcomes[2].start, Some(100));
@@ -311,7 +426,15 @@ fn cancelled_pending_job_leaves_the_queue() {
     let mut late = jobs.clone();
     late[1].end = Some(150);
     let r = run(&late, &names(), &c, "fcfs", Backfill::Slurm);
-    assert_eq!(r.outcomes[1], JobOutcome { start: Some(100), end: 101, kind: OutcomeKind::Completed, backfilled: false });
+    assert_eq!(
+        r.outcomes[1],
+        JobOutcome {
+            start: Some(100),
+            end: 101,
+            kind: OutcomeKind::Completed,
+            backfilled: false
+        }
+    );
     assert_eq!(r.outcomes[2].start, Some(101));
 }
 
@@ -319,10 +442,18 @@ fn cancelled_pending_job_leaves_the_queue() {
 fn jobs_that_can_never_run_are_rejected() {
     // 4 CPUs in all: an 8-CPU job, a 5-node job and a job in an unknown
     // partition are rejected; the 4-CPU job runs at 0.
-    let c = cluster(vec![node("n0", 2, 0, ""), node("n1", 2, 0, "")], vec![part("p", &[0, 1])]);
+    let c = cluster(
+        vec![node("n0", 2, 0, ""), node("n1", 2, 0, "")],
+        vec![part("p", &[0, 1])],
+    );
     let mut n = names();
     let nope = n.partitions.intern("nope");
-    let mut jobs = vec![job(1, 0, 8, 10, 10), job(2, 0, 1, 10, 10), job(3, 0, 1, 10, 10), job(4, 0, 4, 10, 10)];
+    let mut jobs = vec![
+        job(1, 0, 8, 10, 10),
+        job(2, 0, 1, 10, 10),
+        job(3, 0, 1, 10, 10),
+        job(4, 0, 4, 10, 10),
+    ];
     jobs[1].nodes = 5;
     jobs[2].partition = nope;
     let r = run(&jobs, &n, &c, "fcfs", Backfill::Slurm);
@@ -341,9 +472,18 @@ fn multifactor_fairshare_puts_the_light_user_first() {
     // F = 2^-2 = 0.25 -> Y = 250; bob has none: Z = 1000. At 100 Z starts
     // first; Y starts at Z's end, 100 + 30 = 130.
     let mut c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
-    c.priority =
-        PriorityConfig { multifactor: true, weight_age: 0, weight_fairshare: 1000, calc_period: 10, ..c.priority };
-    let mut jobs = vec![job(1, 0, 1, 100, 100), job(2, 50, 1, 30, 100), job(3, 60, 1, 30, 100)];
+    c.priority = PriorityConfig {
+        multifactor: true,
+        weight_age: 0,
+        weight_fairshare: 1000,
+        calc_period: 10,
+        ..c.priority
+    };
+    let mut jobs = vec![
+        job(1, 0, 1, 100, 100),
+        job(2, 50, 1, 30, 100),
+        job(3, 60, 1, 30, 100),
+    ];
     jobs[2].user = 2;
     let r = run(&jobs, &names(), &c, "slurm", Backfill::None);
     assert_eq!(starts(&r), vec![Some(0), Some(130), Some(100)]);
@@ -369,7 +509,11 @@ fn multifactor_age_and_size() {
         calc_period: 10,
         ..c.priority
     };
-    let jobs = vec![job(1, 0, 2, 100, 100), job(2, 10, 1, 50, 100), job(3, 40, 2, 50, 100)];
+    let jobs = vec![
+        job(1, 0, 2, 100, 100),
+        job(2, 10, 1, 50, 100),
+        job(3, 40, 2, 50, 100),
+    ];
     let r = run(&jobs, &names(), &c, "slurm", Backfill::None);
     assert_eq!(starts(&r), vec![Some(0), Some(150), Some(100)]);
     // favor_small flips the size factor: S = 80 + 500, L = 50 + 0: S first,
@@ -405,7 +549,10 @@ fn observations_carry_the_job_and_fits_now() {
     let r = simulate(&jobs, &names(), &c, &mut spy, &SimConfig::default()).unwrap();
     assert_eq!(r.outcomes[1].start, Some(100));
     let (t, o) = spy.0.iter().find(|(_, o)| o.id == 2).copied().unwrap();
-    assert_eq!((t, o.wait, o.time_limit, o.cpus, o.fits_now), (5, 0, 70, 1, false));
+    assert_eq!(
+        (t, o.wait, o.time_limit, o.cpus, o.fits_now),
+        (5, 0, 70, 1, false)
+    );
     let (_, o) = spy.0.iter().find(|(_, o)| o.id == 1).copied().unwrap();
     assert!(o.fits_now);
     // priority/basic: multifactor is FIFO by submit.
@@ -414,7 +561,9 @@ fn observations_carry_the_job_and_fits_now() {
 
 /// A seeded pseudo-random workload (mixed sizes, GPUs, two partitions).
 fn random_workload(seed: u64, n: usize) -> (Vec<Job>, Names, Cluster) {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move |m: u64| {
         s ^= s << 13;
         s ^= s >> 7;
@@ -435,7 +584,13 @@ fn random_workload(seed: u64, n: usize) -> (Vec<Job>, Names, Cluster) {
         .map(|id| {
             t += next(120);
             let limit = 60 * (1 + next(240));
-            let mut j = job(id + 1, t, 1 + next(32) as u32, next(limit + limit / 4), limit);
+            let mut j = job(
+                id + 1,
+                t,
+                1 + next(32) as u32,
+                next(limit + limit / 4),
+                limit,
+            );
             j.user = 1 + next(2) as u32;
             if next(4) == 0 {
                 j.partition = g;
@@ -457,7 +612,10 @@ fn same_seed_gives_identical_event_logs() {
         assert!(a.events.len() > 1000, "{}", a.events.len());
         assert_eq!(a.events, b.events);
         assert_eq!(a.outcomes, b.outcomes);
-        assert!(a.outcomes.iter().any(|o| o.backfilled), "backfill never used");
+        assert!(
+            a.outcomes.iter().any(|o| o.backfilled),
+            "backfill never used"
+        );
         assert!(a.outcomes.iter().any(|o| o.kind == OutcomeKind::Timeout));
     }
 }
@@ -494,7 +652,10 @@ fn schedules_are_feasible() {
                 } else {
                     cpu += dc;
                 }
-                assert!(cpu <= 8 * 16 && gcpu <= 4 * 32 && gpu <= 4 * 8, "{policy} {bf:?} over-committed at {t}");
+                assert!(
+                    cpu <= 8 * 16 && gcpu <= 4 * 32 && gpu <= 4 * 8,
+                    "{policy} {bf:?} over-committed at {t}"
+                );
             }
         }
     }

@@ -95,18 +95,23 @@ impl Sim<'_> {
         let part = &self.parts[c.part as usize];
         let now = self.now;
         let plan = &self.bf;
-        if !take && !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+        if !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
             // CPUs only, any node count: add up the open free CPUs.
             let mut sum = 0u64;
             for &n in &plan.free_now {
                 if part.member[n as usize] && plan.open(n, now, c.limit) {
                     sum += self.free[n as usize].cpus as u64;
                     if sum >= c.req.cpus as u64 {
-                        return true;
+                        break;
                     }
                 }
             }
-            return false;
+            if sum < c.req.cpus as u64 {
+                return false;
+            }
+            if !take {
+                return true;
+            }
         }
         select::select(
             &c.req,
@@ -116,7 +121,11 @@ impl Sim<'_> {
             part.exclusive,
             &|n| plan.open(n, now, c.limit),
             &mut self.scratch,
-            if take { Some(&mut self.alloc_buf) } else { None },
+            if take {
+                Some(&mut self.alloc_buf)
+            } else {
+                None
+            },
         )
     }
 
@@ -194,7 +203,11 @@ impl Sim<'_> {
             let (mut ri, mut ei) = (0usize, 0usize);
             let mut found = None;
             loop {
-                let tr = self.running.get(ri).map(|&(e, _)| round_up(e, resolution)).unwrap_or(NEVER);
+                let tr = self
+                    .running
+                    .get(ri)
+                    .map(|&(e, _)| round_up(e, resolution))
+                    .unwrap_or(NEVER);
                 let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
                 let t = tr.min(te);
                 if t == NEVER || t > horizon {
@@ -254,7 +267,8 @@ impl Sim<'_> {
         }
         if started {
             let jc = &self.jc;
-            self.pending.retain(|&j| jc[j as usize].state == State::Pending);
+            self.pending
+                .retain(|&j| jc[j as usize].state == State::Pending);
             self.mark_bf_dirty();
         }
     }

@@ -99,7 +99,11 @@ impl Multifactor {
             // priority/basic: first come, first served.
             return -(submit as f64);
         }
-        let age = if c.max_age == 0 { 1.0 } else { wait.min(c.max_age) as f64 / c.max_age as f64 };
+        let age = if c.max_age == 0 {
+            1.0
+        } else {
+            wait.min(c.max_age) as f64 / c.max_age as f64
+        };
         let frac = (cpus as f64 / self.total_cpus.max(1.0)).min(1.0);
         let size = if c.favor_small { 1.0 - frac } else { frac };
         let p = c.weight_age as f64 * age

@@ -108,8 +108,15 @@ pub(crate) fn select(
         scratch.cand.clear();
         for &n in nodes {
             let f = free[n as usize];
-            if f.cpus >= need.cpus && f.gpus >= need.gpus && mem_fits(f.mem, need.mem) && type_ok(n) && usable(n) {
-                scratch.cand.push((((f.gpus as u64) << 32) | f.cpus as u64, n));
+            if f.cpus >= need.cpus
+                && f.gpus >= need.gpus
+                && mem_fits(f.mem, need.mem)
+                && type_ok(n)
+                && usable(n)
+            {
+                scratch
+                    .cand
+                    .push((((f.gpus as u64) << 32) | f.cpus as u64, n));
             }
         }
         if scratch.cand.len() < req.nodes as usize {
@@ -130,7 +137,11 @@ pub(crate) fn select(
         return true;
     }
     // nodes == 0: memory per CPU.
-    let mpc = if req.mem == 0 { 0 } else { ceil_div(req.mem, req.cpus as u64) };
+    let mpc = if req.mem == 0 {
+        0
+    } else {
+        ceil_div(req.mem, req.cpus as u64)
+    };
     // One node holding the whole job, best fit.
     let mut best: Option<(u64, u32)> = None;
     let mut sum_c: u64 = 0;
@@ -174,7 +185,9 @@ pub(crate) fn select(
         let c = usable_cpus(f, mpc);
         if c > 0 && type_ok(n) && usable(n) {
             // Descending by CPUs, ascending by index.
-            scratch.cand.push((((u32::MAX - c) as u64) << 32 | n as u64, n));
+            scratch
+                .cand
+                .push((((u32::MAX - c) as u64) << 32 | n as u64, n));
         }
     }
     scratch.cand.sort_unstable();
@@ -245,9 +258,17 @@ fn select_exclusive(
         );
         for &n in nodes {
             let c = cap[n as usize].res;
-            if c.cpus >= nc && c.gpus >= ng && mem_fits(c.mem, nm) && idle(n) && type_ok(n) && usable(n) {
+            if c.cpus >= nc
+                && c.gpus >= ng
+                && mem_fits(c.mem, nm)
+                && idle(n)
+                && type_ok(n)
+                && usable(n)
+            {
                 // Smallest nodes first (best fit).
-                scratch.cand.push((((c.cpus as u64) << 32) | c.gpus as u64, n));
+                scratch
+                    .cand
+                    .push((((c.cpus as u64) << 32) | c.gpus as u64, n));
             }
         }
         if scratch.cand.len() < req.nodes as usize {
@@ -260,7 +281,10 @@ fn select_exclusive(
             let c = cap[n as usize].res;
             if idle(n) && type_ok(n) && usable(n) {
                 // Largest nodes first (fewest nodes).
-                scratch.cand.push((((u32::MAX - c.cpus) as u64) << 32 | (u32::MAX - c.gpus) as u64, n));
+                scratch.cand.push((
+                    ((u32::MAX - c.cpus) as u64) << 32 | (u32::MAX - c.gpus) as u64,
+                    n,
+                ));
             }
         }
         scratch.cand.sort_unstable();
@@ -273,7 +297,11 @@ fn select_exclusive(
             let c = cap[n as usize].res;
             rc = rc.saturating_sub(c.cpus as u64);
             rg = rg.saturating_sub(c.gpus as u64);
-            rm = if c.mem == MEM_UNLIMITED { 0 } else { rm.saturating_sub(c.mem) };
+            rm = if c.mem == MEM_UNLIMITED {
+                0
+            } else {
+                rm.saturating_sub(c.mem)
+            };
             take += 1;
         }
         if rc > 0 || rg > 0 || rm > 0 {
@@ -303,7 +331,11 @@ mod tests {
     fn caps(v: &[(u32, u32)]) -> Vec<NodeCap> {
         v.iter()
             .map(|&(c, g)| NodeCap {
-                res: Res { cpus: c, gpus: g, mem: MEM_UNLIMITED },
+                res: Res {
+                    cpus: c,
+                    gpus: g,
+                    mem: MEM_UNLIMITED,
+                },
                 gtype: 0,
             })
             .collect()
@@ -315,12 +347,32 @@ mod tests {
         let mut free: Vec<Res> = cap.iter().map(|c| c.res).collect();
         free[0].cpus = 6;
         free[1].cpus = 2;
-        let req = Req { cpus: 2, ..Req::default() };
+        let req = Req {
+            cpus: 2,
+            ..Req::default()
+        };
         let mut out = Vec::new();
-        let ok = select(&req, &[0, 1, 2], &cap, &free, false, &|_| true, &mut Scratch::default(), Some(&mut out));
+        let ok = select(
+            &req,
+            &[0, 1, 2],
+            &cap,
+            &free,
+            false,
+            &|_| true,
+            &mut Scratch::default(),
+            Some(&mut out),
+        );
         assert!(ok);
         // Node 1 has exactly 2 free CPUs: the best fit.
-        assert_eq!(out, vec![Alloc { node: 1, cpus: 2, gpus: 0, mem: 0 }]);
+        assert_eq!(
+            out,
+            vec![Alloc {
+                node: 1,
+                cpus: 2,
+                gpus: 0,
+                mem: 0
+            }]
+        );
     }
 
     #[test]
@@ -328,25 +380,74 @@ mod tests {
         let cap = caps(&[(4, 0), (4, 0), (4, 0)]);
         let mut free: Vec<Res> = cap.iter().map(|c| c.res).collect();
         free[0].cpus = 1;
-        let req = Req { cpus: 7, ..Req::default() };
+        let req = Req {
+            cpus: 7,
+            ..Req::default()
+        };
         let mut out = Vec::new();
-        assert!(select(&req, &[0, 1, 2], &cap, &free, false, &|_| true, &mut Scratch::default(), Some(&mut out)));
+        assert!(select(
+            &req,
+            &[0, 1, 2],
+            &cap,
+            &free,
+            false,
+            &|_| true,
+            &mut Scratch::default(),
+            Some(&mut out)
+        ));
         // Nodes 1 and 2 (4 free each) before node 0 (1 free): 4 + 3.
-        assert_eq!(out.iter().map(|a| (a.node, a.cpus)).collect::<Vec<_>>(), vec![(1, 4), (2, 3)]);
-        let req = Req { cpus: 10, ..Req::default() };
-        assert!(!select(&req, &[0, 1, 2], &cap, &free, false, &|_| true, &mut Scratch::default(), None));
+        assert_eq!(
+            out.iter().map(|a| (a.node, a.cpus)).collect::<Vec<_>>(),
+            vec![(1, 4), (2, 3)]
+        );
+        let req = Req {
+            cpus: 10,
+            ..Req::default()
+        };
+        assert!(!select(
+            &req,
+            &[0, 1, 2],
+            &cap,
+            &free,
+            false,
+            &|_| true,
+            &mut Scratch::default(),
+            None
+        ));
     }
 
     #[test]
     fn exact_node_count_and_unusable_nodes() {
         let cap = caps(&[(4, 0), (4, 0), (4, 0)]);
         let free: Vec<Res> = cap.iter().map(|c| c.res).collect();
-        let req = Req { cpus: 6, nodes: 3, ..Req::default() };
+        let req = Req {
+            cpus: 6,
+            nodes: 3,
+            ..Req::default()
+        };
         let mut out = Vec::new();
-        assert!(select(&req, &[0, 1, 2], &cap, &free, false, &|_| true, &mut Scratch::default(), Some(&mut out)));
+        assert!(select(
+            &req,
+            &[0, 1, 2],
+            &cap,
+            &free,
+            false,
+            &|_| true,
+            &mut Scratch::default(),
+            Some(&mut out)
+        ));
         assert_eq!(out.len(), 3);
         assert!(out.iter().all(|a| a.cpus == 2));
-        assert!(!select(&req, &[0, 1, 2], &cap, &free, false, &|n| n != 1, &mut Scratch::default(), None));
+        assert!(!select(
+            &req,
+            &[0, 1, 2],
+            &cap,
+            &free,
+            false,
+            &|n| n != 1,
+            &mut Scratch::default(),
+            None
+        ));
     }
 
     #[test]
@@ -354,11 +455,40 @@ mod tests {
         let cap = caps(&[(4, 0), (4, 0)]);
         let mut free: Vec<Res> = cap.iter().map(|c| c.res).collect();
         free[0].cpus = 3;
-        let req = Req { cpus: 1, ..Req::default() };
+        let req = Req {
+            cpus: 1,
+            ..Req::default()
+        };
         let mut out = Vec::new();
-        assert!(select(&req, &[0, 1], &cap, &free, true, &|_| true, &mut Scratch::default(), Some(&mut out)));
-        assert_eq!(out, vec![Alloc { node: 1, cpus: 4, gpus: 0, mem: 0 }]);
+        assert!(select(
+            &req,
+            &[0, 1],
+            &cap,
+            &free,
+            true,
+            &|_| true,
+            &mut Scratch::default(),
+            Some(&mut out)
+        ));
+        assert_eq!(
+            out,
+            vec![Alloc {
+                node: 1,
+                cpus: 4,
+                gpus: 0,
+                mem: 0
+            }]
+        );
         free[1].cpus = 3;
-        assert!(!select(&req, &[0, 1], &cap, &free, true, &|_| true, &mut Scratch::default(), None));
+        assert!(!select(
+            &req,
+            &[0, 1],
+            &cap,
+            &free,
+            true,
+            &|_| true,
+            &mut Scratch::default(),
+            None
+        ));
     }
 }

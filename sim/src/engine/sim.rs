@@ -17,7 +17,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::priority::{Multifactor, Usage};
 use super::select::{self, Alloc, MEM_UNLIMITED, NodeCap, Req, Res, Scratch};
-use super::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimError, SimResult, SimStats};
+use super::{
+    Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimError, SimResult, SimStats,
+};
 use crate::cluster::Cluster;
 use crate::trace::{Job, Names};
 
@@ -122,7 +124,10 @@ pub(crate) struct Sim<'a> {
 
     usage: Usage,
     mf: Multifactor,
-    #[expect(dead_code, reason = "the one seeded RNG of the simulation; no current decision is random")]
+    #[expect(
+        dead_code,
+        reason = "the one seeded RNG of the simulation; no current decision is random"
+    )]
     rng: ChaCha8Rng,
 
     // Dirty flags and tick bookkeeping.
@@ -155,7 +160,11 @@ pub(crate) struct Sim<'a> {
 }
 
 pub(super) fn round_up(t: u64, res: u64) -> u64 {
-    if t == NEVER { NEVER } else { t.div_ceil(res).saturating_mul(res) }
+    if t == NEVER {
+        NEVER
+    } else {
+        t.div_ceil(res).saturating_mul(res)
+    }
 }
 
 /// The first multiple of `interval` at or after `t` (strictly after when `strict`).
@@ -197,12 +206,21 @@ impl<'a> Sim<'a> {
                 res: Res {
                     cpus: n.cpus,
                     gpus: n.gpus,
-                    mem: if n.mem_mb == 0 { MEM_UNLIMITED } else { n.mem_mb },
+                    mem: if n.mem_mb == 0 {
+                        MEM_UNLIMITED
+                    } else {
+                        n.mem_mb
+                    },
                 },
                 gtype,
             });
         }
-        let max_job_factor = cluster.partitions.iter().map(|p| p.priority_job_factor).max().unwrap_or(0);
+        let max_job_factor = cluster
+            .partitions
+            .iter()
+            .map(|p| p.priority_job_factor)
+            .max()
+            .unwrap_or(0);
         let mut parts = Vec::with_capacity(cluster.partitions.len());
         let mut node_parts = vec![Vec::new(); cluster.nodes.len()];
         for (pi, p) in cluster.partitions.iter().enumerate() {
@@ -236,16 +254,39 @@ impl<'a> Sim<'a> {
             });
         }
         let free: Vec<Res> = cap.iter().map(|c| c.res).collect();
-        let part_free_cpus: Vec<u64> =
-            parts.iter().map(|p| p.nodes.iter().map(|&n| cap[n as usize].res.cpus as u64).sum()).collect();
-        let part_free_gpus: Vec<u64> =
-            parts.iter().map(|p| p.nodes.iter().map(|&n| cap[n as usize].res.gpus as u64).sum()).collect();
+        let part_free_cpus: Vec<u64> = parts
+            .iter()
+            .map(|p| {
+                p.nodes
+                    .iter()
+                    .map(|&n| cap[n as usize].res.cpus as u64)
+                    .sum()
+            })
+            .collect();
+        let part_free_gpus: Vec<u64> = parts
+            .iter()
+            .map(|p| {
+                p.nodes
+                    .iter()
+                    .map(|&n| cap[n as usize].res.gpus as u64)
+                    .sum()
+            })
+            .collect();
         let total_cpus = cluster.total_cpus();
         let total_gpus = cluster.total_gpus();
-        let max_qos = cluster.priority.qos_priority.values().copied().max().unwrap_or(0);
+        let max_qos = cluster
+            .priority
+            .qos_priority
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0);
         let default_part = cluster.default_partition().unwrap_or(0);
 
-        let n_slots = names.users.len().max(jobs.iter().map(|j| j.user as usize + 1).max().unwrap_or(1));
+        let n_slots = names
+            .users
+            .len()
+            .max(jobs.iter().map(|j| j.user as usize + 1).max().unwrap_or(1));
         let mut seen = vec![false; n_slots];
         jobs.iter().for_each(|j| seen[j.user as usize] = true);
         let n_users = seen.iter().filter(|&&b| b).count();
@@ -278,7 +319,10 @@ impl<'a> Sim<'a> {
             free_slots: Vec::new(),
             real_events: 0,
             usage: Usage::new(n_slots, n_users, cluster.priority.decay_half_life, origin),
-            mf: Multifactor { cfg: cluster.priority.clone(), total_cpus: total_cpus as f64 },
+            mf: Multifactor {
+                cfg: cluster.priority.clone(),
+                total_cpus: total_cpus as f64,
+            },
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             changed_main: false,
             bf_dirty: false,
@@ -310,11 +354,18 @@ impl<'a> Sim<'a> {
         // Per-job constants; rejected jobs get their outcome now.
         for (i, j) in jobs.iter().enumerate() {
             if i > u32::MAX as usize - 1 {
-                return Err(SimError::Job { id: j.id, message: "more than 2^32 jobs".into() });
+                return Err(SimError::Job {
+                    id: j.id,
+                    message: "more than 2^32 jobs".into(),
+                });
             }
             let entry = j.submit.max(j.eligible);
             let pname = names.partitions.name(j.partition);
-            let part = if pname.is_empty() { Some(default_part) } else { cluster.partition(pname) };
+            let part = if pname.is_empty() {
+                Some(default_part)
+            } else {
+                cluster.partition(pname)
+            };
             let gtype = if j.gpu_type == 0 || j.gpus == 0 {
                 Some(0)
             } else {
@@ -344,10 +395,19 @@ impl<'a> Sim<'a> {
                 slot: u32::MAX,
             };
             let reject = |sim: &mut Sim, c: JobC, why: &str| {
-                sim.jc.push(JobC { state: State::Done, ..c });
-                sim.outcomes.push(JobOutcome { start: None, end: j.submit, kind: OutcomeKind::Rejected, backfilled: false });
+                sim.jc.push(JobC {
+                    state: State::Done,
+                    ..c
+                });
+                sim.outcomes.push(JobOutcome {
+                    start: None,
+                    end: j.submit,
+                    kind: OutcomeKind::Rejected,
+                    backfilled: false,
+                });
                 if sim.record {
-                    sim.events.push(format!("t={} reject job={} reason={why}", j.submit, j.id));
+                    sim.events
+                        .push(format!("t={} reject job={} reason={why}", j.submit, j.id));
                 }
             };
             let Some(pi) = part else {
@@ -363,12 +423,20 @@ impl<'a> Sim<'a> {
                 continue;
             }
             let p = &cluster.partitions[pi];
-            let mut limit = j.time_limit.or(p.default_time).or(p.max_time).unwrap_or(NEVER);
+            let mut limit = j
+                .time_limit
+                .or(p.default_time)
+                .or(p.max_time)
+                .unwrap_or(NEVER);
             if let Some(m) = p.max_time {
                 limit = limit.min(m);
             }
             c.limit = limit.max(1);
-            let run = if cancelled { j.run_time.max(1) } else { j.run_time };
+            let run = if cancelled {
+                j.run_time.max(1)
+            } else {
+                j.run_time
+            };
             c.dur = run.min(c.limit);
             c.timeout = run > c.limit;
             if cancelled {
@@ -378,7 +446,13 @@ impl<'a> Sim<'a> {
             c.qos_factor = if max_qos == 0 {
                 0.0
             } else {
-                cluster.priority.qos_priority.get(qname).copied().unwrap_or(0) as f64 / max_qos as f64
+                cluster
+                    .priority
+                    .qos_priority
+                    .get(qname)
+                    .copied()
+                    .unwrap_or(0) as f64
+                    / max_qos as f64
             };
             // Can it ever fit its partition (everything idle)?
             let part_c = &sim.parts[pi];
@@ -397,7 +471,12 @@ impl<'a> Sim<'a> {
                 continue;
             }
             sim.jc.push(c);
-            sim.outcomes.push(JobOutcome { start: None, end: 0, kind: OutcomeKind::Completed, backfilled: false });
+            sim.outcomes.push(JobOutcome {
+                start: None,
+                end: 0,
+                kind: OutcomeKind::Completed,
+                backfilled: false,
+            });
             sim.arrivals.push(i as u32);
         }
         let jc = &sim.jc;
@@ -408,7 +487,10 @@ impl<'a> Sim<'a> {
     /// Runs the simulation to the end.
     pub(crate) fn run(mut self) -> Result<SimResult, SimError> {
         loop {
-            let ta = self.arrivals.get(self.next_arrival).map(|&j| self.jc[j as usize].entry);
+            let ta = self
+                .arrivals
+                .get(self.next_arrival)
+                .map(|&j| self.jc[j as usize].entry);
             let th = self.heap.peek().map(|Reverse((t, _, _))| *t);
             let t = match (ta, th) {
                 (None, None) => break,
@@ -448,7 +530,11 @@ impl<'a> Sim<'a> {
                 )));
             }
         }
-        Ok(SimResult { outcomes: self.outcomes, events: self.events, stats: self.stats })
+        Ok(SimResult {
+            outcomes: self.outcomes,
+            events: self.events,
+            stats: self.stats,
+        })
     }
 
     fn push(&mut self, t: u64, ev: Event) {
@@ -479,9 +565,17 @@ impl<'a> Sim<'a> {
                 let c = &mut self.jc[j as usize];
                 if c.state == State::Pending {
                     c.state = State::Done;
-                    self.outcomes[j as usize] =
-                        JobOutcome { start: None, end: self.now, kind: OutcomeKind::Cancelled, backfilled: false };
-                    let pos = self.pending.iter().position(|&x| x == j).expect("pending job is queued");
+                    self.outcomes[j as usize] = JobOutcome {
+                        start: None,
+                        end: self.now,
+                        kind: OutcomeKind::Cancelled,
+                        backfilled: false,
+                    };
+                    let pos = self
+                        .pending
+                        .iter()
+                        .position(|&x| x == j)
+                        .expect("pending job is queued");
                     self.pending.remove(pos);
                     let id = self.jobs[j as usize].id;
                     self.log(|s| {
@@ -521,10 +615,14 @@ impl<'a> Sim<'a> {
         self.obs_jobs.clear();
         self.obs_jobs.push(j);
         self.score_obs_jobs(false);
-        let pos = self.pending.partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
+        let pos = self
+            .pending
+            .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
         self.pending.insert(pos, j);
         self.mark_change();
-        if self.rescore == Rescore::SubmitAndPeriod && !self.prio_tick_pending && self.cluster.priority.calc_period > 0
+        if self.rescore == Rescore::SubmitAndPeriod
+            && !self.prio_tick_pending
+            && self.cluster.priority.calc_period > 0
         {
             self.prio_tick_pending = true;
             let t = next_grid(self.now, self.cluster.priority.calc_period, true);
@@ -596,10 +694,17 @@ impl<'a> Sim<'a> {
     /// Priority order: partition tier desc, score desc, submit asc, id asc.
     pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
         let (ca, cb) = (&self.jc[a as usize], &self.jc[b as usize]);
-        let (ta, tb) = (self.parts[ca.part as usize].tier, self.parts[cb.part as usize].tier);
+        let (ta, tb) = (
+            self.parts[ca.part as usize].tier,
+            self.parts[cb.part as usize].tier,
+        );
         tb.cmp(&ta)
             .then_with(|| self.scores[b as usize].total_cmp(&self.scores[a as usize]))
-            .then_with(|| self.jobs[a as usize].submit.cmp(&self.jobs[b as usize].submit))
+            .then_with(|| {
+                self.jobs[a as usize]
+                    .submit
+                    .cmp(&self.jobs[b as usize].submit)
+            })
             .then_with(|| self.jobs[a as usize].id.cmp(&self.jobs[b as usize].id))
             .then_with(|| a.cmp(&b))
     }
@@ -610,7 +715,8 @@ impl<'a> Sim<'a> {
         for &(_, j) in &self.running {
             let c = &mut self.jc[j as usize];
             if now > c.accrued {
-                self.usage.add(c.user, c.req.cpus as f64 * (now - c.accrued) as f64, now);
+                self.usage
+                    .add(c.user, c.req.cpus as f64 * (now - c.accrued) as f64, now);
                 c.accrued = now;
             }
         }
@@ -669,7 +775,14 @@ impl<'a> Sim<'a> {
             partition_tier: tier,
             qos: c.qos_factor,
             fairshare,
-            multifactor: self.mf.priority(wait, c.req.cpus, pf, c.qos_factor, fairshare, job.submit),
+            multifactor: self.mf.priority(
+                wait,
+                c.req.cpus,
+                pf,
+                c.qos_factor,
+                fairshare,
+                job.submit,
+            ),
         }
     }
 
@@ -681,7 +794,10 @@ impl<'a> Sim<'a> {
         self.obs_jobs.clear();
         self.obs_jobs.extend_from_slice(&self.pending);
         self.score_obs_jobs(true);
-        let sorted = self.pending.windows(2).all(|w| self.cmp_jobs(w[0], w[1]) == Ordering::Less);
+        let sorted = self
+            .pending
+            .windows(2)
+            .all(|w| self.cmp_jobs(w[0], w[1]) == Ordering::Less);
         if !sorted {
             let mut p = std::mem::take(&mut self.pending);
             p.sort_unstable_by(|&a, &b| self.cmp_jobs(a, b));
@@ -708,7 +824,16 @@ impl<'a> Sim<'a> {
         if !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
             return true; // CPUs only, any node count: the aggregate is exact.
         }
-        select::select(&c.req, &part.nodes, &self.cap, &self.free, part.exclusive, &|_| true, &mut self.scratch, None)
+        select::select(
+            &c.req,
+            &part.nodes,
+            &self.cap,
+            &self.free,
+            part.exclusive,
+            &|_| true,
+            &mut self.scratch,
+            None,
+        )
     }
 
     /// One main-scheduler pass; `full` = periodic (whole queue), else
@@ -722,7 +847,11 @@ impl<'a> Sim<'a> {
         if self.rescore == Rescore::EveryPass {
             self.rescore_all();
         }
-        let depth = if full { usize::MAX } else { self.cluster.sched.default_queue_depth.max(1) as usize };
+        let depth = if full {
+            usize::MAX
+        } else {
+            self.cluster.sched.default_queue_depth.max(1) as usize
+        };
         self.blocked.iter_mut().for_each(|b| *b = false);
         let mut n_blocked = 0;
         let mut examined = 0;
@@ -765,7 +894,8 @@ impl<'a> Sim<'a> {
         }
         if started {
             let jc = &self.jc;
-            self.pending.retain(|&j| jc[j as usize].state == State::Pending);
+            self.pending
+                .retain(|&j| jc[j as usize].state == State::Pending);
         }
         if full || covered {
             self.changed_main = false;
@@ -865,19 +995,34 @@ impl<'a> Sim<'a> {
         self.slots[c.slot as usize] = buf;
         self.free_slots.push(c.slot);
         let exp_end = c.start.saturating_add(c.limit);
-        let pos = self.running.binary_search(&(exp_end, j)).expect("running job is listed");
+        let pos = self
+            .running
+            .binary_search(&(exp_end, j))
+            .expect("running job is listed");
         self.running.remove(pos);
-        self.usage.add(c.user, c.req.cpus as f64 * now.saturating_sub(c.accrued) as f64, now);
+        self.usage.add(
+            c.user,
+            c.req.cpus as f64 * now.saturating_sub(c.accrued) as f64,
+            now,
+        );
         let cj = &mut self.jc[j as usize];
         cj.state = State::Done;
         cj.slot = u32::MAX;
-        let kind = if c.timeout { OutcomeKind::Timeout } else { OutcomeKind::Completed };
+        let kind = if c.timeout {
+            OutcomeKind::Timeout
+        } else {
+            OutcomeKind::Completed
+        };
         let o = &mut self.outcomes[j as usize];
         o.end = now;
         o.kind = kind;
         let id = self.jobs[j as usize].id;
         self.log(|s| {
-            let st = if kind == OutcomeKind::Timeout { "TIMEOUT" } else { "COMPLETED" };
+            let st = if kind == OutcomeKind::Timeout {
+                "TIMEOUT"
+            } else {
+                "COMPLETED"
+            };
             let _ = write!(s, "end job={id} state={st}");
         });
         self.mark_change();
@@ -887,5 +1032,3 @@ impl<'a> Sim<'a> {
 fn cluster_qos_name<'n>(names: &'n Names, j: &Job) -> &'n str {
     names.qos.name(j.qos)
 }
-
-
