@@ -154,7 +154,7 @@ fn gpu_workload() -> (Vec<Job>, Names, Cluster) {
     let mut t = 0u64;
     let jobs = (0..5000u64)
         .map(|id| {
-            t += rng.gen_range(0..240);
+            t += rng.gen_range(0..550);
             let gpus = [1, 1, 1, 2, 2, 4, 8, 8, 16, 32][rng.gen_range(0..10)];
             let limit = 600 * rng.gen_range(1..=48u64);
             let run = rng.gen_range(1..=limit + limit / 5);
@@ -244,8 +244,18 @@ fn main() {
     let (gpu, gpu_names, gpu_c) = gpu_workload();
 
     if let Ok(p) = std::env::var("REPLAY_PROFILE") {
-        // One SDSC-SP2 run under policy `p`, for profilers.
-        measure("SDSC-SP2 128x1", &sdsc, &sdsc_names, &sdsc_c, &p, 1);
+        // One run under policy `p`, for profilers: REPLAY_CASE = sdsc
+        // (default), sdsc-nobf, hpc2n or gpu.
+        match std::env::var("REPLAY_CASE").as_deref().unwrap_or("sdsc") {
+            "gpu" => measure("synthetic GPU 32x8", &gpu, &gpu_names, &gpu_c, &p, 1),
+            "hpc2n" => measure("HPC2N 240x1", &hpc2n, &hpc2n_names, &hpc2n_c, &p, 1),
+            "sdsc-nobf" => {
+                let mut c = sdsc_c.clone();
+                c.sched.backfill = false;
+                measure("SDSC-SP2 128x1 no backfill", &sdsc, &sdsc_names, &c, &p, 1)
+            }
+            _ => measure("SDSC-SP2 128x1", &sdsc, &sdsc_names, &sdsc_c, &p, 1),
+        }
         return;
     }
     println!("== headline (best of 3, one core) ==");

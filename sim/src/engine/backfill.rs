@@ -25,6 +25,11 @@ pub(crate) struct Plan {
     ff: Vec<select::Res>,
     /// Nodes with a free CPU now.
     free_now: Vec<u32>,
+    /// Per node, within one sweep: blocked by a reservation until this
+    /// time (valid when `memo_sweep[n] == sweep`).
+    blocked_until: Vec<u64>,
+    memo_sweep: Vec<u64>,
+    sweep: u64,
 }
 
 impl Plan {
@@ -35,6 +40,9 @@ impl Plan {
             ends: Vec::new(),
             ff: Vec::new(),
             free_now: Vec::new(),
+            blocked_until: vec![0; nodes],
+            memo_sweep: vec![0; nodes],
+            sweep: 0,
         }
     }
 
@@ -56,6 +64,31 @@ impl Plan {
         let e = t.saturating_add(len);
         let i = v.partition_point(|&(_, re)| re <= t);
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
+    }
+
+    /// Whether node `n` is open over `[t, t + len)`, remembering within the
+    /// current sweep (`sweep`) until when a blocked node stays blocked: a
+    /// reservation `[s, e)` that overlaps `[t, t + len)` also overlaps every
+    /// later window starting before `e`.
+    fn open_memo(&mut self, n: u32, t: u64, len: u64) -> bool {
+        let k = n as usize;
+        if self.memo_sweep[k] == self.sweep && t < self.blocked_until[k] {
+            return false;
+        }
+        let v = &self.res[k];
+        if v.is_empty() {
+            return true;
+        }
+        let e = t.saturating_add(len);
+        let i = v.partition_point(|&(_, re)| re <= t);
+        match v.get(i) {
+            Some(&(rs, re)) if rs < e => {
+                self.memo_sweep[k] = self.sweep;
+                self.blocked_until[k] = re;
+                false
+            }
+            _ => true,
+        }
     }
 
     /// Reserves node `n` over `[t, t + len)` (which `open` allowed).
@@ -202,6 +235,13 @@ impl Sim<'_> {
             let (mut agg_c, mut agg_g) = (self.part_free_cpus[p], self.part_free_gpus[p]);
             let (mut ri, mut ei) = (0usize, 0usize);
             let mut found = None;
+            // Whether the detailed check could give a new answer: it can
+            // only turn true when a node that is open gets more free
+            // resources, or a reservation ends (open nodes only close as
+            // the window slides later).
+            let mut dirty = true;
+            let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
+            self.bf.sweep += 1;
             loop {
                 let tr = self
                     .running
@@ -229,14 +269,36 @@ impl Sim<'_> {
                         if part.member[a.node as usize] {
                             agg_c += a.cpus as u64;
                             agg_g += a.gpus as u64;
+                            if !dirty && self.bf.open(a.node, t, limit) {
+                                dirty = true;
+                            }
                         }
                     }
                 }
                 while self.bf.ends.get(ei).is_some_and(|&e| e <= t) {
                     ei += 1;
+                    dirty = true;
                 }
-                if agg_c < c.req.cpus as u64 || agg_g < c.req.gpus as u64 {
+                if !dirty || agg_c < c.req.cpus as u64 || agg_g < c.req.gpus as u64 {
                     continue;
+                }
+                dirty = false;
+                if fast {
+                    // CPUs only, any node count: add up open free CPUs first.
+                    let need = c.req.cpus as u64;
+                    let mut sum = 0u64;
+                    for &n in &part.nodes {
+                        let f = ff[n as usize].cpus;
+                        if f > 0 && self.bf.open_memo(n, t, limit) {
+                            sum += f as u64;
+                            if sum >= need {
+                                break;
+                            }
+                        }
+                    }
+                    if sum < need {
+                        continue;
+                    }
                 }
                 let plan = &self.bf;
                 if select::select(
