@@ -25,6 +25,10 @@ pub(crate) struct Plan {
     ff: Vec<select::Res>,
     /// Nodes with a free CPU now.
     free_now: Vec<u32>,
+    /// Earliest starts found in this cycle, by job shape (request,
+    /// partition, limit); `None` = beyond the window. A later job of the
+    /// same shape cannot start earlier: reservations only grow.
+    shapes: Vec<(select::Req, u16, u64, Option<u64>)>,
     /// Per node, within one sweep: blocked by a reservation until this
     /// time (valid when `memo_sweep[n] == sweep`).
     blocked_until: Vec<u64>,
@@ -40,6 +44,7 @@ impl Plan {
             ends: Vec::new(),
             ff: Vec::new(),
             free_now: Vec::new(),
+            shapes: Vec::new(),
             blocked_until: vec![0; nodes],
             memo_sweep: vec![0; nodes],
             sweep: 0,
@@ -52,6 +57,7 @@ impl Plan {
         }
         self.touched.clear();
         self.ends.clear();
+        self.shapes.clear();
     }
 
     /// Whether node `n` is free of reservations over `[t, t + len)`.
@@ -228,6 +234,16 @@ impl Sim<'_> {
             }
             // Earliest later start: sweep expected ends of running jobs and
             // ends of reservations.
+            let shape = self
+                .bf
+                .shapes
+                .iter()
+                .position(|&(r, sp, sl, _)| r == c.req && sp == c.part && sl == limit);
+            let t_min = match shape.map(|k| self.bf.shapes[k].3) {
+                Some(None) => continue, // Same shape found no start in the window.
+                Some(Some(t)) => t,
+                None => 0,
+            };
             let part = &self.parts[p];
             let mut ff = std::mem::take(&mut self.bf.ff);
             ff.clear();
@@ -279,7 +295,7 @@ impl Sim<'_> {
                     ei += 1;
                     dirty = true;
                 }
-                if !dirty || agg_c < c.req.cpus as u64 || agg_g < c.req.gpus as u64 {
+                if t < t_min || !dirty || agg_c < c.req.cpus as u64 || agg_g < c.req.gpus as u64 {
                     continue;
                 }
                 dirty = false;
@@ -316,6 +332,13 @@ impl Sim<'_> {
                 }
             }
             self.bf.ff = ff;
+            match shape {
+                Some(k) => self.bf.shapes[k].3 = found,
+                None if self.bf.shapes.len() < 16 => {
+                    self.bf.shapes.push((c.req, c.part, limit, found));
+                }
+                None => {}
+            }
             if let Some(t) = found {
                 for k in 0..self.alloc_buf.len() {
                     let n = self.alloc_buf[k].node;
