@@ -1045,3 +1045,46 @@ impl<'a> Sim<'a> {
 fn cluster_qos_name<'n>(names: &'n Names, j: &Job) -> &'n str {
     names.qos.name(j.qos)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_fall_on_multiples_of_their_interval() {
+        assert_eq!(next_grid(0, 30, false), 0);
+        assert_eq!(next_grid(0, 30, true), 30);
+        assert_eq!(next_grid(1, 30, false), 30);
+        assert_eq!(next_grid(30, 30, false), 30);
+        assert_eq!(next_grid(31, 30, true), 60);
+        assert_eq!(round_up(NEVER, 60), NEVER);
+        assert_eq!(round_up(61, 60), 120);
+    }
+
+    #[test]
+    fn same_time_events_come_out_fifo() {
+        // The heap orders by (time, sequence): later pushes at the same
+        // time come out later, whatever the event kind.
+        let mut heap = BinaryHeap::new();
+        let evs = [
+            (5, Event::BackfillTick),
+            (5, Event::End(9)),
+            (3, Event::SchedTick),
+            (5, Event::Arrive(1)),
+        ];
+        for (seq, &(t, ev)) in evs.iter().enumerate() {
+            heap.push(Reverse((t, seq as u64, ev)));
+        }
+        let order: Vec<Event> =
+            std::iter::from_fn(|| heap.pop().map(|Reverse((_, _, e))| e)).collect();
+        assert_eq!(
+            order,
+            vec![
+                Event::SchedTick,
+                Event::BackfillTick,
+                Event::End(9),
+                Event::Arrive(1)
+            ]
+        );
+    }
+}
