@@ -266,7 +266,8 @@ fn main() {
 
     if let Ok(p) = std::env::var("REPLAY_PROFILE") {
         // One run under policy `p`, for profilers: REPLAY_CASE = sdsc
-        // (default), sdsc-nobf, hpc2n or gpu.
+        // (default; REPLAY_LOAD scales its
+        // arrival rate), sdsc-nobf, hpc2n or gpu.
         match std::env::var("REPLAY_CASE").as_deref().unwrap_or("sdsc") {
             "gpu" => measure("synthetic GPU 32x8", &gpu, &gpu_names, &gpu_c, &p, 1),
             "hpc2n" => measure("HPC2N 240x1", &hpc2n, &hpc2n_names, &hpc2n_c, &p, 1),
@@ -275,7 +276,14 @@ fn main() {
                 c.sched.backfill = false;
                 measure("SDSC-SP2 128x1 no backfill", &sdsc, &sdsc_names, &c, &p, 1)
             }
-            _ => measure("SDSC-SP2 128x1", &sdsc, &sdsc_names, &sdsc_c, &p, 1),
+            _ => {
+                let load: f64 = std::env::var("REPLAY_LOAD")
+                    .ok()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(1.0);
+                let jobs = compressed(&sdsc, load);
+                measure("SDSC-SP2 128x1", &jobs, &sdsc_names, &sdsc_c, &p, 1)
+            }
         }
         return;
     }

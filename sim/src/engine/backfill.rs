@@ -12,6 +12,14 @@
 use super::select;
 use super::sim::{NEVER, Sim, State, round_up};
 
+/// A remembered answer of [`Plan::open_memo`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Memo {
+    sweep: u64,
+    until: u64,
+    open: bool,
+}
+
 /// Reservations of the current cycle.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
@@ -29,10 +37,9 @@ pub(crate) struct Plan {
     /// partition, limit); `None` = beyond the window. A later job of the
     /// same shape cannot start earlier: reservations only grow.
     shapes: Vec<(select::Req, u16, u64, Option<u64>)>,
-    /// Per node, within one sweep: blocked by a reservation until this
-    /// time (valid when `memo_sweep[n] == sweep`).
-    blocked_until: Vec<u64>,
-    memo_sweep: Vec<u64>,
+    /// Per node, within one sweep: whether it is open, and until when
+    /// that answer holds (valid when `memo.sweep == sweep`).
+    memo: Vec<Memo>,
     sweep: u64,
 }
 
@@ -45,8 +52,7 @@ impl Plan {
             ff: Vec::new(),
             free_now: Vec::new(),
             shapes: Vec::new(),
-            blocked_until: vec![0; nodes],
-            memo_sweep: vec![0; nodes],
+            memo: vec![Memo::default(); nodes],
             sweep: 0,
         }
     }
@@ -73,28 +79,30 @@ impl Plan {
     }
 
     /// Whether node `n` is open over `[t, t + len)`, remembering within the
-    /// current sweep (`sweep`) until when a blocked node stays blocked: a
-    /// reservation `[s, e)` that overlaps `[t, t + len)` also overlaps every
-    /// later window starting before `e`.
+    /// current sweep (one job, so one `len`) until when the answer holds:
+    /// a reservation `[s, e)` that overlaps the window keeps overlapping it
+    /// for every start before `e`; an open node stays open while the window
+    /// ends before the node's next reservation.
     fn open_memo(&mut self, n: u32, t: u64, len: u64) -> bool {
         let k = n as usize;
-        if self.memo_sweep[k] == self.sweep && t < self.blocked_until[k] {
-            return false;
+        let m = self.memo[k];
+        if m.sweep == self.sweep && (if m.open { t <= m.until } else { t < m.until }) {
+            return m.open;
         }
         let v = &self.res[k];
-        if v.is_empty() {
-            return true;
-        }
         let e = t.saturating_add(len);
         let i = v.partition_point(|&(_, re)| re <= t);
-        match v.get(i) {
-            Some(&(rs, re)) if rs < e => {
-                self.memo_sweep[k] = self.sweep;
-                self.blocked_until[k] = re;
-                false
-            }
-            _ => true,
-        }
+        let (open, until) = match v.get(i) {
+            Some(&(rs, re)) if rs < e => (false, re),
+            Some(&(rs, _)) => (true, rs.saturating_sub(len)),
+            None => (true, NEVER),
+        };
+        self.memo[k] = Memo {
+            sweep: self.sweep,
+            until,
+            open,
+        };
+        open
     }
 
     /// Reserves node `n` over `[t, t + len)` (which `open` allowed).
