@@ -660,3 +660,54 @@ fn schedules_are_feasible() {
         }
     }
 }
+
+#[test]
+fn jobs_beyond_bf_window_get_no_reservation() {
+    // n0: 4 CPUs. A: 3 CPUs, [0, 1000). B: 4 CPUs at t=1, runs 100: its
+    // earliest start is A's expected end, 1000. C: 1 CPU at t=2, runs 2000.
+    // bf_window = 500: B's start lies beyond now + 500 at the cycle at 10,
+    //   so B reserves nothing and C starts at 10 (backfilled). B then waits
+    //   for C's end: 10 + 2000 = 2010.
+    // bf_window = 1 day: B reserves n0 from 1000; C would hold n0 over
+    //   [10, 2010): it waits. At 1000 B starts (all 4 CPUs), C at 1100.
+    let mut c = cluster(vec![node("n0", 4, 0, "")], vec![part("p", &[0])]);
+    let jobs = [
+        job(1, 0, 3, 1000, 1000),
+        job(2, 1, 4, 100, 1000),
+        job(3, 2, 1, 2000, 2000),
+    ];
+    c.sched.bf_window = 500;
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(2010), Some(10)]);
+    assert!(r.outcomes[2].backfilled);
+    c.sched.bf_window = 86_400;
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(starts(&r), vec![Some(0), Some(1000), Some(1100)]);
+}
+
+#[test]
+fn periodic_pass_reaches_jobs_beyond_the_queue_depth() {
+    // default_queue_depth = 1 on two partitions sharing nothing: p0 (n0,
+    // 1 CPU) and p1 (n1, 1 CPU). A (p0) runs [0, 100). B (p0, t=1) is
+    // blocked. C (p1, t=1) arrives in the same second, after B: the
+    // event-triggered pass at 1 examines only B (depth 1), so C waits for
+    // the periodic pass at the next multiple of sched_interval = 60.
+    let mut c = cluster(
+        vec![node("n0", 1, 0, ""), node("n1", 1, 0, "")],
+        vec![part("p0", &[0]), part("p1", &[1])],
+    );
+    c.sched.default_queue_depth = 1;
+    let mut n = names();
+    let p0 = n.partitions.intern("p0");
+    let p1 = n.partitions.intern("p1");
+    let mut jobs = vec![
+        job(1, 0, 1, 100, 100),
+        job(2, 1, 1, 10, 100),
+        job(3, 1, 1, 10, 100),
+    ];
+    jobs[0].partition = p0;
+    jobs[1].partition = p0;
+    jobs[2].partition = p1;
+    let r = run(&jobs, &n, &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(100), Some(60)]);
+}

@@ -16,6 +16,11 @@ use crate::cluster::PriorityConfig;
 #[derive(Debug, Clone)]
 pub(crate) struct Usage {
     scaled: Vec<f64>,
+    /// Fairshare factors computed since the last change, per user
+    /// (`NaN` = not computed).
+    cache: Vec<f64>,
+    /// Users with a cached factor, to clear the cache cheaply.
+    cached: Vec<u32>,
     total: f64,
     origin: u64,
     half_life: u64,
@@ -28,6 +33,8 @@ impl Usage {
     pub(crate) fn new(slots: usize, n_users: usize, half_life: u64, origin: u64) -> Self {
         Usage {
             scaled: vec![0.0; slots.max(1)],
+            cache: vec![f64::NAN; slots.max(1)],
+            cached: Vec::new(),
             total: 0.0,
             origin,
             half_life,
@@ -59,18 +66,29 @@ impl Usage {
             return;
         }
         let s = self.scale_at(t);
+        for &u in &self.cached {
+            self.cache[u as usize] = f64::NAN;
+        }
+        self.cached.clear();
         self.scaled[user as usize] += cpu_seconds * s;
         self.total += cpu_seconds * s;
     }
 
     /// The classic fairshare factor `2^(-U/S)`, with `U` the user's share of
     /// all (decayed) usage and `S = 1/users` (equal shares).
-    pub(crate) fn factor(&self, user: u32) -> f64 {
+    pub(crate) fn factor(&mut self, user: u32) -> f64 {
         if self.total <= 0.0 {
             return 1.0;
         }
+        let c = self.cache[user as usize];
+        if !c.is_nan() {
+            return c;
+        }
         let u = self.scaled[user as usize] / self.total;
-        (-(u * self.n_users as f64)).exp2()
+        let f = (-(u * self.n_users as f64)).exp2();
+        self.cache[user as usize] = f;
+        self.cached.push(user);
+        f
     }
 }
 

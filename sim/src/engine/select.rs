@@ -38,7 +38,7 @@ pub(crate) struct Alloc {
 }
 
 /// A job's request, normalised once at load time.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Req {
     /// Total CPUs (at least 1).
     pub cpus: u32,

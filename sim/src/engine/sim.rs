@@ -88,6 +88,15 @@ pub(super) struct PartC {
     pub factor: f64,
 }
 
+/// What the queue is sorted by.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    tier: u32,
+    score: f64,
+    submit: u64,
+    id: u64,
+}
+
 /// The simulator.
 pub(crate) struct Sim<'a> {
     pub(super) jobs: &'a [Job],
@@ -114,7 +123,9 @@ pub(crate) struct Sim<'a> {
     next_arrival: usize,
     /// Pending jobs, highest priority first.
     pub(super) pending: Vec<u32>,
-    pub(super) scores: Vec<f64>,
+    /// Sort key per job (tier, score, submit, id), kept together so that
+    /// ordering touches one cache line per job.
+    keys: Vec<Key>,
     /// Running jobs by expected end (start + limit), then job index.
     pub(super) running: Vec<(u64, u32)>,
     pub(super) slots: Vec<Vec<Alloc>>,
@@ -313,7 +324,15 @@ impl<'a> Sim<'a> {
             arrivals: Vec::new(),
             next_arrival: 0,
             pending: Vec::new(),
-            scores: vec![0.0; jobs.len()],
+            keys: jobs
+                .iter()
+                .map(|j| Key {
+                    tier: 0,
+                    score: 0.0,
+                    submit: j.submit,
+                    id: j.id,
+                })
+                .collect(),
             running: Vec::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
@@ -470,6 +489,7 @@ impl<'a> Sim<'a> {
                 reject(&mut sim, c, "too-large");
                 continue;
             }
+            sim.keys[i].tier = sim.parts[pi].tier;
             sim.jc.push(c);
             sim.outcomes.push(JobOutcome {
                 start: None,
@@ -693,19 +713,12 @@ impl<'a> Sim<'a> {
 
     /// Priority order: partition tier desc, score desc, submit asc, id asc.
     pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
-        let (ca, cb) = (&self.jc[a as usize], &self.jc[b as usize]);
-        let (ta, tb) = (
-            self.parts[ca.part as usize].tier,
-            self.parts[cb.part as usize].tier,
-        );
-        tb.cmp(&ta)
-            .then_with(|| self.scores[b as usize].total_cmp(&self.scores[a as usize]))
-            .then_with(|| {
-                self.jobs[a as usize]
-                    .submit
-                    .cmp(&self.jobs[b as usize].submit)
-            })
-            .then_with(|| self.jobs[a as usize].id.cmp(&self.jobs[b as usize].id))
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        kb.tier
+            .cmp(&ka.tier)
+            .then_with(|| kb.score.total_cmp(&ka.score))
+            .then_with(|| ka.submit.cmp(&kb.submit))
+            .then_with(|| ka.id.cmp(&kb.id))
             .then_with(|| a.cmp(&b))
     }
 
@@ -751,7 +764,7 @@ impl<'a> Sim<'a> {
         self.policy.score(&ctx, &self.obs, &mut self.out);
         for (k, &j) in self.obs_jobs.iter().enumerate() {
             let s = self.out[k];
-            self.scores[j as usize] = if s.is_nan() { f64::NEG_INFINITY } else { s };
+            self.keys[j as usize].score = if s.is_nan() { f64::NEG_INFINITY } else { s };
         }
     }
 
@@ -1031,4 +1044,47 @@ impl<'a> Sim<'a> {
 
 fn cluster_qos_name<'n>(names: &'n Names, j: &Job) -> &'n str {
     names.qos.name(j.qos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_fall_on_multiples_of_their_interval() {
+        assert_eq!(next_grid(0, 30, false), 0);
+        assert_eq!(next_grid(0, 30, true), 30);
+        assert_eq!(next_grid(1, 30, false), 30);
+        assert_eq!(next_grid(30, 30, false), 30);
+        assert_eq!(next_grid(31, 30, true), 60);
+        assert_eq!(round_up(NEVER, 60), NEVER);
+        assert_eq!(round_up(61, 60), 120);
+    }
+
+    #[test]
+    fn same_time_events_come_out_fifo() {
+        // The heap orders by (time, sequence): later pushes at the same
+        // time come out later, whatever the event kind.
+        let mut heap = BinaryHeap::new();
+        let evs = [
+            (5, Event::BackfillTick),
+            (5, Event::End(9)),
+            (3, Event::SchedTick),
+            (5, Event::Arrive(1)),
+        ];
+        for (seq, &(t, ev)) in evs.iter().enumerate() {
+            heap.push(Reverse((t, seq as u64, ev)));
+        }
+        let order: Vec<Event> =
+            std::iter::from_fn(|| heap.pop().map(|Reverse((_, _, e))| e)).collect();
+        assert_eq!(
+            order,
+            vec![
+                Event::SchedTick,
+                Event::BackfillTick,
+                Event::End(9),
+                Event::Arrive(1)
+            ]
+        );
+    }
 }
