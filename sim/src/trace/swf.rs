@@ -544,7 +544,11 @@ mod tests {
         let j2 = &t.jobs[0];
         assert_eq!((j2.id, j2.submit, j2.start, j2.end), (2, 1000, None, None));
         assert_eq!(j2.cpus, 3, "requested processors win over allocated");
-        assert_eq!(j2.time_limit, Some(50), "no request: the run time is the limit");
+        assert_eq!(
+            j2.time_limit,
+            Some(50),
+            "no request: the run time is the limit"
+        );
         assert_eq!(j2.mem_mb, 0);
         assert_eq!(j2.state, JobState::Failed);
         assert_eq!((j2.user, j2.group, j2.partition, j2.qos), (0, 0, 0, 0));
@@ -573,7 +577,11 @@ mod tests {
         let j2 = t.jobs.iter().find(|j| j.id == 2).unwrap();
         assert_eq!(j2.time_limit, None);
         let j1 = t.jobs.iter().find(|j| j.id == 1).unwrap();
-        assert_eq!(j1.time_limit, Some(200), "a real request is kept either way");
+        assert_eq!(
+            j1.time_limit,
+            Some(200),
+            "a real request is kept either way"
+        );
     }
 
     #[test]
