@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod fabricate;
 pub mod factor;
 pub mod gres;
 pub mod guard;
@@ -101,6 +102,22 @@ pub const REQUIRED_SYMBOLS: [&str; 8] = [
     "site_factor_p_reconfig",
     "site_factor_p_set",
     "site_factor_p_update",
+];
+
+/// The symbols the plugin takes from its host process, resolved when
+/// slurmctld loads it (BIND_NOW): slurmctld's `job_list` and `cluster_cpus`,
+/// and libslurmfull's node table, `slurm_conf`, list iterator and logger.
+/// A test checks the built `.so` needs nothing else unversioned.
+pub const HOST_SYMBOLS: [&str; 9] = [
+    "cluster_cpus",
+    "job_list",
+    "node_record_count",
+    "node_record_table_ptr",
+    "slurm_conf",
+    "slurm_list_iterator_create",
+    "slurm_list_iterator_destroy",
+    "slurm_list_next",
+    "slurm_log_var",
 ];
 
 #[cfg(test)]
