@@ -80,7 +80,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", tree.join("config.h").display());
     println!("cargo:rustc-env=SLURM_RL_SLURM_TREE={}", tree.display());
 
-    let bindings = bindgen::Builder::default()
+    let builder = bindgen::Builder::default()
         .header(manifest.join("wrapper.h").to_string_lossy())
         .clang_arg(format!("-I{}", tree.display()))
         .clang_arg("-D_GNU_SOURCE")
@@ -123,9 +123,21 @@ fn main() {
         .derive_debug(false)
         .layout_tests(true)
         .generate_comments(false)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
-        .generate()
-        .unwrap_or_else(|e| fail(&format!("bindgen failed on {}: {e}", tree.display())));
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    // bindgen panics when it cannot load libclang: turn that into the
+    // message with the fixes too.
+    let bindings = match std::panic::catch_unwind(move || builder.generate()) {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => fail(&format!("bindgen failed on {}: {e}", tree.display())),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            fail(&format!("bindgen could not run (libclang?): {msg}"))
+        }
+    };
     let out = PathBuf::from(env_var("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR is not set")));
     bindings
         .write_to_file(out.join("slurm.rs"))
