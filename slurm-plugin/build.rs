@@ -126,18 +126,19 @@ fn main() {
         .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
     // bindgen panics when it cannot load libclang: turn that into the
     // message with the fixes too.
-    let bindings = match std::panic::catch_unwind(move || builder.generate()) {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => fail(&format!("bindgen failed on {}: {e}", tree.display())),
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            fail(&format!("bindgen could not run (libclang?): {msg}"))
-        }
-    };
+    let bindings =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || builder.generate())) {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => fail(&format!("bindgen failed on {}: {e}", tree.display())),
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                fail(&format!("bindgen could not run (libclang?): {msg}"))
+            }
+        };
     let out = PathBuf::from(env_var("OUT_DIR").unwrap_or_else(|| fail("OUT_DIR is not set")));
     bindings
         .write_to_file(out.join("slurm.rs"))
