@@ -78,7 +78,6 @@ fn main() {
     env_var("LIBCLANG_PATH");
     let tree = slurm_tree(&manifest).unwrap_or_else(|e| fail(&e));
     println!("cargo:rerun-if-changed={}", tree.join("config.h").display());
-    println!("cargo:rustc-env=SLURM_RL_SLURM_TREE={}", tree.display());
 
     let builder = bindgen::Builder::default()
         .header(manifest.join("wrapper.h").to_string_lossy())
