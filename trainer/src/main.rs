@@ -38,6 +38,9 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Compare policies on many sequences cut from a trace, with 95% CIs.
     Evaluate(cmd::evaluate::Args),
+    /// RLScheduler's (SC'20) protocol and simplified backfill, to set our
+    /// figures beside that paper's table.
+    Rlscheduler(cmd::rlscheduler::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Synth(a) => cmd::synth::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
+        Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

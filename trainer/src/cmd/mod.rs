@@ -4,5 +4,6 @@
 pub mod common;
 pub mod evaluate;
 pub mod import;
+pub mod rlscheduler;
 pub mod simulate;
 pub mod synth;
