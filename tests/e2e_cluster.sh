@@ -14,6 +14,7 @@
 # cluster on the default ports keeps running; SLURM_RL_E2E_KEEP=1 keeps the
 # state directory (logs) after the test.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
 cd "$SLURM_RL_ROOT"
 T_START=$SECONDS
@@ -33,7 +34,7 @@ cleanup() {
     set +e
     if [ "$RESULT" != PASS ] && [ -d "$S/cluster/log" ]; then
         echo "---- last lines of slurmctld.log" >&2
-        tail -n 20 "$S/cluster/log/slurmctld.log" >&2
+        tail -n 20 "$S/cluster/log/slurmctld.log" >&2 2>/dev/null
     fi
     "${CL[@]}" down >/dev/null 2>&1 || "${CL[@]}" down
     if [ "${SLURM_RL_E2E_KEEP:-0}" = 1 ]; then
@@ -64,6 +65,7 @@ T0="$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%S)"
 
 sub() { sbatch --parsable -D "$W" -o "$W/%j.out" "$@" | cut -d';' -f1; }
 J_CPU=$(sub -n1 -c2 --mem=1000 -t 2 --wrap 'sleep 4')
+# shellcheck disable=SC2016 # $CUDA_VISIBLE_DEVICES expands in the job
 J_GPU=$(sub -c4 --gres=gpu:2 -t 2 --wrap 'echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 6')
 J_MULTI=$(sub -N2 --ntasks-per-node=4 --gres=gpu:1 -t 3 --wrap 'sleep 5')
 J_FAIL=$(sub -c1 -t 1 --wrap 'exit 3')
