@@ -90,8 +90,9 @@ scancel "$J_CANCEL"
 # Wait (at most 150 s) until sacct shows every job in a final state.
 deadline=$((SECONDS + 150))
 while :; do
-    states="$(sacct -X -n -P -j "$ALL" --format=State 2>/dev/null | sort | uniq -c | tr -s ' \n' ' ')"
-    n_final="$(sacct -X -n -P -j "$ALL" --format=State 2>/dev/null | grep -Evc '^(PENDING|RUNNING|REQUEUED|RESIZING|SUSPENDED|COMPLETING)' || true)"
+    raw="$(sacct -X -n -P -j "$ALL" --format=State 2>/dev/null || true)"
+    states="$(sort <<<"$raw" | uniq -c | tr -s ' \n' ' ')"
+    n_final="$(grep -Evc '^(PENDING|RUNNING|REQUEUED|RESIZING|SUSPENDED|COMPLETING|)$' <<<"$raw" || true)"
     [ "$n_final" -eq 6 ] && break
     [ "$SECONDS" -lt "$deadline" ] || fail "jobs not finished after 150 s: $states"
     sleep 2
