@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod features;
+pub mod io;
 pub mod learned;
 pub mod model;
 pub mod nn;
