@@ -4,7 +4,9 @@
 //! codes. Each subcommand lives in `cmd/`.
 
 mod cmd;
+mod env;
 mod plot;
+mod ppo;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,8 @@ enum Command {
     Simulate(cmd::simulate::Args),
     /// Compare policies on many sequences cut from a trace, with 95% CIs.
     Evaluate(cmd::evaluate::Args),
+    /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
+    Train(ppo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Synth(a) => cmd::synth::run(a),
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

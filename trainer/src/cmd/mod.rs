@@ -6,3 +6,4 @@ pub mod evaluate;
 pub mod import;
 pub mod simulate;
 pub mod synth;
+pub mod train;

@@ -56,7 +56,8 @@ Examples:
   slurm-rl simulate --trace hist.jsonl --cluster cluster.toml --events ev.log --plot schedule.png";
 
 /// Backfill mode on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackfillArg {
     /// sched/backfill with the cluster's SchedulerParameters.
     Slurm,
