@@ -517,6 +517,8 @@ mod tests {
         Job {
             submit,
             eligible: submit,
+            nodes: 1,
+            cpus: 1,
             ..Default::default()
         }
     }
@@ -575,5 +577,91 @@ mod tests {
         let expect = -1.0 + 2.0 * m.cpu_util - 0.5;
         assert!((r[1] - expect).abs() < 1e-12, "{} vs {expect}", r[1]);
         assert!((m.cpu_util - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    fn tiny_env(max_decisions: Option<usize>) -> Env {
+        let cfg = sim::synth::SynthConfig {
+            jobs: 120,
+            seed: 4,
+            ..Default::default()
+        };
+        let (trace, cluster) = sim::synth::generate(&cfg).unwrap();
+        let n = trace.jobs.len();
+        Env::new(
+            Arc::new(trace.jobs),
+            Arc::new(trace.names),
+            Arc::new(cluster),
+            (0, n),
+            EnvConfig {
+                jobs_per_episode: 40,
+                max_decisions,
+                sim: SimConfig::default(),
+                reward: RewardConfig {
+                    kind: RewardKind::Bsld,
+                    weights: [0.0; 3],
+                    guard_p99_wait: None,
+                    guard_coef: 0.0,
+                },
+            },
+            Normalizer::identity(N_FEATURES),
+        )
+        .unwrap()
+    }
+
+    /// Plays one episode scoring by `-wait` (youngest first); returns the
+    /// decision sizes, the last step and the summed step rewards.
+    fn play(env: &mut Env, seed: u64) -> (Vec<usize>, Step) {
+        let mut obs = env.reset(Some(seed)).unwrap();
+        let mut sizes = Vec::new();
+        loop {
+            assert!(!obs.jobs.is_empty());
+            assert_eq!(obs.features.len(), obs.jobs.len() * N_FEATURES);
+            sizes.push(obs.jobs.len());
+            let scores: Vec<f64> = obs.jobs.iter().map(|j| -(j.wait as f64)).collect();
+            let step = env.step(&scores).unwrap();
+            assert_eq!(step.reward, 0.0);
+            if step.terminated || step.truncated {
+                return (sizes, step);
+            }
+            assert!(step.info.episode_rewards.is_none());
+            obs = step.obs;
+        }
+    }
+
+    #[test]
+    fn an_episode_terminates_and_its_credit_sums_to_minus_mean_bsld() {
+        let mut env = tiny_env(None);
+        let (sizes, last) = play(&mut env, 9);
+        assert!(last.terminated && !last.truncated);
+        assert!(last.obs.jobs.is_empty());
+        let rewards = last.info.episode_rewards.unwrap();
+        assert_eq!(rewards.len(), sizes.len());
+        // Every job is scored at submit: at least one decision per job.
+        assert!(sizes.len() >= 40, "{}", sizes.len());
+        let m = last.info.metrics.unwrap();
+        assert_eq!(m.jobs, 40);
+        let total: f64 = rewards.iter().sum();
+        let started = m.started as f64 / m.jobs as f64;
+        assert!((total + m.bsld_mean * started).abs() < 1e-9, "{total} vs {}", m.bsld_mean);
+        // Same seed, same episode.
+        let (sizes2, last2) = play(&mut env, 9);
+        assert_eq!(sizes, sizes2);
+        assert_eq!(last2.info.episode_rewards.unwrap(), rewards);
+        // step() after the end is a usage error.
+        assert!(matches!(env.step(&[]), Err(EnvError::Usage(_))));
+    }
+
+    #[test]
+    fn max_decisions_truncates_with_a_next_observation() {
+        let mut env = tiny_env(Some(5));
+        let (sizes, last) = play(&mut env, 9);
+        assert_eq!(sizes.len(), 5);
+        assert!(last.truncated && !last.terminated);
+        assert!(!last.obs.jobs.is_empty(), "the bootstrap needs the next observation");
+        assert_eq!(last.info.episode_rewards.unwrap().len(), 5);
+        // A reset in the middle of an episode is fine too.
+        let obs = env.reset(Some(1)).unwrap();
+        assert!(!obs.jobs.is_empty());
+        let _ = env.reset(Some(2)).unwrap();
     }
 }

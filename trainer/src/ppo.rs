@@ -1081,3 +1081,325 @@ fn variance(xs: &[f32]) -> f64 {
     let mean = xs.iter().map(|&x| x as f64).sum::<f64>() / n;
     xs.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy::{JobObs, QueueContext};
+
+    fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+    }
+
+    fn vec1(t: &Tensor) -> Vec<f32> {
+        Vec::<f32>::try_from(t.to_kind(Kind::Float)).unwrap()
+    }
+
+    #[test]
+    fn gae_three_steps_by_hand() {
+        // γ = 0.9, λ = 0.8, so γλ = 0.72; the episode terminates at t = 2.
+        let (adv, ret) = gae(
+            &[1.0, 2.0, 3.0],
+            &[0.5, 1.0, 1.5],
+            &[false, false, true],
+            &[false, false, false],
+            &[0.0, 0.0, 99.0], // ignored: terminated means next value 0
+            0.9,
+            0.8,
+        );
+        // δ2 = 3 − 1.5 = 1.5; δ1 = 2 + 0.9·1.5 − 1 = 2.35; δ0 = 1 + 0.9·1 − 0.5 = 1.4.
+        // A2 = 1.5; A1 = 2.35 + 0.72·1.5 = 3.43; A0 = 1.4 + 0.72·3.43 = 3.8696.
+        assert!(close(&adv, &[3.8696, 3.43, 1.5], 1e-5), "{adv:?}");
+        assert!(close(&ret, &[4.3696, 4.43, 3.0], 1e-5), "{ret:?}");
+    }
+
+    #[test]
+    fn gae_bootstraps_on_truncation_and_stops_at_episode_ends() {
+        // Same numbers, but cut at t = 2 with V(next) = 2: δ2 = 3 + 0.9·2 − 1.5 = 3.3.
+        let (adv, _) = gae(
+            &[1.0, 2.0, 3.0],
+            &[0.5, 1.0, 1.5],
+            &[false, false, false],
+            &[false, false, true],
+            &[0.0, 0.0, 2.0],
+            0.9,
+            0.8,
+        );
+        assert!(close(&adv, &[4.80272, 4.726, 3.3], 1e-5), "{adv:?}");
+        // Two episodes: the first terminates at t = 1, so A1 ignores t = 2.
+        let (adv, _) = gae(
+            &[1.0, 1.0, 5.0],
+            &[0.0, 0.0, 0.0],
+            &[false, true, true],
+            &[false, false, false],
+            &[0.0; 3],
+            1.0,
+            1.0,
+        );
+        assert!(close(&adv, &[2.0, 1.0, 5.0], 1e-6), "{adv:?}");
+    }
+
+    /// The closed form `A_t = Σ_{u=t}^{end(t)} (γλ)^{u−t} δ_u`, with all δ
+    /// computed at once.
+    fn gae_closed_form(
+        r: &[f32],
+        v: &[f32],
+        term: &[bool],
+        trunc: &[bool],
+        boot: &[f32],
+        g: f32,
+        l: f32,
+    ) -> Vec<f32> {
+        let n = r.len();
+        let end: Vec<bool> = (0..n).map(|t| term[t] || trunc[t] || t + 1 == n).collect();
+        let delta: Vec<f64> = (0..n)
+            .map(|t| {
+                let next = if term[t] {
+                    0.0
+                } else if end[t] {
+                    boot[t]
+                } else {
+                    v[t + 1]
+                };
+                (r[t] + g * next - v[t]) as f64
+            })
+            .collect();
+        (0..n)
+            .map(|t| {
+                let mut a = 0.0f64;
+                let mut w = 1.0f64;
+                for u in t..n {
+                    a += w * delta[u];
+                    if end[u] {
+                        break;
+                    }
+                    w *= (g * l) as f64;
+                }
+                a as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gae_loop_equals_closed_form_on_random_buffers() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..50 {
+            let n = rng.gen_range(1..40);
+            let r: Vec<f32> = (0..n).map(|_| rng.gen_range(-2.0..2.0)).collect();
+            let v: Vec<f32> = (0..n).map(|_| rng.gen_range(-2.0..2.0)).collect();
+            let boot: Vec<f32> = (0..n).map(|_| rng.gen_range(-2.0..2.0)).collect();
+            let term: Vec<bool> = (0..n).map(|_| rng.gen_bool(0.1)).collect();
+            let trunc: Vec<bool> = (0..n).map(|i| !term[i] && rng.gen_bool(0.1)).collect();
+            let (adv, ret) = gae(&r, &v, &term, &trunc, &boot, 0.97, 0.9);
+            let want = gae_closed_form(&r, &v, &term, &trunc, &boot, 0.97, 0.9);
+            assert!(close(&adv, &want, 1e-4), "{adv:?} vs {want:?}");
+            let back: Vec<f32> = ret.iter().zip(&v).map(|(a, b)| a - b).collect();
+            assert!(close(&back, &adv, 1e-5));
+        }
+    }
+
+    #[test]
+    fn clipped_policy_loss_by_hand() {
+        let new = Tensor::from_slice(&[0.0f32, 1.5f32.ln()]);
+        let old = Tensor::from_slice(&[0.0f32, 0.0]);
+        let adv = Tensor::from_slice(&[1.0f32, 1.0]);
+        let pl = clipped_policy_loss(&new, &old, &adv, 0.2);
+        // ratios 1 and 1.5: max(−1, −1) and max(−1.5, −1.2) → mean −1.1.
+        assert!((pl.loss.double_value(&[]) + 1.1).abs() < 1e-6);
+        assert!((pl.clipfrac - 0.5).abs() < 1e-9);
+        let kl = (0.5 - 1.5f64.ln()) / 2.0;
+        assert!((pl.approx_kl - kl).abs() < 1e-6, "{}", pl.approx_kl);
+        // Negative advantage, ratio 0.5: max(0.5, 0.8) = 0.8 (pessimistic).
+        let pl = clipped_policy_loss(
+            &Tensor::from_slice(&[0.5f32.ln()]),
+            &Tensor::from_slice(&[0.0f32]),
+            &Tensor::from_slice(&[-1.0f32]),
+            0.2,
+        );
+        assert!((pl.loss.double_value(&[]) - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn clipped_value_loss_by_hand() {
+        let (new, old, ret) = (
+            Tensor::from_slice(&[1.0f32]),
+            Tensor::from_slice(&[0.0f32]),
+            Tensor::from_slice(&[2.0f32]),
+        );
+        // Unclipped (1 − 2)² = 1; clipped V = 0.2 → (0.2 − 2)² = 3.24.
+        let l = clipped_value_loss(&new, &old, &ret, 0.2, true).double_value(&[]);
+        assert!((l - 1.62).abs() < 1e-6, "{l}");
+        let l = clipped_value_loss(&new, &old, &ret, 0.2, false).double_value(&[]);
+        assert!((l - 0.5).abs() < 1e-6, "{l}");
+    }
+
+    #[test]
+    fn plackett_luce_matches_the_policy_crate_and_ignores_padding() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (b, l) = (6usize, 9usize);
+        let mut scores = vec![0.0f32; b * l];
+        let mut valid = vec![false; b * l];
+        let mut depth = vec![0i64; b];
+        let mut want = Vec::new();
+        for row in 0..b {
+            let n = rng.gen_range(1..=l);
+            let d = rng.gen_range(1..=n);
+            let s: Vec<f32> = (0..n).map(|_| rng.gen_range(-3.0..3.0)).collect();
+            scores[row * l..row * l + n].copy_from_slice(&s);
+            // Garbage in the padding must not matter.
+            for x in &mut scores[row * l + n..(row + 1) * l] {
+                *x = rng.gen_range(50.0..100.0);
+            }
+            valid[row * l..row * l + n].fill(true);
+            depth[row] = d as i64;
+            let order: Vec<usize> = (0..d).collect();
+            want.push(policy::nn::plackett_luce_log_prob(&s, &order).unwrap() as f32);
+        }
+        let st = Tensor::from_slice(&scores).view([b as i64, l as i64]);
+        let vt = Tensor::from_slice(&valid).view([b as i64, l as i64]);
+        let (logp, ent) = plackett_luce(&st, &vt, &Tensor::from_slice(&depth));
+        assert!(close(&vec1(&logp), &want, 1e-4), "{:?} vs {want:?}", vec1(&logp));
+        assert!(vec1(&ent).iter().all(|e| e.is_finite() && *e >= -1e-6));
+    }
+
+    #[test]
+    fn plackett_luce_entropy_of_one_pick_is_the_softmax_entropy() {
+        let s = [0.3f32, -1.0, 2.0];
+        let z: f64 = s.iter().map(|&x| (x as f64).exp()).sum();
+        let h: f64 = s
+            .iter()
+            .map(|&x| {
+                let p = (x as f64).exp() / z;
+                -p * p.ln()
+            })
+            .sum();
+        let (_, ent) = plackett_luce(
+            &Tensor::from_slice(&s).view([1, 3]),
+            &Tensor::ones([1, 3], (Kind::Bool, Device::Cpu)),
+            &Tensor::from_slice(&[1i64]),
+        );
+        assert!((ent.double_value(&[0]) - h).abs() < 1e-5);
+        // A one-job decision has log-probability 0 and no entropy.
+        let (lp, ent) = plackett_luce(
+            &Tensor::from_slice(&[4.0f32, 0.0]).view([1, 2]),
+            &Tensor::from_slice(&[true, false]).view([1, 2]),
+            &Tensor::from_slice(&[1i64]),
+        );
+        assert!(lp.double_value(&[0]).abs() < 1e-6 && ent.double_value(&[0]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sampled_ranking_sorts_the_noisy_scores_and_is_reproducible() {
+        let s = [0.0f32, 1.0, -1.0, 0.5, 0.5];
+        let (noisy, order) = sample_ranking(&s, &mut ChaCha8Rng::seed_from_u64(1));
+        assert!(order.windows(2).all(|w| noisy[w[0]] >= noisy[w[1]]));
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
+        assert_eq!(sample_ranking(&s, &mut ChaCha8Rng::seed_from_u64(1)).1, order);
+        // A big score gap wins almost always.
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let wins = (0..200)
+            .filter(|_| sample_ranking(&[10.0, 0.0], &mut rng).1[0] == 0)
+            .count();
+        assert!(wins > 195, "{wins}");
+    }
+
+    #[test]
+    fn critic_ignores_padding() {
+        tch::manual_seed(0);
+        let agent = Agent::new(Device::Cpu, &[8, 4], Activation::Tanh);
+        let x = Tensor::randn([1, 3, N_FEATURES as i64], (Kind::Float, Device::Cpu));
+        let v = agent.value(&x, &Tensor::ones([1, 3], (Kind::Bool, Device::Cpu)));
+        let padded = Tensor::cat(
+            &[&x, &(Tensor::ones([1, 2, N_FEATURES as i64], (Kind::Float, Device::Cpu)) * 100.0)],
+            1,
+        );
+        let mask = Tensor::from_slice(&[true, true, true, false, false]).view([1, 5]);
+        let vp = agent.value(&padded, &mask);
+        assert!((v.double_value(&[0]) - vp.double_value(&[0])).abs() < 1e-5);
+    }
+
+    #[test]
+    fn exported_model_scores_like_the_tch_actor() {
+        tch::manual_seed(11);
+        let agent = Agent::new(Device::Cpu, &[32, 16, 8], Activation::Relu);
+        // Make the last layer as large as the others, so scores are not ~0.
+        tch::no_grad(|| {
+            let (w, _) = &agent.actor[3];
+            let _ = w.shallow_clone().g_mul_scalar_(100.0);
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let rows: Vec<Vec<f32>> = (0..64)
+            .map(|_| (0..N_FEATURES).map(|_| rng.gen_range(-5.0..5.0)).collect())
+            .collect();
+        let spec = FeatureSpec::current(Normalizer::fit(&rows).unwrap());
+        let model = agent
+            .to_model(spec.clone(), "test".into(), serde_json::json!({}))
+            .unwrap();
+        // 1. Raw forward passes agree on random inputs.
+        let flat: Vec<f32> = rows.concat();
+        let mut plain = vec![0.0f32; rows.len()];
+        model.mlp().score_batch(&flat, &mut plain).unwrap();
+        let x = Tensor::from_slice(&flat).view([rows.len() as i64, N_FEATURES as i64]);
+        let tch_scores = vec1(&tch::no_grad(|| agent.scores(&x)));
+        assert!(plain.iter().any(|s| s.abs() > 1e-3), "scores are all ~0");
+        assert!(close(&plain, &tch_scores, 1e-5), "{plain:?} vs {tch_scores:?}");
+        // 2. Through the model file and LearnedPolicy, from JobObs.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        model.save(&path).unwrap();
+        let mut learned = policy::LearnedPolicy::load(&path).unwrap();
+        let ctx = QueueContext {
+            now: 1_000_000,
+            free_cpus: 10,
+            total_cpus: 100,
+            free_gpus: 1,
+            total_gpus: 8,
+            queue_len: 5,
+            running: 7,
+        };
+        let jobs: Vec<JobObs> = (0..5)
+            .map(|i| JobObs {
+                id: i,
+                submit: 999_000,
+                wait: 100 * i + 5,
+                time_limit: 3600 * (i + 1),
+                nodes: 1 + i as u32,
+                cpus: 4 * (1 + i as u32),
+                mem_mb: 1000 * (i + 1),
+                gpus: i as u32 % 2,
+                fits_now: i % 2 == 0,
+                partition_tier: 1,
+                qos: 0.5,
+                fairshare: 0.1 * i as f64,
+                multifactor: 1000.0 * i as f64,
+            })
+            .collect();
+        let mut out = vec![0.0f64; jobs.len()];
+        policy::Policy::score(&mut learned, &ctx, &jobs, &mut out);
+        let mut feats = Vec::new();
+        for j in &jobs {
+            let mut f = policy::features::features_array(j, &ctx);
+            spec.normalizer.apply(&mut f);
+            feats.extend_from_slice(&f);
+        }
+        let x = Tensor::from_slice(&feats).view([jobs.len() as i64, N_FEATURES as i64]);
+        let want = vec1(&tch::no_grad(|| agent.scores(&x)));
+        let got: Vec<f32> = out.iter().map(|&v| v as f32).collect();
+        assert!(close(&got, &want, 1e-5), "{got:?} vs {want:?}");
+    }
+
+    #[test]
+    fn parameter_names_are_the_model_files() {
+        let agent = Agent::new(Device::Cpu, &[4, 3], Activation::Relu);
+        let mut names: Vec<String> = agent.vs.variables().into_keys().collect();
+        names.sort();
+        for i in 1..=3 {
+            assert!(names.contains(&policy::model::weight_name(i)), "{names:?}");
+            assert!(names.contains(&policy::model::bias_name(i)), "{names:?}");
+        }
+        assert!(names.contains(&"critic/l1/weight".to_string()));
+        assert!(names.contains(&"critic/out/bias".to_string()));
+    }
+}
