@@ -44,7 +44,9 @@ fn torch_lib_dir() -> Result<PathBuf, String> {
 
 fn main() {
     match torch_lib_dir() {
-        Ok(dir) if dir.join("libtorch_cpu.so").exists() || dir.join("libtorch_cpu.dylib").exists() => {
+        Ok(dir)
+            if dir.join("libtorch_cpu.so").exists() || dir.join("libtorch_cpu.dylib").exists() =>
+        {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
         }
         Ok(dir) => fail(&format!("{} holds no libtorch_cpu library", dir.display())),

@@ -553,7 +553,11 @@ mod tests {
         assert!((r[2] + 2.0 / 3.0).abs() < 1e-12);
         assert!((r[3] + 1.0).abs() < 1e-12);
         let total: f64 = r.iter().sum();
-        assert!((total + m.bsld_mean).abs() < 1e-12, "{total} vs {}", m.bsld_mean);
+        assert!(
+            (total + m.bsld_mean).abs() < 1e-12,
+            "{total} vs {}",
+            m.bsld_mean
+        );
         // Cut at 30: job c earns nothing, and no terminal terms.
         let r = episode_rewards(&times, &jobs, &outs, Some(30), &m, &cfg);
         assert_eq!(r[3], 0.0);
@@ -642,7 +646,11 @@ mod tests {
         assert_eq!(m.jobs, 40);
         let total: f64 = rewards.iter().sum();
         let started = m.started as f64 / m.jobs as f64;
-        assert!((total + m.bsld_mean * started).abs() < 1e-9, "{total} vs {}", m.bsld_mean);
+        assert!(
+            (total + m.bsld_mean * started).abs() < 1e-9,
+            "{total} vs {}",
+            m.bsld_mean
+        );
         // Same seed, same episode.
         let (sizes2, last2) = play(&mut env, 9);
         assert_eq!(sizes, sizes2);
@@ -657,7 +665,10 @@ mod tests {
         let (sizes, last) = play(&mut env, 9);
         assert_eq!(sizes.len(), 5);
         assert!(last.truncated && !last.terminated);
-        assert!(!last.obs.jobs.is_empty(), "the bootstrap needs the next observation");
+        assert!(
+            !last.obs.jobs.is_empty(),
+            "the bootstrap needs the next observation"
+        );
         assert_eq!(last.info.episode_rewards.unwrap().len(), 5);
         // A reset in the middle of an episode is fine too.
         let obs = env.reset(Some(1)).unwrap();

@@ -227,7 +227,10 @@ impl Args {
     fn reward_config(&self) -> Result<RewardConfig> {
         let w = &self.reward_weights;
         if w.len() != 3 {
-            bail!("--reward-weights takes 3 numbers (bsld, wait, util), got {}", w.len());
+            bail!(
+                "--reward-weights takes 3 numbers (bsld, wait, util), got {}",
+                w.len()
+            );
         }
         Ok(RewardConfig {
             kind: self.reward,
@@ -239,7 +242,10 @@ impl Args {
 
     fn check(&self) -> Result<()> {
         if !(0.0..1.0).contains(&self.val_fraction) {
-            bail!("--val-fraction must be in [0, 1), got {}", self.val_fraction);
+            bail!(
+                "--val-fraction must be in [0, 1), got {}",
+                self.val_fraction
+            );
         }
         for (name, v) in [
             ("--jobs-per-episode", self.jobs_per_episode),
@@ -275,11 +281,21 @@ pub struct Agent {
     hidden: Vec<usize>,
 }
 
-fn layer(root: &nn::Path<'_>, name: &str, inputs: usize, outputs: usize, gain: f64) -> (Tensor, Tensor) {
+fn layer(
+    root: &nn::Path<'_>,
+    name: &str,
+    inputs: usize,
+    outputs: usize,
+    gain: f64,
+) -> (Tensor, Tensor) {
     // PyTorch's nn.Linear default: U(±1/sqrt(fan_in)), scaled by `gain`.
     let b = gain / (inputs as f64).sqrt();
     let init = nn::Init::Uniform { lo: -b, up: b };
-    let w = root.var(&format!("{name}/weight"), &[outputs as i64, inputs as i64], init);
+    let w = root.var(
+        &format!("{name}/weight"),
+        &[outputs as i64, inputs as i64],
+        init,
+    );
     let bias = root.var(&format!("{name}/bias"), &[outputs as i64], init);
     (w, bias)
 }
@@ -369,7 +385,10 @@ impl Agent {
     ) -> Result<Model> {
         let flat = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(Vec::<f32>::try_from(
-                t.detach().to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1),
+                t.detach()
+                    .to_device(Device::Cpu)
+                    .to_kind(Kind::Float)
+                    .flatten(0, -1),
             )?)
         };
         let layers = self
@@ -482,7 +501,9 @@ pub fn plackett_luce(scores: &Tensor, valid: &Tensor, depth: &Tensor) -> (Tensor
         false,
         Kind::Float,
     ); // [B, d]
-    let entropy = h.masked_fill(&not_take, 0.0).sum_dim_intlist(1, false, Kind::Float);
+    let entropy = h
+        .masked_fill(&not_take, 0.0)
+        .sum_dim_intlist(1, false, Kind::Float);
     (logp, entropy)
 }
 
@@ -511,7 +532,9 @@ pub fn clipped_policy_loss(
     let (old_approx_kl, approx_kl, clipfrac) = tch::no_grad(|| {
         (
             (-&logratio).mean(Kind::Float).double_value(&[]),
-            ((&ratio - 1.0) - &logratio).mean(Kind::Float).double_value(&[]),
+            ((&ratio - 1.0) - &logratio)
+                .mean(Kind::Float)
+                .double_value(&[]),
             (&ratio - 1.0)
                 .abs()
                 .gt(clip_coef)
@@ -582,8 +605,12 @@ fn pad(records: &[Record], idx: &[usize], device: Device) -> (Tensor, Tensor, Te
         depth[row] = r.depth as i64;
     }
     (
-        Tensor::from_slice(&x).view([b as i64, l as i64, N_FEATURES as i64]).to_device(device),
-        Tensor::from_slice(&valid).view([b as i64, l as i64]).to_device(device),
+        Tensor::from_slice(&x)
+            .view([b as i64, l as i64, N_FEATURES as i64])
+            .to_device(device),
+        Tensor::from_slice(&valid)
+            .view([b as i64, l as i64])
+            .to_device(device),
         Tensor::from_slice(&depth).to_device(device),
     )
 }
@@ -667,7 +694,8 @@ fn fit_normalizer(
         fn score(&mut self, ctx: &policy::QueueContext, jobs: &[policy::JobObs], out: &mut [f64]) {
             for j in jobs {
                 if self.rows.len() < 200_000 {
-                    self.rows.push(policy::features::features_array(j, ctx).to_vec());
+                    self.rows
+                        .push(policy::features::features_array(j, ctx).to_vec());
                 }
             }
             self.inner.score(ctx, jobs, out);
@@ -720,7 +748,13 @@ fn write_csv(path: &Path, rows: &[Vec<f64>]) -> Result<()> {
         for r in rows {
             let cells: Vec<String> = r
                 .iter()
-                .map(|v| if v.is_finite() { format!("{v}") } else { String::new() })
+                .map(|v| {
+                    if v.is_finite() {
+                        format!("{v}")
+                    } else {
+                        String::new()
+                    }
+                })
                 .collect();
             writeln!(w, "{}", cells.join(","))?;
         }
@@ -734,9 +768,14 @@ fn write_csv(path: &Path, rows: &[Vec<f64>]) -> Result<()> {
 pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     // --- PLUMBING: seeds, threads, device, data split ---
     args.check()?;
-    let task = std::env::var("SLURM_ARRAY_TASK_ID").ok().and_then(|v| v.parse::<u64>().ok());
+    let task = std::env::var("SLURM_ARRAY_TASK_ID")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
     let seed = args.seed.wrapping_add(task.unwrap_or(0));
-    if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse::<i32>().ok()) {
+    if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+    {
         tch::set_num_threads(n.max(1));
     }
     tch::manual_seed(seed as i64);
@@ -789,7 +828,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             .with_context(|| format!("loading checkpoint {}", ckpt.display()))?;
         let side = ckpt.with_extension("json");
         let meta: CheckpointMeta = serde_json::from_str(
-            &std::fs::read_to_string(&side).with_context(|| format!("reading {}", side.display()))?,
+            &std::fs::read_to_string(&side)
+                .with_context(|| format!("reading {}", side.display()))?,
         )
         .with_context(|| format!("parsing {}", side.display()))?;
         first_update = meta.update + 1;
@@ -830,7 +870,14 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     let val_slurm = if val_starts.is_empty() {
         f64::NAN
     } else {
-        validate(&trace, &cluster, &sim_cfg, k, &val_starts, sim::eval::PolicySpec::baseline("slurm").expect("slurm"))?
+        validate(
+            &trace,
+            &cluster,
+            &sim_cfg,
+            k,
+            &val_starts,
+            sim::eval::PolicySpec::baseline("slurm").expect("slurm"),
+        )?
     };
 
     let pb = if args.quiet {
@@ -841,12 +888,21 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             indicatif::ProgressDrawTarget::stderr(),
         );
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} updates ({elapsed}, eta {eta}) {msg}")
-                .expect("valid template"),
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} updates ({elapsed}, eta {eta}) {msg}",
+            )
+            .expect("valid template"),
         );
         pb
     };
-    let mut curves: Vec<Vec<f64>> = Vec::new();
+    // On resume, keep the curves of the updates before the checkpoint.
+    let mut curves: Vec<Vec<f64>> = match &args.resume {
+        Some(_) => read_csv(&args.out.join("curves.csv"))
+            .into_iter()
+            .filter(|r| r.first().is_some_and(|&u| u < first_update as f64))
+            .collect(),
+        None => Vec::new(),
+    };
     let t_start = Instant::now();
     let mut episode_counter: u64 = 0;
 
@@ -942,7 +998,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             for mb in idx.chunks(minibatch) {
                 let (x, valid, depth) = pad(&records, mb, device);
                 let pick = |v: &[f32]| {
-                    Tensor::from_slice(&mb.iter().map(|&i| v[i]).collect::<Vec<f32>>()).to_device(device)
+                    Tensor::from_slice(&mb.iter().map(|&i| v[i]).collect::<Vec<f32>>())
+                        .to_device(device)
                 };
                 let old_logp = pick(&records.iter().map(|r| r.logp).collect::<Vec<_>>());
                 let mut mb_adv = pick(&advantages);
@@ -957,7 +1014,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 }
                 let pl = clipped_policy_loss(&new_logp, &old_logp, &mb_adv, args.clip_coef);
                 let new_v = agent.value(&x, &valid);
-                let v_loss = clipped_value_loss(&new_v, &mb_val, &mb_ret, args.clip_coef, args.clip_vloss);
+                let v_loss =
+                    clipped_value_loss(&new_v, &mb_val, &mb_ret, args.clip_coef, args.clip_vloss);
                 let ent = entropy.mean(Kind::Float);
                 let loss = &pl.loss - args.ent_coef * &ent + args.vf_coef * &v_loss;
                 optimizer.zero_grad();
@@ -977,14 +1035,22 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         }
         let var_y = variance(&returns);
         let resid: Vec<f32> = returns.iter().zip(&values).map(|(r, v)| r - v).collect();
-        let explained_var = if var_y == 0.0 { f64::NAN } else { 1.0 - variance(&resid) / var_y };
+        let explained_var = if var_y == 0.0 {
+            f64::NAN
+        } else {
+            1.0 - variance(&resid) / var_y
+        };
 
         // --- 6. PLUMBING: validation, logging, checkpoints ---
         let last = update == args.total_updates;
         let val_bsld = if !val_starts.is_empty()
             && (last || (args.val_every > 0 && update % args.val_every == 0))
         {
-            let model = agent.to_model(spec.clone(), reward.describe(), training_meta(update, global_step))?;
+            let model = agent.to_model(
+                spec.clone(),
+                reward.describe(),
+                training_meta(update, global_step),
+            )?;
             validate(
                 &trace,
                 &cluster,
@@ -1021,7 +1087,15 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         ];
         debug_assert_eq!(row.len(), METRICS.len());
         tracing::info!(
-            update, global_step, bsld = ep_bsld / n_ep, val_bsld, pg_l, v_l, ent_l, kl, sps,
+            update,
+            global_step,
+            bsld = ep_bsld / n_ep,
+            val_bsld,
+            pg_l,
+            v_l,
+            ent_l,
+            kl,
+            sps,
             "update"
         );
         pb.set_message(format!(
@@ -1071,6 +1145,26 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         wall_s: t_start.elapsed().as_secs_f64(),
         seed,
     })
+}
+
+/// Rows of an earlier `curves.csv` with our columns (missing or unreadable
+/// files give none; empty cells read as NaN).
+fn read_csv(path: &Path) -> Vec<Vec<f64>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(METRICS.join(",").as_str()) {
+        return Vec::new();
+    }
+    lines
+        .map(|l| {
+            l.split(',')
+                .map(|c| c.parse().unwrap_or(f64::NAN))
+                .collect::<Vec<f64>>()
+        })
+        .filter(|r| r.len() == METRICS.len())
+        .collect()
 }
 
 fn variance(xs: &[f32]) -> f64 {
@@ -1258,7 +1352,11 @@ mod tests {
         let st = Tensor::from_slice(&scores).view([b as i64, l as i64]);
         let vt = Tensor::from_slice(&valid).view([b as i64, l as i64]);
         let (logp, ent) = plackett_luce(&st, &vt, &Tensor::from_slice(&depth));
-        assert!(close(&vec1(&logp), &want, 1e-4), "{:?} vs {want:?}", vec1(&logp));
+        assert!(
+            close(&vec1(&logp), &want, 1e-4),
+            "{:?} vs {want:?}",
+            vec1(&logp)
+        );
         assert!(vec1(&ent).iter().all(|e| e.is_finite() && *e >= -1e-6));
     }
 
@@ -1296,7 +1394,10 @@ mod tests {
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1, 2, 3, 4]);
-        assert_eq!(sample_ranking(&s, &mut ChaCha8Rng::seed_from_u64(1)).1, order);
+        assert_eq!(
+            sample_ranking(&s, &mut ChaCha8Rng::seed_from_u64(1)).1,
+            order
+        );
         // A big score gap wins almost always.
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let wins = (0..200)
@@ -1312,7 +1413,10 @@ mod tests {
         let x = Tensor::randn([1, 3, N_FEATURES as i64], (Kind::Float, Device::Cpu));
         let v = agent.value(&x, &Tensor::ones([1, 3], (Kind::Bool, Device::Cpu)));
         let padded = Tensor::cat(
-            &[&x, &(Tensor::ones([1, 2, N_FEATURES as i64], (Kind::Float, Device::Cpu)) * 100.0)],
+            &[
+                &x,
+                &(Tensor::ones([1, 2, N_FEATURES as i64], (Kind::Float, Device::Cpu)) * 100.0),
+            ],
             1,
         );
         let mask = Tensor::from_slice(&[true, true, true, false, false]).view([1, 5]);
@@ -1344,7 +1448,10 @@ mod tests {
         let x = Tensor::from_slice(&flat).view([rows.len() as i64, N_FEATURES as i64]);
         let tch_scores = vec1(&tch::no_grad(|| agent.scores(&x)));
         assert!(plain.iter().any(|s| s.abs() > 1e-3), "scores are all ~0");
-        assert!(close(&plain, &tch_scores, 1e-5), "{plain:?} vs {tch_scores:?}");
+        assert!(
+            close(&plain, &tch_scores, 1e-5),
+            "{plain:?} vs {tch_scores:?}"
+        );
         // 2. Through the model file and LearnedPolicy, from JobObs.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.safetensors");

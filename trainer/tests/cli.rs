@@ -356,7 +356,15 @@ fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
         .arg(d.join("t.jsonl"))
         .arg("--cluster")
         .arg(d.join("c.toml"))
-        .args(["--policies", "slurm,learned", "--sequences", "2", "--jobs", "24", "--model"])
+        .args([
+            "--policies",
+            "slurm,learned",
+            "--sequences",
+            "2",
+            "--jobs",
+            "24",
+            "--model",
+        ])
         .arg(out.join("model.safetensors"))
         .arg("--out")
         .arg(&ev)
@@ -366,11 +374,12 @@ fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
     let res = std::fs::read_to_string(ev.join("results.json")).unwrap();
     assert!(res.contains("\"learned\""));
 
-    // Resume from the checkpoint of update 2 and run update 3 only.
+    // Resume from the checkpoint of update 2 and run update 3 only; the
+    // curves of updates 1 and 2 are kept.
     let ckpt = out.join("checkpoint-00002.safetensors");
     train(&["--total-updates", "3", "--resume", ckpt.to_str().unwrap()]);
     let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
-    assert_eq!(rows.len(), 1, "{csv}");
-    assert!(rows[0].starts_with("3,"), "{csv}");
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[2].starts_with("3,"), "{csv}");
 }

@@ -345,7 +345,8 @@ pub fn run(a: Args) -> Result<()> {
         "none" => None,
         r => {
             if !specs.iter().any(|s| s.name == r) {
-                let spec = resolve_policies(&[r.to_string()], a.model.as_deref()).context("--reference")?;
+                let spec = resolve_policies(&[r.to_string()], a.model.as_deref())
+                    .context("--reference")?;
                 eprintln!("note: adding the reference policy `{r}` to the evaluated policies");
                 specs.splice(0..0, spec);
             }

@@ -302,8 +302,11 @@ fn table(m: &Metrics) -> String {
 pub fn run(a: Args) -> Result<()> {
     let mut trace = load_trace(&a.trace, a.lenient)?;
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
-    let mut pol = match super::evaluate::resolve_policies(&[a.policy.clone()], a.model.as_deref())?
-        .pop()
+    let mut pol = match super::evaluate::resolve_policies(
+        std::slice::from_ref(&a.policy),
+        a.model.as_deref(),
+    )?
+    .pop()
     {
         Some(spec) => (spec.make)(),
         None => baseline(&a.policy)?,

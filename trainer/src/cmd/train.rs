@@ -58,16 +58,33 @@ pub fn run(a: ppo::Args) -> Result<()> {
             jobs_per_sequence: a.jobs_per_episode,
             starts: &out.val_starts,
         };
-        Some(sim::eval::evaluate(&input, &specs, Some("slurm"), &mut |_| {})?)
+        Some(sim::eval::evaluate(
+            &input,
+            &specs,
+            Some("slurm"),
+            &mut |_| {},
+        )?)
     };
 
-    let col = |name: &str| METRICS.iter().position(|m| *m == name).expect("a known metric");
+    let col = |name: &str| {
+        METRICS
+            .iter()
+            .position(|m| *m == name)
+            .expect("a known metric")
+    };
     let series = |name: &'static str, reference: Option<f64>| {
         let c = col(name);
-        let pts = out.curves.iter().map(|r| (r[0], r[c])).collect();
-        (name, pts, reference)
+        crate::plot::Curve {
+            name,
+            points: out.curves.iter().map(|r| (r[0], r[c])).collect(),
+            reference,
+        }
     };
-    let val_slurm = out.curves.first().map(|r| r[col("sched/val_bsld_slurm")]).filter(|v| v.is_finite());
+    let val_slurm = out
+        .curves
+        .first()
+        .map(|r| r[col("sched/val_bsld_slurm")])
+        .filter(|v| v.is_finite());
     crate::plot::curves(
         &a.out.join("curves.png"),
         "slurm-rl train: PPO curves",
@@ -103,7 +120,10 @@ fn render_report(
         "- cluster: {}",
         a.cluster
             .as_ref()
-            .map_or("derived from the SWF header".into(), |c| format!("`{}`", c.display()))
+            .map_or("derived from the SWF header".into(), |c| format!(
+                "`{}`",
+                c.display()
+            ))
     )?;
     writeln!(
         s,
@@ -118,10 +138,20 @@ fn render_report(
         "- {} updates × {} episodes, {} decisions; seed {}; training {:.1} s, total {:.1} s",
         a.total_updates, a.episodes_per_update, out.global_step, out.seed, out.wall_s, total_s
     )?;
-    writeln!(s, "- model: `{}`\n", a.out.join("model.safetensors").display())?;
+    writeln!(
+        s,
+        "- model: `{}`\n",
+        a.out.join("model.safetensors").display()
+    )?;
     if let Some(r) = report {
-        writeln!(s, "## Validation (mean ± 95% CI over the validation windows; learned − slurm paired)\n")?;
-        writeln!(s, "| metric | slurm | learned | learned − slurm | verdict |")?;
+        writeln!(
+            s,
+            "## Validation (mean ± 95% CI over the validation windows; learned − slurm paired)\n"
+        )?;
+        writeln!(
+            s,
+            "| metric | slurm | learned | learned − slurm | verdict |"
+        )?;
         writeln!(s, "|---|---|---|---|---|")?;
         for m in ["bsld_mean", "wait_mean", "wait_p99", "cpu_util", "fairness"] {
             let cell = |p: &str| {
@@ -132,10 +162,9 @@ fn render_report(
                         None => format!("{:.3}", x.mean),
                     })
             };
-            let (diff, verdict) = r
-                .policy("learned")
-                .and_then(|p| p.diff_of(m))
-                .map_or(("–".into(), "–".into()), |d| {
+            let (diff, verdict) = r.policy("learned").and_then(|p| p.diff_of(m)).map_or(
+                ("–".into(), "–".into()),
+                |d| {
                     (
                         match d.ci95 {
                             Some(h) => format!("{:.3} ± {:.3}", d.mean, h),
@@ -143,12 +172,21 @@ fn render_report(
                         },
                         format!("{:?}", d.verdict),
                     )
-                });
-            writeln!(s, "| {m} | {} | {} | {diff} | {verdict} |", cell("slurm"), cell("learned"))?;
+                },
+            );
+            writeln!(
+                s,
+                "| {m} | {} | {} | {diff} | {verdict} |",
+                cell("slurm"),
+                cell("learned")
+            )?;
         }
         writeln!(s)?;
     } else {
-        writeln!(s, "No validation: the held-out part is shorter than one window.\n")?;
+        writeln!(
+            s,
+            "No validation: the held-out part is shorter than one window.\n"
+        )?;
     }
     if let Some(last) = out.curves.last() {
         writeln!(s, "## Last update\n")?;
@@ -159,6 +197,10 @@ fn render_report(
         }
         writeln!(s)?;
     }
-    writeln!(s, "## Arguments\n\n```json\n{}\n```", serde_json::to_string_pretty(a)?)?;
+    writeln!(
+        s,
+        "## Arguments\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(a)?
+    )?;
     Ok(s)
 }
