@@ -675,4 +675,60 @@ mod tests {
         assert!(!obs.jobs.is_empty());
         let _ = env.reset(Some(2)).unwrap();
     }
+
+    /// Decisions per second of the environment alone (scores = Slurm's
+    /// multifactor, no network), on lublin_256 with 256-job windows. Run
+    /// with `cargo test --release -p trainer env_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn env_speed() {
+        let path = sim::testdata::trace("lublin_256.swf");
+        let (mut trace, _) =
+            sim::trace::swf::read(&path, &sim::trace::swf::SwfOptions::default()).unwrap();
+        let cluster = Cluster::from_swf_header(&trace.meta.header).unwrap();
+        for j in &mut trace.jobs {
+            j.partition = 0;
+        }
+        let n = trace.jobs.len();
+        let mut env = Env::new(
+            Arc::new(trace.jobs),
+            Arc::new(trace.names),
+            Arc::new(cluster),
+            (0, n),
+            EnvConfig {
+                jobs_per_episode: 256,
+                max_decisions: None,
+                sim: SimConfig::default(),
+                reward: RewardConfig {
+                    kind: RewardKind::Bsld,
+                    weights: [0.0; 3],
+                    guard_p99_wait: None,
+                    guard_coef: 0.0,
+                },
+            },
+            Normalizer::identity(N_FEATURES),
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let (mut steps, mut rows) = (0u64, 0u64);
+        for e in 0..20 {
+            let mut obs = env.reset(Some(e)).unwrap();
+            loop {
+                rows += obs.jobs.len() as u64;
+                let scores: Vec<f64> = obs.jobs.iter().map(|j| j.multifactor).collect();
+                let st = env.step(&scores).unwrap();
+                steps += 1;
+                if st.terminated || st.truncated {
+                    break;
+                }
+                obs = st.obs;
+            }
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "env alone: {steps} decisions ({rows} job rows) in {s:.2} s = {:.0} decisions/s",
+            steps as f64 / s
+        );
+        assert!(steps > 0);
+    }
 }
