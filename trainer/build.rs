@@ -48,6 +48,15 @@ fn main() {
             if dir.join("libtorch_cpu.so").exists() || dir.join("libtorch_cpu.dylib").exists() =>
         {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+            // Nothing in tch refers to libtorch_cuda's symbols directly, so
+            // with --as-needed the linker drops it and CUDA stays invisible
+            // (tch::Cuda::is_available() is false). Keep it when present.
+            let cuda = dir.join("libtorch_cuda.so");
+            if cuda.exists() {
+                println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+                println!("cargo:rustc-link-arg={}", cuda.display());
+                println!("cargo:rustc-link-arg=-Wl,--as-needed");
+            }
         }
         Ok(dir) => fail(&format!("{} holds no libtorch_cpu library", dir.display())),
         Err(e) => fail(&e),
