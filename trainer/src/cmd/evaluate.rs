@@ -612,4 +612,29 @@ mod tests {
             .unwrap();
         assert!(format!("{e:#}").contains("listed twice"), "{e:#}");
     }
+
+    #[test]
+    fn learned_needs_a_model_and_a_model_path_names_the_policy() {
+        let e = resolve_policies(&["learned".into()], None).err().unwrap();
+        assert!(format!("{e:#}").contains("--model"), "{e:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.safetensors");
+        let arch = policy::nn::Architecture::default_for(policy::features::N_FEATURES);
+        policy::Model::random(arch, policy::features::FeatureSpec::current_identity(), 1)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        let specs = resolve_policies(&[], Some(&path)).unwrap();
+        assert_eq!(specs.last().unwrap().name, "learned");
+        assert_eq!((specs.last().unwrap().make)().name(), "learned");
+        let specs = resolve_policies(&[path.to_string_lossy().into_owned()], None).unwrap();
+        assert_eq!(specs[0].name, "mine");
+        let e = resolve_policies(
+            &["learned".into()],
+            Some(&dir.path().join("missing.safetensors")),
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{e:#}").contains("missing.safetensors"), "{e:#}");
+    }
 }
