@@ -59,9 +59,18 @@ traces_dir() {
 SLURM_RL_CACHE="${SLURM_RL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/slurm-rl}"
 export SLURM_RL_CACHE
 
+# The torch release that tch 0.26 (the trainer's libtorch binding) is built for.
+SLURM_RL_TORCH_VERSION="2.13.0"
+
 # setup_venv: the project's Python venv ($SLURM_RL_CACHE/venv, or
 # $SLURM_RL_VENV) with the packages the tests use to check our files from
-# Python (safetensors, numpy).
+# Python (safetensors, numpy) and torch==2.13.0, whose libtorch the trainer
+# links (tch 0.26 needs exactly that release; the pip wheel is ~4.7 GB and
+# takes a minute or two). Afterwards the venv's python is first on PATH and
+# LIBTORCH_USE_PYTORCH=1 is exported, so `cargo build` finds libtorch through
+# `python` (torch-sys) and trainer/build.rs bakes torch's lib/ into the
+# binaries' RUNPATH (no LD_LIBRARY_PATH needed at run time, as long as the
+# venv stays where it is).
 setup_venv() {
     apt_install python3-venv
     local venv="${SLURM_RL_VENV:-$SLURM_RL_CACHE/venv}"
@@ -72,7 +81,16 @@ setup_venv() {
     fi
     if ! "$venv/bin/python" -c 'import safetensors, numpy' 2>/dev/null; then
         say "installing safetensors and numpy into $venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check safetensors numpy
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check safetensors numpy
+    fi
+    if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('$SLURM_RL_TORCH_VERSION') else 1)" 2>/dev/null; then
+        say "installing torch==$SLURM_RL_TORCH_VERSION into $venv (large download, once)"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$SLURM_RL_TORCH_VERSION"
     fi
     export SLURM_RL_PYTHON="$venv/bin/python"
+    case ":$PATH:" in
+        *":$venv/bin:"*) ;;
+        *) export PATH="$venv/bin:$PATH" ;;
+    esac
+    export LIBTORCH_USE_PYTORCH=1
 }

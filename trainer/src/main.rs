@@ -4,7 +4,9 @@
 //! codes. Each subcommand lives in `cmd/`.
 
 mod cmd;
+mod env;
 mod plot;
+mod ppo;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +43,8 @@ enum Command {
     /// RLScheduler's (SC'20) protocol and simplified backfill, to set our
     /// figures beside that paper's table.
     Rlscheduler(cmd::rlscheduler::Args),
+    /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
+    Train(ppo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

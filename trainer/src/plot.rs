@@ -508,6 +508,82 @@ pub fn schedule(
     })
 }
 
+/// One panel of [`curves`].
+pub struct Curve<'a> {
+    /// The metric's stable name (the panel's caption).
+    pub name: &'a str,
+    /// `(update, value)`; non-finite values (not measured) are skipped.
+    pub points: Vec<(f64, f64)>,
+    /// A level drawn dashed in grey, e.g. the `slurm` baseline.
+    pub reference: Option<f64>,
+}
+
+/// Training curves: one line panel per metric against the update number.
+pub fn curves(path: &Path, title: &str, series: &[Curve<'_>]) -> Result<()> {
+    anyhow::ensure!(!series.is_empty(), "no curve to plot");
+    let cols = series.len().min(2);
+    let rows = series.len().div_ceil(cols);
+    let (pw, ph) = (560u32, 340u32);
+    write_png(path, pw * cols as u32, ph * rows as u32 + 50, |root| {
+        let (head, body) = root.split_vertically(50);
+        head.titled(title, (FONT, 24))?;
+        let panels = body.split_evenly((rows, cols));
+        for (panel, curve) in panels.iter().zip(series) {
+            let (name, reference) = (curve.name, &curve.reference);
+            let pts: Vec<(f64, f64)> = curve
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            let x_max = pts.iter().map(|p| p.0).fold(1.0f64, f64::max);
+            let x_min = pts
+                .iter()
+                .map(|p| p.0)
+                .fold(x_max, f64::min)
+                .min(x_max - 1.0);
+            let ys = pts.iter().map(|p| p.1).chain(reference.iter().copied());
+            let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                (a.min(y), b.max(y))
+            });
+            let (lo, hi) = if lo.is_finite() && hi > lo {
+                let pad = 0.05 * (hi - lo);
+                (lo - pad, hi + pad)
+            } else if lo.is_finite() {
+                (lo - 1.0, lo + 1.0)
+            } else {
+                (0.0, 1.0)
+            };
+            let mut c = ChartBuilder::on(panel)
+                .caption(name, (FONT, 18))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(60)
+                .build_cartesian_2d(x_min..x_max, lo..hi)?;
+            c.configure_mesh()
+                .x_desc("update")
+                .light_line_style(TRANSPARENT)
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 13))
+                .draw()?;
+            if let Some(r) = reference {
+                c.draw_series(DashedLineSeries::new(
+                    [(x_min, *r), (x_max, *r)],
+                    6,
+                    4,
+                    REF_COLOR.stroke_width(2),
+                ))?;
+            }
+            if pts.len() == 1 {
+                c.draw_series(pts.iter().map(|&p| Circle::new(p, 4, BAR_COLOR.filled())))?;
+            } else {
+                c.draw_series(LineSeries::new(pts, BAR_COLOR.stroke_width(2)))?;
+            }
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -241,3 +241,145 @@ fn import_sacct_help_teaches_the_field_list() {
     assert!(help.contains("CANCELLED WHILE PENDING"));
     assert!(help.contains("Europe/Berlin"));
 }
+
+/// Trains for 2 updates on a tiny synthetic trace, then checks every output,
+/// that the model file loads and scores, that `evaluate --model` runs it, and
+/// that `--resume` continues from a checkpoint.
+#[test]
+fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = bin()
+        .args(["synth", "-n", "160", "--seed", "3", "--nodes", "4", "-o"])
+        .arg(d.join("t.jsonl"))
+        .arg("--cluster-out")
+        .arg(d.join("c.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = d.join("run");
+    let train = |extra: &[&str]| {
+        let o = bin()
+            .arg("train")
+            .arg("--trace")
+            .arg(d.join("t.jsonl"))
+            .arg("--cluster")
+            .arg(d.join("c.toml"))
+            .arg("--out")
+            .arg(&out)
+            .args([
+                "--jobs-per-episode",
+                "24",
+                "--episodes-per-update",
+                "1",
+                "--val-sequences",
+                "2",
+                "--checkpoint-every",
+                "1",
+                "--hidden",
+                "8,4",
+                "--quiet",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let stdout = train(&["--total-updates", "2"]);
+    assert!(stdout.contains("# slurm-rl training report"), "{stdout}");
+    for f in [
+        "model.safetensors",
+        "curves.csv",
+        "curves.png",
+        "report.md",
+        "checkpoint-00002.safetensors",
+        "checkpoint-00002.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} is missing");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| bsld_mean |"), "{report}");
+    let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for m in [
+        "losses/policy_loss",
+        "losses/value_loss",
+        "losses/entropy",
+        "losses/approx_kl",
+        "charts/SPS",
+        "sched/bsld",
+        "sched/val_bsld",
+    ] {
+        assert!(header.contains(&m), "{m} not in {header:?}");
+    }
+    assert_eq!(lines.count(), 2);
+
+    // The model file loads through the policy crate and scores.
+    let model = policy::Model::load(out.join("model.safetensors")).unwrap();
+    assert_eq!(model.architecture().hidden, vec![8, 4]);
+    assert!(model.reward.contains("mean_bsld"));
+    let ctx = policy::QueueContext {
+        now: 100,
+        free_cpus: 8,
+        total_cpus: 64,
+        free_gpus: 2,
+        total_gpus: 32,
+        queue_len: 2,
+        running: 1,
+    };
+    let jobs = [
+        policy::JobObs {
+            cpus: 4,
+            gpus: 1,
+            time_limit: 3600,
+            ..Default::default()
+        },
+        policy::JobObs {
+            cpus: 32,
+            gpus: 8,
+            time_limit: 86400,
+            wait: 5000,
+            ..Default::default()
+        },
+    ];
+    let mut scores = [f32::NAN; 2];
+    model.score_jobs(&ctx, &jobs, &mut scores, &mut model.scratch());
+    assert!(scores.iter().all(|s| s.is_finite()), "{scores:?}");
+
+    // evaluate --model runs it beside a baseline.
+    let ev = d.join("eval");
+    let o = bin()
+        .arg("evaluate")
+        .arg("--trace")
+        .arg(d.join("t.jsonl"))
+        .arg("--cluster")
+        .arg(d.join("c.toml"))
+        .args([
+            "--policies",
+            "slurm,learned",
+            "--sequences",
+            "2",
+            "--jobs",
+            "24",
+            "--model",
+        ])
+        .arg(out.join("model.safetensors"))
+        .arg("--out")
+        .arg(&ev)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let res = std::fs::read_to_string(ev.join("results.json")).unwrap();
+    assert!(res.contains("\"learned\""));
+
+    // Resume from the checkpoint of update 2 and run update 3 only; the
+    // curves of updates 1 and 2 are kept.
+    let ckpt = out.join("checkpoint-00002.safetensors");
+    train(&["--total-updates", "3", "--resume", ckpt.to_str().unwrap()]);
+    let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(rows[2].starts_with("3,"), "{csv}");
+}

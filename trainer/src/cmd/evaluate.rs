@@ -89,9 +89,13 @@ pub struct Args {
     /// traces (derived from the header).
     #[arg(long, value_name = "FILE")]
     pub cluster: Option<PathBuf>,
-    /// Policies to compare, comma-separated (default: every baseline).
+    /// Policies to compare, comma-separated (default: every baseline, plus
+    /// `learned` with --model). A name may also be a `.safetensors` model file.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub policies: Vec<String>,
+    /// A model file written by `slurm-rl train`: the policy `learned`.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
     /// Backfill scheduler beside the main scheduler.
     #[arg(long, value_enum, default_value_t = BackfillArg::Slurm)]
     pub backfill: BackfillArg,
@@ -123,14 +127,23 @@ pub struct Args {
     pub lenient: bool,
 }
 
-/// Turns policy names into factories. Every way to name a policy (today the
-/// baselines; later `--model` for the learned one) goes through here.
-pub(crate) fn resolve_policies(names: &[String]) -> Result<Vec<PolicySpec<'static>>> {
+/// Turns policy names into factories. Every way to name a policy goes
+/// through here: a baseline name, `learned` (the model file given with
+/// `--model`), or the path of a model file (`*.safetensors`, named after
+/// the file's stem). A model file is read and validated once.
+pub(crate) fn resolve_policies(
+    names: &[String],
+    model: Option<&Path>,
+) -> Result<Vec<PolicySpec<'static>>> {
     let names: Vec<String> = if names.is_empty() {
-        sim::baselines::NAMES
+        let mut v: Vec<String> = sim::baselines::NAMES
             .iter()
             .map(|s| s.to_string())
-            .collect()
+            .collect();
+        if model.is_some() {
+            v.push("learned".into());
+        }
+        v
     } else {
         names
             .iter()
@@ -145,13 +158,34 @@ pub(crate) fn resolve_policies(names: &[String]) -> Result<Vec<PolicySpec<'stati
     }
     let mut specs: Vec<PolicySpec<'static>> = Vec::with_capacity(names.len());
     for n in &names {
-        let spec = PolicySpec::baseline(n).with_context(|| {
-            format!(
-                "unknown policy `{n}`; known: {}",
+        if let Some(spec) = PolicySpec::baseline(n) {
+            specs.push(spec);
+            continue;
+        }
+        let path = if n == "learned" {
+            model
+                .with_context(|| "policy `learned` needs --model FILE (a model file written by `slurm-rl train`)")?
+                .to_path_buf()
+        } else if n.ends_with(".safetensors") {
+            PathBuf::from(n)
+        } else {
+            bail!(
+                "unknown policy `{n}`; known: {}, learned (with --model), or a path to a .safetensors model file",
                 sim::baselines::NAMES.join(", ")
-            )
-        })?;
-        specs.push(spec);
+            );
+        };
+        let m = policy::Model::load(&path)
+            .with_context(|| format!("loading the model for policy `{n}`"))?;
+        let name = if n == "learned" {
+            "learned".to_string()
+        } else {
+            path.file_stem()
+                .map_or(n.clone(), |s| s.to_string_lossy().into_owned())
+        };
+        let label = name.clone();
+        specs.push(PolicySpec::new(name, move || {
+            Box::new(policy::LearnedPolicy::new(m.clone()).with_name(label.clone()))
+        }));
     }
     Ok(specs)
 }
@@ -306,12 +340,13 @@ pub(crate) fn render_markdown(
 pub fn run(a: Args) -> Result<()> {
     let mut trace = load_trace(&a.trace, a.lenient)?;
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
-    let mut specs = resolve_policies(&a.policies)?;
+    let mut specs = resolve_policies(&a.policies, a.model.as_deref())?;
     let reference = match a.reference.as_str() {
         "none" => None,
         r => {
             if !specs.iter().any(|s| s.name == r) {
-                let spec = resolve_policies(&[r.to_string()]).context("--reference")?;
+                let spec = resolve_policies(&[r.to_string()], a.model.as_deref())
+                    .context("--reference")?;
                 eprintln!("note: adding the reference policy `{r}` to the evaluated policies");
                 specs.splice(0..0, spec);
             }
@@ -563,18 +598,43 @@ mod tests {
 
     #[test]
     fn default_policy_list_is_every_baseline() {
-        let specs = resolve_policies(&[]).unwrap();
+        let specs = resolve_policies(&[], None).unwrap();
         let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, sim::baselines::NAMES);
     }
 
     #[test]
     fn unknown_and_duplicate_policies_are_errors() {
-        let e = resolve_policies(&["nope".into()]).err().unwrap();
+        let e = resolve_policies(&["nope".into()], None).err().unwrap();
         assert!(format!("{e:#}").contains("unknown policy `nope`"), "{e:#}");
-        let e = resolve_policies(&["fcfs".into(), " fcfs".into()])
+        let e = resolve_policies(&["fcfs".into(), " fcfs".into()], None)
             .err()
             .unwrap();
         assert!(format!("{e:#}").contains("listed twice"), "{e:#}");
+    }
+
+    #[test]
+    fn learned_needs_a_model_and_a_model_path_names_the_policy() {
+        let e = resolve_policies(&["learned".into()], None).err().unwrap();
+        assert!(format!("{e:#}").contains("--model"), "{e:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.safetensors");
+        let arch = policy::nn::Architecture::default_for(policy::features::N_FEATURES);
+        policy::Model::random(arch, policy::features::FeatureSpec::current_identity(), 1)
+            .unwrap()
+            .save(&path)
+            .unwrap();
+        let specs = resolve_policies(&[], Some(&path)).unwrap();
+        assert_eq!(specs.last().unwrap().name, "learned");
+        assert_eq!((specs.last().unwrap().make)().name(), "learned");
+        let specs = resolve_policies(&[path.to_string_lossy().into_owned()], None).unwrap();
+        assert_eq!(specs[0].name, "mine");
+        let e = resolve_policies(
+            &["learned".into()],
+            Some(&dir.path().join("missing.safetensors")),
+        )
+        .err()
+        .unwrap();
+        assert!(format!("{e:#}").contains("missing.safetensors"), "{e:#}");
     }
 }

@@ -7,3 +7,4 @@ pub mod import;
 pub mod rlscheduler;
 pub mod simulate;
 pub mod synth;
+pub mod train;

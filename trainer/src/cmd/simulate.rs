@@ -56,7 +56,8 @@ Examples:
   slurm-rl simulate --trace hist.jsonl --cluster cluster.toml --events ev.log --plot schedule.png";
 
 /// Backfill mode on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BackfillArg {
     /// sched/backfill with the cluster's SchedulerParameters.
     Slurm,
@@ -131,9 +132,13 @@ pub struct Args {
     /// traces (derived from the header).
     #[arg(long, value_name = "FILE")]
     pub cluster: Option<PathBuf>,
-    /// The policy that orders pending jobs (slurm, fcfs, sjf, wfp3, unicep, f1).
+    /// The policy that orders pending jobs (slurm, fcfs, sjf, wfp3, unicep,
+    /// f1; `learned` with --model; or a .safetensors model file).
     #[arg(long, default_value = "slurm")]
     pub policy: String,
+    /// A model file written by `slurm-rl train`, for `--policy learned`.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
     /// Backfill scheduler beside the main scheduler.
     #[arg(long, value_enum, default_value_t = BackfillArg::Slurm)]
     pub backfill: BackfillArg,
@@ -297,7 +302,15 @@ fn table(m: &Metrics) -> String {
 pub fn run(a: Args) -> Result<()> {
     let mut trace = load_trace(&a.trace, a.lenient)?;
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
-    let mut pol = baseline(&a.policy)?;
+    let mut pol = match super::evaluate::resolve_policies(
+        std::slice::from_ref(&a.policy),
+        a.model.as_deref(),
+    )?
+    .pop()
+    {
+        Some(spec) => (spec.make)(),
+        None => baseline(&a.policy)?,
+    };
     let cfg = SimConfig {
         backfill: a.backfill.to_engine(),
         cancelled_pending: a.cancelled_pending.to_engine(),

@@ -1,0 +1,206 @@
+//! `slurm-rl train`: learn a scoring policy with PPO on a trace and a
+//! cluster model, then compare it with the `slurm` baseline on the
+//! held-out validation windows.
+//!
+//! This file loads the data, calls `crate::ppo::train` (which owns the
+//! algorithm, checkpoints, `curves.csv` and `model.safetensors`) and
+//! writes `curves.png` and `report.md`; it must not contain any part of the
+//! algorithm.
+
+use super::common::{load_cluster, load_trace};
+use crate::ppo::{self, METRICS};
+use anyhow::{Context, Result};
+use sim::eval::{EvalInput, PolicySpec, Report};
+use std::fmt::Write as _;
+
+pub(crate) const AFTER_LONG_HELP: &str = "\
+Outputs in --out: model.safetensors (load it with `slurm-rl evaluate --model`
+or site_factor/rl), curves.csv and curves.png (metrics per update: losses/*,
+charts/SPS, sched/bsld, sched/val_bsld, …), checkpoint-NNNNN.safetensors (+ .json),
+report.md (arguments, data split, wall time, validation vs slurm).
+
+Environment: SLURM_CPUS_PER_TASK sets libtorch's threads; SLURM_ARRAY_TASK_ID is
+added to --seed (one sweep point per array task).
+
+Examples:
+  slurm-rl train --trace lublin_256.swf --out runs/lublin --total-updates 200
+  slurm-rl train --trace hist.jsonl --cluster slurm.conf --out runs/site --reward mix \\
+      --reward-weights 1,0.5,0 --guard-p99-wait 86400";
+
+/// Runs `slurm-rl train`.
+pub fn run(a: ppo::Args) -> Result<()> {
+    let mut trace = load_trace(&a.trace, a.lenient)?;
+    trace.sort();
+    let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
+    let t0 = std::time::Instant::now();
+    let out = ppo::train(&a, trace.clone(), cluster.clone())?;
+
+    // Validation: the learned model against slurm on the held-out windows.
+    let report = if out.val_starts.is_empty() {
+        None
+    } else {
+        let sim_cfg = sim::engine::SimConfig {
+            backfill: a.backfill.to_engine(),
+            seed: out.seed,
+            ..Default::default()
+        };
+        let model = out.model.clone();
+        let specs = vec![
+            PolicySpec::baseline("slurm").expect("the slurm baseline exists"),
+            PolicySpec::new("learned", move || {
+                Box::new(policy::LearnedPolicy::new(model.clone()))
+            }),
+        ];
+        let input = EvalInput {
+            trace: &trace,
+            cluster: &cluster,
+            sim: &sim_cfg,
+            jobs_per_sequence: a.jobs_per_episode,
+            starts: &out.val_starts,
+        };
+        Some(sim::eval::evaluate(
+            &input,
+            &specs,
+            Some("slurm"),
+            &mut |_| {},
+        )?)
+    };
+
+    let col = |name: &str| {
+        METRICS
+            .iter()
+            .position(|m| *m == name)
+            .expect("a known metric")
+    };
+    let series = |name: &'static str, reference: Option<f64>| {
+        let c = col(name);
+        crate::plot::Curve {
+            name,
+            points: out.curves.iter().map(|r| (r[0], r[c])).collect(),
+            reference,
+        }
+    };
+    let val_slurm = out
+        .curves
+        .first()
+        .map(|r| r[col("sched/val_bsld_slurm")])
+        .filter(|v| v.is_finite());
+    crate::plot::curves(
+        &a.out.join("curves.png"),
+        "slurm-rl train: PPO curves",
+        &[
+            series("sched/bsld", val_slurm),
+            series("sched/val_bsld", val_slurm),
+            series("losses/policy_loss", None),
+            series("losses/value_loss", None),
+            series("losses/entropy", None),
+            series("losses/approx_kl", None),
+        ],
+    )?;
+    let text = render_report(&a, &out, report.as_ref(), t0.elapsed().as_secs_f64())?;
+    let path = a.out.join("report.md");
+    sim::io::atomic_write(&path, |w| w.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    print!("{text}");
+    Ok(())
+}
+
+fn render_report(
+    a: &ppo::Args,
+    out: &ppo::Outcome,
+    report: Option<&Report>,
+    total_s: f64,
+) -> Result<String> {
+    let mut s = String::new();
+    let ((t0, t1), (v0, v1)) = out.split;
+    writeln!(s, "# slurm-rl training report\n")?;
+    writeln!(s, "- trace: `{}`", a.trace.display())?;
+    writeln!(
+        s,
+        "- cluster: {}",
+        a.cluster
+            .as_ref()
+            .map_or("derived from the SWF header".into(), |c| format!(
+                "`{}`",
+                c.display()
+            ))
+    )?;
+    writeln!(
+        s,
+        "- split by submit time: training jobs {t0}..{t1}, validation jobs {v0}..{v1} ({} windows of {} jobs, starts {:?})",
+        out.val_starts.len(),
+        a.jobs_per_episode,
+        out.val_starts
+    )?;
+    writeln!(s, "- reward: `{}`", out.model.reward)?;
+    writeln!(
+        s,
+        "- {} updates × {} episodes, {} decisions; seed {}; training {:.1} s, total {:.1} s",
+        a.total_updates, a.episodes_per_update, out.global_step, out.seed, out.wall_s, total_s
+    )?;
+    writeln!(
+        s,
+        "- model: `{}`\n",
+        a.out.join("model.safetensors").display()
+    )?;
+    if let Some(r) = report {
+        writeln!(
+            s,
+            "## Validation (mean ± 95% CI over the validation windows; learned − slurm paired)\n"
+        )?;
+        writeln!(
+            s,
+            "| metric | slurm | learned | learned − slurm | verdict |"
+        )?;
+        writeln!(s, "|---|---|---|---|---|")?;
+        for m in ["bsld_mean", "wait_mean", "wait_p99", "cpu_util", "fairness"] {
+            let cell = |p: &str| {
+                r.policy(p)
+                    .and_then(|p| p.summary_of(m))
+                    .map_or("–".to_string(), |x| match x.ci95 {
+                        Some(h) => format!("{:.3} ± {:.3}", x.mean, h),
+                        None => format!("{:.3}", x.mean),
+                    })
+            };
+            let (diff, verdict) = r.policy("learned").and_then(|p| p.diff_of(m)).map_or(
+                ("–".into(), "–".into()),
+                |d| {
+                    (
+                        match d.ci95 {
+                            Some(h) => format!("{:.3} ± {:.3}", d.mean, h),
+                            None => format!("{:.3}", d.mean),
+                        },
+                        format!("{:?}", d.verdict),
+                    )
+                },
+            );
+            writeln!(
+                s,
+                "| {m} | {} | {} | {diff} | {verdict} |",
+                cell("slurm"),
+                cell("learned")
+            )?;
+        }
+        writeln!(s)?;
+    } else {
+        writeln!(
+            s,
+            "No validation: the held-out part is shorter than one window.\n"
+        )?;
+    }
+    if let Some(last) = out.curves.last() {
+        writeln!(s, "## Last update\n")?;
+        for (name, v) in METRICS.iter().zip(last) {
+            if v.is_finite() {
+                writeln!(s, "- `{name}`: {v:.4}")?;
+            }
+        }
+        writeln!(s)?;
+    }
+    writeln!(
+        s,
+        "## Arguments\n\n```json\n{}\n```",
+        serde_json::to_string_pretty(a)?
+    )?;
+    Ok(s)
+}
