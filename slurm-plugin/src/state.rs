@@ -55,8 +55,10 @@ impl State {
                     host.log(
                         Level::Info,
                         &format!(
-                            "site_factor/rl: loaded model {} (reward {}, created {}), scale {}, max_wait {}",
+                            "site_factor/rl: loaded model {} ({} features, layers {:?}, reward {}, created {}), scale {}, max_wait {}",
                             path.display(),
+                            m.spec().len(),
+                            m.architecture().layer_sizes(),
                             m.reward,
                             m.created,
                             config.scale,
