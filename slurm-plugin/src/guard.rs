@@ -12,13 +12,19 @@ use std::sync::Once;
 
 use crate::host::{Host, Level};
 
-/// An error and its `source()` chain on one line: `a: b: c`.
+/// An error and its `source()` chain on one line: `a: b: c`. A source
+/// whose text the message already ends with (an error that prints its
+/// source in its own `Display`, like `policy`'s `ModelError::File`) is not
+/// repeated.
 pub fn error_chain(e: &dyn Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        let t = c.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
         cur = c.source();
     }
     s
@@ -103,6 +109,31 @@ mod tests {
         assert_eq!(
             h.messages(Level::Error),
             vec!["site_factor/rl: init: outer: inner cause".to_string()]
+        );
+    }
+
+    /// Bug found in slurmctld's log (tests/e2e_plugin.sh): a corrupt model
+    /// was logged as "model file F: not a safetensors file: X: not a
+    /// safetensors file: X", because `ModelError::File` prints its source
+    /// and also returns it from `source()`.
+    #[test]
+    fn error_chain_does_not_repeat_a_source_already_in_the_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("garbage.safetensors");
+        std::fs::write(&path, [0xffu8; 64]).unwrap();
+        let e = policy::Model::load(&path).unwrap_err();
+        assert!(
+            e.source().is_some(),
+            "the test needs an error with a source: {e}"
+        );
+        let msg = error_chain(&e);
+        assert_eq!(msg.matches("not a safetensors file").count(), 1, "{msg}");
+        assert!(msg.starts_with("model file "), "{msg}");
+        assert!(msg.contains("garbage.safetensors"), "{msg}");
+        // A source not already in the message is still appended.
+        assert_eq!(
+            error_chain(&Outer(std::io::Error::other("inner cause"))),
+            "outer: inner cause"
         );
     }
 

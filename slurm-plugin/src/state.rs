@@ -55,8 +55,10 @@ impl State {
                     host.log(
                         Level::Info,
                         &format!(
-                            "site_factor/rl: loaded model {} (reward {}, created {}), scale {}, max_wait {}",
+                            "site_factor/rl: loaded model {} ({} features, layers {:?}, reward {}, created {}), scale {}, max_wait {}",
                             path.display(),
+                            m.spec().len(),
+                            m.architecture().layer_sizes(),
                             m.reward,
                             m.created,
                             config.scale,
@@ -190,6 +192,16 @@ mod tests {
         let h = crate::host::TestHost::default();
         let s = State::build(&h, Some(&format!("model={},max_wait=0", p.display())));
         assert!(!s.is_neutral(), "{:?}", h.messages(Level::Error));
+        // The one line admins check for (docs/plugin.md, tests/e2e_plugin.sh).
+        let info = h.messages(Level::Info);
+        assert_eq!(info.len(), 1, "{info:?}");
+        let want = format!(
+            "site_factor/rl: loaded model {} ({} features, layers [{}, 32, 16, 8, 1],",
+            p.display(),
+            policy::features::N_FEATURES,
+            policy::features::N_FEATURES
+        );
+        assert!(info[0].starts_with(&want), "{info:?}");
         let ctx = QueueContext {
             total_cpus: 256,
             free_cpus: 64,
