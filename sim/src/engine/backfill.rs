@@ -12,14 +12,6 @@
 use super::select;
 use super::sim::{NEVER, Sim, State, round_up};
 
-/// A remembered answer of [`Plan::open_memo`].
-#[derive(Debug, Clone, Copy, Default)]
-struct Memo {
-    sweep: u64,
-    until: u64,
-    open: bool,
-}
-
 /// Reservations of the current cycle.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
@@ -37,23 +29,57 @@ pub(crate) struct Plan {
     /// partition, limit); `None` = beyond the window. A later job of the
     /// same shape cannot start earlier: reservations only grow.
     shapes: Vec<(select::Req, u16, u64, Option<u64>)>,
-    /// Per node, within one sweep: whether it is open, and until when
-    /// that answer holds (valid when `memo.sweep == sweep`).
-    memo: Vec<Memo>,
-    sweep: u64,
+    /// This cycle's reservations as `(start, end, first, count)` over
+    /// `rnodes` (one entry per job).
+    rlist: Vec<(u64, u64, u32, u32)>,
+    /// The reserved nodes of `rlist`, job after job.
+    rnodes: Vec<u32>,
+    /// `rlist` indices sorted by start, and by end.
+    by_start: Vec<(u64, u32)>,
+    by_end: Vec<(u64, u32)>,
+    /// Per node, within one fast sweep: how many reservations block it
+    /// (zero outside sweeps).
+    cnt: Vec<u32>,
+    /// Bitset over nodes: free CPUs now.
+    free_bits: Vec<u64>,
+    /// Per partition: bitset of its member nodes.
+    member_bits: Vec<Vec<u64>>,
+    /// Bitset over nodes, within one fast sweep: member nodes with free
+    /// CPUs at the sweep time and no blocking reservation.
+    usable: Vec<u64>,
+    /// Allocation candidates of a fast sweep.
+    cand: Vec<(u64, u32)>,
 }
 
 impl Plan {
-    pub(crate) fn new(nodes: usize) -> Self {
+    pub(crate) fn new(nodes: usize, members: &[&[bool]]) -> Self {
+        let words = nodes.div_ceil(64);
+        let member_bits = members
+            .iter()
+            .map(|m| {
+                let mut b = vec![0u64; words];
+                for (n, _) in m.iter().enumerate().filter(|&(_, &x)| x) {
+                    b[n / 64] |= 1 << (n % 64);
+                }
+                b
+            })
+            .collect();
         Plan {
+            rlist: Vec::new(),
+            rnodes: Vec::new(),
+            by_start: Vec::new(),
+            by_end: Vec::new(),
+            cnt: vec![0; nodes],
+            free_bits: vec![0; words],
+            member_bits,
+            usable: vec![0; words],
+            cand: Vec::new(),
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
             ends: Vec::new(),
             ff: Vec::new(),
             free_now: Vec::new(),
             shapes: Vec::new(),
-            memo: vec![Memo::default(); nodes],
-            sweep: 0,
         }
     }
 
@@ -64,6 +90,32 @@ impl Plan {
         self.touched.clear();
         self.ends.clear();
         self.shapes.clear();
+        self.rlist.clear();
+        self.rnodes.clear();
+        self.by_start.clear();
+        self.by_end.clear();
+    }
+
+    /// Sets `free_bits` from `free_now`.
+    fn set_free_bits(&mut self) {
+        self.free_bits.iter_mut().for_each(|w| *w = 0);
+        for &n in &self.free_now {
+            self.free_bits[n as usize / 64] |= 1 << (n % 64);
+        }
+    }
+
+    /// Records one job's reservation of `nodes` over `[t, t + len)` in
+    /// the lists that fast sweeps walk.
+    fn record(&mut self, nodes: &[select::Alloc], t: u64, len: u64) {
+        let e = t.saturating_add(len);
+        let k = self.rlist.len() as u32;
+        self.rlist
+            .push((t, e, self.rnodes.len() as u32, nodes.len() as u32));
+        self.rnodes.extend(nodes.iter().map(|a| a.node));
+        let i = self.by_start.partition_point(|&x| x <= (t, k));
+        self.by_start.insert(i, (t, k));
+        let i = self.by_end.partition_point(|&x| x <= (e, k));
+        self.by_end.insert(i, (e, k));
     }
 
     /// Whether node `n` is free of reservations over `[t, t + len)`.
@@ -76,33 +128,6 @@ impl Plan {
         let e = t.saturating_add(len);
         let i = v.partition_point(|&(_, re)| re <= t);
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
-    }
-
-    /// Whether node `n` is open over `[t, t + len)`, remembering within the
-    /// current sweep (one job, so one `len`) until when the answer holds:
-    /// a reservation `[s, e)` that overlaps the window keeps overlapping it
-    /// for every start before `e`; an open node stays open while the window
-    /// ends before the node's next reservation.
-    fn open_memo(&mut self, n: u32, t: u64, len: u64) -> bool {
-        let k = n as usize;
-        let m = self.memo[k];
-        if m.sweep == self.sweep && (if m.open { t <= m.until } else { t < m.until }) {
-            return m.open;
-        }
-        let v = &self.res[k];
-        let e = t.saturating_add(len);
-        let i = v.partition_point(|&(_, re)| re <= t);
-        let (open, until) = match v.get(i) {
-            Some(&(rs, re)) if rs < e => (false, re),
-            Some(&(rs, _)) => (true, rs.saturating_sub(len)),
-            None => (true, NEVER),
-        };
-        self.memo[k] = Memo {
-            sweep: self.sweep,
-            until,
-            open,
-        };
-        open
     }
 
     /// Reserves node `n` over `[t, t + len)` (which `open` allowed).
@@ -195,6 +220,204 @@ impl Sim<'_> {
         }
     }
 
+    /// The earliest start of job `j` at or after `t_min` within the
+    /// horizon, sweeping the expected ends of running jobs and the ends of
+    /// reservations; fills `alloc_buf` when found.
+    fn sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let limit = c.limit;
+        let part = &self.parts[p];
+        let mut ff = std::mem::take(&mut self.bf.ff);
+        ff.clear();
+        ff.extend_from_slice(&self.free);
+        let (mut agg_c, mut agg_g) = (self.part_free_cpus[p], self.part_free_gpus[p]);
+        let (mut ri, mut ei) = (0usize, 0usize);
+        let mut found = None;
+        // Whether the detailed check could give a new answer: it can
+        // only turn true when a node that is open gets more free
+        // resources, or a reservation ends (open nodes only close as
+        // the window slides later).
+        let mut dirty = true;
+        loop {
+            let tr = self
+                .running
+                .get(ri)
+                .map(|&(e, _)| round_up(e, resolution))
+                .unwrap_or(NEVER);
+            let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
+            let t = tr.min(te);
+            if t == NEVER || t > horizon {
+                break;
+            }
+            while let Some(&(e, r)) = self.running.get(ri) {
+                if round_up(e, resolution) > t {
+                    break;
+                }
+                ri += 1;
+                let slot = self.jc[r as usize].slot;
+                for a in &self.slots[slot as usize] {
+                    let f = &mut ff[a.node as usize];
+                    f.cpus += a.cpus;
+                    f.gpus += a.gpus;
+                    if f.mem != select::MEM_UNLIMITED {
+                        f.mem += a.mem;
+                    }
+                    if part.member[a.node as usize] {
+                        agg_c += a.cpus as u64;
+                        agg_g += a.gpus as u64;
+                        if !dirty && self.bf.open(a.node, t, limit) {
+                            dirty = true;
+                        }
+                    }
+                }
+            }
+            while self.bf.ends.get(ei).is_some_and(|&e| e <= t) {
+                ei += 1;
+                dirty = true;
+            }
+            if t < t_min || !dirty || agg_c < c.req.cpus as u64 || agg_g < c.req.gpus as u64 {
+                continue;
+            }
+            dirty = false;
+            let plan = &self.bf;
+            if select::select(
+                &c.req,
+                &part.nodes,
+                &self.cap,
+                &ff,
+                part.exclusive,
+                &|n| plan.open(n, t, limit),
+                &mut self.scratch,
+                Some(&mut self.alloc_buf),
+            ) {
+                found = Some(t);
+                break;
+            }
+        }
+        self.bf.ff = ff;
+        found
+    }
+
+    /// [`Sim::sweep`] for a job that asks only for CPUs on any number of
+    /// nodes of a shared partition. It keeps the open free CPUs at the
+    /// sweep time as a running sum: a reservation `[s, e)` blocks its
+    /// nodes for every start `t` with `s < t + limit` and `t < e`, so with
+    /// `t` increasing each reservation starts blocking once (in order of
+    /// `s`) and stops once (in order of `e`). Nodes are never scanned per
+    /// candidate time; the allocation walks a bitset of the usable nodes.
+    /// Same answer and allocation as `sweep` (select's rules for such a
+    /// job: the best single node, else most free CPUs first).
+    fn fast_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let limit = c.limit;
+        let need = c.req.cpus as u64;
+        let member = &self.parts[p].member;
+        let plan = &mut self.bf;
+        let mut ff = std::mem::take(&mut plan.ff);
+        ff.clear();
+        ff.extend_from_slice(&self.free);
+        let mb = &plan.member_bits[p];
+        for (k, w) in plan.usable.iter_mut().enumerate() {
+            *w = plan.free_bits[k] & mb[k];
+        }
+        let mut sum = self.part_free_cpus[p];
+        let (mut ri, mut ei, mut bi, mut xi) = (0usize, 0usize, 0usize, 0usize);
+        let mut found = None;
+        loop {
+            let tr = self
+                .running
+                .get(ri)
+                .map(|&(e, _)| round_up(e, resolution))
+                .unwrap_or(NEVER);
+            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let t = tr.min(te);
+            if t == NEVER || t > horizon {
+                break;
+            }
+            while let Some(&(e, r)) = self.running.get(ri) {
+                if round_up(e, resolution) > t {
+                    break;
+                }
+                ri += 1;
+                let slot = self.jc[r as usize].slot;
+                for a in &self.slots[slot as usize] {
+                    let n = a.node as usize;
+                    let f = &mut ff[n];
+                    f.cpus += a.cpus;
+                    f.gpus += a.gpus;
+                    if f.mem != select::MEM_UNLIMITED {
+                        f.mem += a.mem;
+                    }
+                    if member[n] && plan.cnt[n] == 0 {
+                        sum += a.cpus as u64;
+                        if f.cpus > 0 {
+                            plan.usable[n / 64] |= 1 << (n % 64);
+                        }
+                    }
+                }
+            }
+            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
+                ei += 1;
+            }
+            let wend = t.saturating_add(limit);
+            while let Some(&(s, k)) = plan.by_start.get(bi) {
+                if s >= wend {
+                    break;
+                }
+                bi += 1;
+                let (_, _, off, len) = plan.rlist[k as usize];
+                for &n in &plan.rnodes[off as usize..(off + len) as usize] {
+                    let n = n as usize;
+                    if plan.cnt[n] == 0 && member[n] {
+                        sum -= ff[n].cpus as u64;
+                        plan.usable[n / 64] &= !(1 << (n % 64));
+                    }
+                    plan.cnt[n] += 1;
+                }
+            }
+            while let Some(&(e, k)) = plan.by_end.get(xi) {
+                if e > t {
+                    break;
+                }
+                xi += 1;
+                let (_, _, off, len) = plan.rlist[k as usize];
+                for &n in &plan.rnodes[off as usize..(off + len) as usize] {
+                    let n = n as usize;
+                    plan.cnt[n] -= 1;
+                    if plan.cnt[n] == 0 && member[n] {
+                        sum += ff[n].cpus as u64;
+                        if ff[n].cpus > 0 {
+                            plan.usable[n / 64] |= 1 << (n % 64);
+                        }
+                    }
+                }
+            }
+            if t >= t_min && sum >= need {
+                found = Some(t);
+                break;
+            }
+        }
+        if found.is_some() {
+            alloc_fast(
+                &c.req,
+                &plan.usable,
+                &ff,
+                &mut plan.cand,
+                &mut self.alloc_buf,
+            );
+        }
+        for &(_, k) in &plan.by_start[..bi] {
+            let (_, _, off, len) = plan.rlist[k as usize];
+            for &n in &plan.rnodes[off as usize..(off + len) as usize] {
+                plan.cnt[n as usize] = 0;
+            }
+        }
+        plan.ff = ff;
+        found
+    }
+
     /// One backfill cycle.
     pub(super) fn backfill_cycle(&mut self) {
         if self.pending.is_empty() {
@@ -215,6 +438,7 @@ impl Sim<'_> {
         free_now.clear();
         free_now.extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
         self.bf.free_now = free_now;
+        self.bf.set_free_bits();
         let Some(mut last) = self.last_starter(0, max_test - 1) else {
             return;
         };
@@ -231,6 +455,7 @@ impl Sim<'_> {
                 started = true;
                 let free = &self.free;
                 self.bf.free_now.retain(|&n| free[n as usize].cpus > 0);
+                self.bf.set_free_bits();
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
                     None => break,
@@ -252,94 +477,15 @@ impl Sim<'_> {
                 Some(Some(t)) => t,
                 None => 0,
             };
-            let part = &self.parts[p];
-            let mut ff = std::mem::take(&mut self.bf.ff);
-            ff.clear();
-            ff.extend_from_slice(&self.free);
-            let (mut agg_c, mut agg_g) = (self.part_free_cpus[p], self.part_free_gpus[p]);
-            let (mut ri, mut ei) = (0usize, 0usize);
-            let mut found = None;
-            // Whether the detailed check could give a new answer: it can
-            // only turn true when a node that is open gets more free
-            // resources, or a reservation ends (open nodes only close as
-            // the window slides later).
-            let mut dirty = true;
-            let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
-            self.bf.sweep += 1;
-            loop {
-                let tr = self
-                    .running
-                    .get(ri)
-                    .map(|&(e, _)| round_up(e, resolution))
-                    .unwrap_or(NEVER);
-                let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
-                let t = tr.min(te);
-                if t == NEVER || t > horizon {
-                    break;
-                }
-                while let Some(&(e, r)) = self.running.get(ri) {
-                    if round_up(e, resolution) > t {
-                        break;
-                    }
-                    ri += 1;
-                    let slot = self.jc[r as usize].slot;
-                    for a in &self.slots[slot as usize] {
-                        let f = &mut ff[a.node as usize];
-                        f.cpus += a.cpus;
-                        f.gpus += a.gpus;
-                        if f.mem != select::MEM_UNLIMITED {
-                            f.mem += a.mem;
-                        }
-                        if part.member[a.node as usize] {
-                            agg_c += a.cpus as u64;
-                            agg_g += a.gpus as u64;
-                            if !dirty && self.bf.open(a.node, t, limit) {
-                                dirty = true;
-                            }
-                        }
-                    }
-                }
-                while self.bf.ends.get(ei).is_some_and(|&e| e <= t) {
-                    ei += 1;
-                    dirty = true;
-                }
-                if t < t_min || !dirty || agg_c < c.req.cpus as u64 || agg_g < c.req.gpus as u64 {
-                    continue;
-                }
-                dirty = false;
-                if fast {
-                    // CPUs only, any node count: add up open free CPUs first.
-                    let need = c.req.cpus as u64;
-                    let mut sum = 0u64;
-                    for &n in &part.nodes {
-                        let f = ff[n as usize].cpus;
-                        if f > 0 && self.bf.open_memo(n, t, limit) {
-                            sum += f as u64;
-                            if sum >= need {
-                                break;
-                            }
-                        }
-                    }
-                    if sum < need {
-                        continue;
-                    }
-                }
-                let plan = &self.bf;
-                if select::select(
-                    &c.req,
-                    &part.nodes,
-                    &self.cap,
-                    &ff,
-                    part.exclusive,
-                    &|n| plan.open(n, t, limit),
-                    &mut self.scratch,
-                    Some(&mut self.alloc_buf),
-                ) {
-                    found = Some(t);
-                    break;
-                }
-            }
-            self.bf.ff = ff;
+            let fast = {
+                let part = &self.parts[p];
+                !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
+            };
+            let found = if fast {
+                self.fast_sweep(j, t_min, horizon, resolution)
+            } else {
+                self.sweep(j, t_min, horizon, resolution)
+            };
             match shape {
                 Some(k) => self.bf.shapes[k].3 = found,
                 None if self.bf.shapes.len() < 16 => {
@@ -352,6 +498,7 @@ impl Sim<'_> {
                     let n = self.alloc_buf[k].node;
                     self.bf.reserve(n, t, limit);
                 }
+                self.bf.record(&self.alloc_buf, t, limit);
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
                     None => break,
@@ -365,4 +512,76 @@ impl Sim<'_> {
             self.mark_bf_dirty();
         }
     }
+}
+
+/// The allocation `select::select` makes for a CPUs-only, any-node-count
+/// request on a shared partition, given the usable nodes as a bitset (in
+/// ascending index order, as a partition's sorted node list) and their
+/// free resources; the caller has checked that their CPUs suffice.
+fn alloc_fast(
+    req: &select::Req,
+    usable: &[u64],
+    free: &[select::Res],
+    cand: &mut Vec<(u64, u32)>,
+    out: &mut Vec<select::Alloc>,
+) {
+    let bits = || {
+        usable.iter().enumerate().flat_map(|(k, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let b = w.trailing_zeros();
+                w &= w - 1;
+                Some((k * 64) as u32 + b)
+            })
+        })
+    };
+    out.clear();
+    // One node holding the whole job: fewest free GPUs, then CPUs, then
+    // lowest index.
+    let mut best: Option<(u64, u32)> = None;
+    for n in bits() {
+        let f = free[n as usize];
+        if f.cpus >= req.cpus {
+            let key = ((f.gpus as u64) << 32) | f.cpus as u64;
+            if best.is_none_or(|(k, _)| key < k) {
+                best = Some((key, n));
+            }
+        }
+    }
+    if let Some((_, n)) = best {
+        out.push(select::Alloc {
+            node: n,
+            cpus: req.cpus,
+            gpus: 0,
+            mem: 0,
+        });
+        return;
+    }
+    // Several nodes: most free CPUs first, then lowest index.
+    cand.clear();
+    cand.extend(bits().map(|n| {
+        (
+            ((u32::MAX - free[n as usize].cpus) as u64) << 32 | n as u64,
+            n,
+        )
+    }));
+    cand.sort_unstable();
+    let mut rc = req.cpus;
+    for &(_, n) in cand.iter() {
+        if rc == 0 {
+            break;
+        }
+        let c = free[n as usize].cpus.min(rc);
+        rc -= c;
+        out.push(select::Alloc {
+            node: n,
+            cpus: c,
+            gpus: 0,
+            mem: 0,
+        });
+    }
+    debug_assert_eq!(rc, 0);
 }

@@ -368,7 +368,8 @@ impl<'a> Sim<'a> {
             bf: Default::default(),
         };
         sim.blocked = vec![false; sim.parts.len()];
-        sim.bf = super::backfill::Plan::new(sim.cap.len());
+        let members: Vec<&[bool]> = sim.parts.iter().map(|p| &p.member[..]).collect();
+        sim.bf = super::backfill::Plan::new(sim.cap.len(), &members);
 
         // Per-job constants; rejected jobs get their outcome now.
         for (i, j) in jobs.iter().enumerate() {
