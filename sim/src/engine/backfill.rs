@@ -49,10 +49,22 @@ pub(crate) struct Plan {
     usable: Vec<u64>,
     /// Allocation candidates of a fast sweep.
     cand: Vec<(u64, u32)>,
+    /// Words of a node bitset.
+    words: usize,
+    /// Per partition: all its nodes have 1 CPU and no GPU.
+    unit: Vec<bool>,
+    /// Per allocation slot: bitset of its nodes (`words` words each).
+    slot_bits: Vec<u64>,
+    /// Per `rlist` entry: bitset of its nodes.
+    rbits: Vec<u64>,
+    /// Within one unit sweep: nodes free at the sweep time, and nodes
+    /// blocked by a reservation.
+    fbits: Vec<u64>,
+    blocked: Vec<u64>,
 }
 
 impl Plan {
-    pub(crate) fn new(nodes: usize, members: &[&[bool]]) -> Self {
+    pub(crate) fn new(nodes: usize, members: &[&[bool]], unit: Vec<bool>) -> Self {
         let words = nodes.div_ceil(64);
         let member_bits = members
             .iter()
@@ -74,6 +86,12 @@ impl Plan {
             member_bits,
             usable: vec![0; words],
             cand: Vec::new(),
+            words,
+            unit,
+            slot_bits: Vec::new(),
+            rbits: Vec::new(),
+            fbits: vec![0; words],
+            blocked: vec![0; words],
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
             ends: Vec::new(),
@@ -94,6 +112,21 @@ impl Plan {
         self.rnodes.clear();
         self.by_start.clear();
         self.by_end.clear();
+        self.rbits.clear();
+    }
+
+    /// Records the nodes of allocation slot `slot`.
+    pub(crate) fn set_slot_bits(&mut self, slot: u32, allocs: &[select::Alloc]) {
+        let w = self.words;
+        let off = slot as usize * w;
+        if self.slot_bits.len() < off + w {
+            self.slot_bits.resize(off + w, 0);
+        }
+        let b = &mut self.slot_bits[off..off + w];
+        b.iter_mut().for_each(|x| *x = 0);
+        for a in allocs {
+            b[a.node as usize / 64] |= 1 << (a.node % 64);
+        }
     }
 
     /// Sets `free_bits` from `free_now`.
@@ -112,6 +145,11 @@ impl Plan {
         self.rlist
             .push((t, e, self.rnodes.len() as u32, nodes.len() as u32));
         self.rnodes.extend(nodes.iter().map(|a| a.node));
+        let off = self.rbits.len();
+        self.rbits.resize(off + self.words, 0);
+        for a in nodes {
+            self.rbits[off + a.node as usize / 64] |= 1 << (a.node % 64);
+        }
         let i = self.by_start.partition_point(|&x| x <= (t, k));
         self.by_start.insert(i, (t, k));
         let i = self.by_end.partition_point(|&x| x <= (e, k));
@@ -418,6 +456,117 @@ impl Sim<'_> {
         found
     }
 
+    /// [`Sim::fast_sweep`] on a partition of 1-CPU nodes without GPUs,
+    /// where a node is either free or not: the free nodes at the sweep
+    /// time and the blocked ones are bitsets (a release or a reservation
+    /// is a few word operations), and the open free CPUs are a popcount.
+    /// The allocation is then the lowest-indexed usable nodes, one CPU
+    /// each, which is what `alloc_fast` picks when every free CPU count
+    /// is 1 and no node has GPUs.
+    fn unit_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let limit = c.limit;
+        let need = c.req.cpus as u64;
+        let plan = &mut self.bf;
+        let w = plan.words;
+        plan.fbits.copy_from_slice(&plan.free_bits);
+        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        let mb = &plan.member_bits[p];
+        let (mut ri, mut ei, mut bi, mut xi) = (0usize, 0usize, 0usize, 0usize);
+        let mut found = None;
+        loop {
+            let tr = self
+                .running
+                .get(ri)
+                .map(|&(e, _)| round_up(e, resolution))
+                .unwrap_or(NEVER);
+            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let t = tr.min(te);
+            if t == NEVER || t > horizon {
+                break;
+            }
+            while let Some(&(e, r)) = self.running.get(ri) {
+                if round_up(e, resolution) > t {
+                    break;
+                }
+                ri += 1;
+                let off = self.jc[r as usize].slot as usize * w;
+                for (f, &b) in plan.fbits.iter_mut().zip(&plan.slot_bits[off..off + w]) {
+                    *f |= b;
+                }
+            }
+            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
+                ei += 1;
+            }
+            let wend = t.saturating_add(limit);
+            while let Some(&(s, k)) = plan.by_start.get(bi) {
+                if s >= wend {
+                    break;
+                }
+                bi += 1;
+                let off = k as usize * w;
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
+                    *x |= b;
+                }
+            }
+            let mut ended = false;
+            while plan.by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
+                xi += 1;
+                ended = true;
+            }
+            if ended {
+                // The blocked nodes: reservations begun and not ended.
+                plan.blocked.iter_mut().for_each(|x| *x = 0);
+                for &(_, k) in &plan.by_start[..bi] {
+                    if plan.rlist[k as usize].1 > t {
+                        let off = k as usize * w;
+                        for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
+                            *x |= b;
+                        }
+                    }
+                }
+            }
+            if t < t_min {
+                continue;
+            }
+            let open: u64 = (0..w)
+                .map(|k| (plan.fbits[k] & mb[k] & !plan.blocked[k]).count_ones() as u64)
+                .sum();
+            if open >= need {
+                found = Some(t);
+                break;
+            }
+        }
+        if found.is_some() {
+            self.alloc_buf.clear();
+            let mut left = need;
+            let usable = plan
+                .fbits
+                .iter()
+                .zip(mb)
+                .zip(&plan.blocked)
+                .map(|((&f, &m), &b)| f & m & !b);
+            'words: for (k, mut x) in usable.enumerate() {
+                while x != 0 {
+                    if left == 0 {
+                        break 'words;
+                    }
+                    let n = (k * 64) as u32 + x.trailing_zeros();
+                    x &= x - 1;
+                    left -= 1;
+                    self.alloc_buf.push(select::Alloc {
+                        node: n,
+                        cpus: 1,
+                        gpus: 0,
+                        mem: 0,
+                    });
+                }
+            }
+        }
+        found
+    }
+
     /// One backfill cycle.
     pub(super) fn backfill_cycle(&mut self) {
         if self.pending.is_empty() {
@@ -481,7 +630,9 @@ impl Sim<'_> {
                 let part = &self.parts[p];
                 !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
             };
-            let found = if fast {
+            let found = if fast && self.bf.unit[p] {
+                self.unit_sweep(j, t_min, horizon, resolution)
+            } else if fast {
                 self.fast_sweep(j, t_min, horizon, resolution)
             } else {
                 self.sweep(j, t_min, horizon, resolution)

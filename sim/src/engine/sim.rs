@@ -369,7 +369,18 @@ impl<'a> Sim<'a> {
         };
         sim.blocked = vec![false; sim.parts.len()];
         let members: Vec<&[bool]> = sim.parts.iter().map(|p| &p.member[..]).collect();
-        sim.bf = super::backfill::Plan::new(sim.cap.len(), &members);
+        // Partitions of 1-CPU nodes without GPUs: a node is free or not.
+        let unit: Vec<bool> = sim
+            .parts
+            .iter()
+            .map(|p| {
+                p.nodes.iter().all(|&n| {
+                    let r = sim.cap[n as usize].res;
+                    r.cpus == 1 && r.gpus == 0
+                })
+            })
+            .collect();
+        sim.bf = super::backfill::Plan::new(sim.cap.len(), &members, unit);
 
         // Per-job constants; rejected jobs get their outcome now.
         for (i, j) in jobs.iter().enumerate() {
@@ -931,6 +942,7 @@ impl<'a> Sim<'a> {
         for a in &buf {
             self.take(a);
         }
+        self.bf.set_slot_bits(slot, &buf);
         self.slots[slot as usize] = buf;
         let now = self.now;
         let c = &mut self.jc[j as usize];
