@@ -204,8 +204,12 @@ impl Sim<'_> {
         let c = self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
+        let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
+        if fast && self.bf.unit[c.part as usize] {
+            return self.unit_fits_now(j, take);
+        }
         let plan = &self.bf;
-        if !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+        if fast {
             // CPUs only, any node count: add up the open free CPUs.
             let mut sum = 0u64;
             for &n in &plan.free_now {
@@ -237,6 +241,63 @@ impl Sim<'_> {
                 None
             },
         )
+    }
+
+    /// [`Sim::fits_open_now`] for a CPU-only job on a partition of 1-CPU
+    /// nodes without GPUs: the open free nodes are the free ones less
+    /// those of every reservation that starts before `now + limit` (all of
+    /// this cycle's reservations end after `now`); the allocation is the
+    /// lowest of them, as `select` picks among equal nodes.
+    fn unit_fits_now(&mut self, j: u32, take: bool) -> bool {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let need = c.req.cpus as u64;
+        let plan = &mut self.bf;
+        let w = plan.words;
+        let wend = self.now.saturating_add(c.limit);
+        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        for &(s, k) in &plan.by_start {
+            if s >= wend {
+                break;
+            }
+            let off = k as usize * w;
+            for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
+                *x |= b;
+            }
+        }
+        let mb = &plan.member_bits[p];
+        let usable = || {
+            plan.free_bits
+                .iter()
+                .zip(mb)
+                .zip(&plan.blocked)
+                .map(|((&f, &m), &b)| f & m & !b)
+        };
+        let open: u64 = usable().map(|x| x.count_ones() as u64).sum();
+        if open < need {
+            return false;
+        }
+        if take {
+            self.alloc_buf.clear();
+            let mut left = need;
+            'words: for (k, mut x) in usable().enumerate() {
+                while x != 0 {
+                    if left == 0 {
+                        break 'words;
+                    }
+                    let n = (k * 64) as u32 + x.trailing_zeros();
+                    x &= x - 1;
+                    left -= 1;
+                    self.alloc_buf.push(select::Alloc {
+                        node: n,
+                        cpus: 1,
+                        gpus: 0,
+                        mem: 0,
+                    });
+                }
+            }
+        }
+        true
     }
 
     /// The last index in `lo..=hi` of a job that can start now, if any.
