@@ -57,10 +57,17 @@ pub(crate) struct Plan {
     slot_bits: Vec<u64>,
     /// Per `rlist` entry: bitset of its nodes.
     rbits: Vec<u64>,
-    /// Within one unit sweep: nodes free at the sweep time, and nodes
-    /// blocked by a reservation.
-    fbits: Vec<u64>,
+    /// Within one unit sweep or start-now check: the nodes blocked by a
+    /// reservation.
     blocked: Vec<u64>,
+    /// The release profile of this cycle's running jobs: distinct expected
+    /// ends (rounded), ascending, and the free nodes after each (state 0
+    /// is now, state `k` follows the first `k` ends; `words` words each).
+    /// Valid while `prof_valid`: built by the first unit sweep of a cycle,
+    /// dropped when a job starts.
+    prof_t: Vec<u64>,
+    prof_bits: Vec<u64>,
+    prof_valid: bool,
 }
 
 impl Plan {
@@ -90,7 +97,9 @@ impl Plan {
             unit,
             slot_bits: Vec::new(),
             rbits: Vec::new(),
-            fbits: vec![0; words],
+            prof_t: Vec::new(),
+            prof_bits: Vec::new(),
+            prof_valid: false,
             blocked: vec![0; words],
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
@@ -113,6 +122,7 @@ impl Plan {
         self.by_start.clear();
         self.by_end.clear();
         self.rbits.clear();
+        self.prof_valid = false;
     }
 
     /// Records the nodes of allocation slot `slot`.
@@ -517,45 +527,93 @@ impl Sim<'_> {
         found
     }
 
+    /// Builds the release profile (`Plan::prof_t`, `Plan::prof_bits`).
+    fn build_profile(&mut self, resolution: u64) {
+        let plan = &mut self.bf;
+        let w = plan.words;
+        plan.prof_t.clear();
+        plan.prof_bits.clear();
+        plan.prof_bits.extend_from_slice(&plan.free_bits);
+        for &(e, r) in &self.running {
+            let t = round_up(e, resolution);
+            if plan.prof_t.last() != Some(&t) {
+                plan.prof_t.push(t);
+                let last = plan.prof_bits.len() - w;
+                plan.prof_bits.extend_from_within(last..);
+            }
+            let base = plan.prof_bits.len() - w;
+            let off = self.jc[r as usize].slot as usize * w;
+            for (x, &b) in plan.prof_bits[base..]
+                .iter_mut()
+                .zip(&plan.slot_bits[off..off + w])
+            {
+                *x |= b;
+            }
+        }
+        plan.prof_valid = true;
+    }
+
     /// [`Sim::fast_sweep`] on a partition of 1-CPU nodes without GPUs,
-    /// where a node is either free or not: the free nodes at the sweep
-    /// time and the blocked ones are bitsets (a release or a reservation
-    /// is a few word operations), and the open free CPUs are a popcount.
-    /// The allocation is then the lowest-indexed usable nodes, one CPU
-    /// each, which is what `alloc_fast` picks when every free CPU count
-    /// is 1 and no node has GPUs.
+    /// where a node is either free or not. The free nodes at each expected
+    /// end come from the cycle's release profile, and the reserved nodes
+    /// are a bitset, so a candidate time costs a few word operations and
+    /// the open free CPUs are a popcount. The sweep starts at the first
+    /// end after which the partition has enough free CPUs at all (found
+    /// by bisection; no earlier time can pass the check). The allocation
+    /// is the lowest-indexed usable nodes, one CPU each, which is what
+    /// `alloc_fast` picks when every free CPU count is 1 and no node has
+    /// GPUs.
     fn unit_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
+        if !self.bf.prof_valid {
+            self.build_profile(resolution);
+        }
         let c = self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
         let w = plan.words;
-        plan.fbits.copy_from_slice(&plan.free_bits);
         plan.blocked.iter_mut().for_each(|x| *x = 0);
         let mb = &plan.member_bits[p];
-        let (mut ri, mut ei, mut bi, mut xi) = (0usize, 0usize, 0usize, 0usize);
+        let state = |k: usize| &plan.prof_bits[k * w..(k + 1) * w];
+        let free_cpus = |k: usize| -> u64 {
+            state(k)
+                .iter()
+                .zip(mb)
+                .map(|(&f, &m)| (f & m).count_ones() as u64)
+                .sum()
+        };
+        // The first state with enough free CPUs in the partition.
+        let (mut lo, mut hi) = (0usize, plan.prof_t.len() + 1);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if free_cpus(mid) < need {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == plan.prof_t.len() + 1 {
+            return None;
+        }
+        let t_lo = if lo == 0 {
+            t_min
+        } else {
+            t_min.max(plan.prof_t[lo - 1])
+        };
+        let mut ri = plan.prof_t.partition_point(|&x| x < t_lo);
+        let mut ei = plan.ends.partition_point(|&x| x < t_lo);
+        let (mut bi, mut xi) = (0usize, 0usize);
         let mut found = None;
         loop {
-            let tr = self
-                .running
-                .get(ri)
-                .map(|&(e, _)| round_up(e, resolution))
-                .unwrap_or(NEVER);
+            let tr = plan.prof_t.get(ri).copied().unwrap_or(NEVER);
             let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 break;
             }
-            while let Some(&(e, r)) = self.running.get(ri) {
-                if round_up(e, resolution) > t {
-                    break;
-                }
+            while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
                 ri += 1;
-                let off = self.jc[r as usize].slot as usize * w;
-                for (f, &b) in plan.fbits.iter_mut().zip(&plan.slot_bits[off..off + w]) {
-                    *f |= b;
-                }
             }
             while plan.ends.get(ei).is_some_and(|&e| e <= t) {
                 ei += 1;
@@ -591,41 +649,42 @@ impl Sim<'_> {
             if t < t_min {
                 continue;
             }
-            let open: u64 = (0..w)
-                .map(|k| (plan.fbits[k] & mb[k] & !plan.blocked[k]).count_ones() as u64)
-                .sum();
-            if open >= need {
-                found = Some(t);
-                break;
-            }
-        }
-        if found.is_some() {
-            self.alloc_buf.clear();
-            let mut left = need;
-            let usable = plan
-                .fbits
+            let open: u64 = plan.prof_bits[ri * w..(ri + 1) * w]
                 .iter()
                 .zip(mb)
                 .zip(&plan.blocked)
-                .map(|((&f, &m), &b)| f & m & !b);
-            'words: for (k, mut x) in usable.enumerate() {
-                while x != 0 {
-                    if left == 0 {
-                        break 'words;
-                    }
-                    let n = (k * 64) as u32 + x.trailing_zeros();
-                    x &= x - 1;
-                    left -= 1;
-                    self.alloc_buf.push(select::Alloc {
-                        node: n,
-                        cpus: 1,
-                        gpus: 0,
-                        mem: 0,
-                    });
-                }
+                .map(|((&f, &m), &b)| (f & m & !b).count_ones() as u64)
+                .sum();
+            if open >= need {
+                found = Some((t, ri));
+                break;
             }
         }
-        found
+        let (t, k) = found?;
+        self.alloc_buf.clear();
+        let mut left = need;
+        let usable = plan.prof_bits[k * w..(k + 1) * w]
+            .iter()
+            .zip(mb)
+            .zip(&plan.blocked)
+            .map(|((&f, &m), &b)| f & m & !b);
+        'words: for (k, mut x) in usable.enumerate() {
+            while x != 0 {
+                if left == 0 {
+                    break 'words;
+                }
+                let n = (k * 64) as u32 + x.trailing_zeros();
+                x &= x - 1;
+                left -= 1;
+                self.alloc_buf.push(select::Alloc {
+                    node: n,
+                    cpus: 1,
+                    gpus: 0,
+                    mem: 0,
+                });
+            }
+        }
+        Some(t)
     }
 
     /// One backfill cycle.
@@ -662,6 +721,7 @@ impl Sim<'_> {
             let limit = c.limit;
             if self.fits_open_now(j, true) {
                 self.start_job(j, true);
+                self.bf.prof_valid = false;
                 started = true;
                 let free = &self.free;
                 self.bf.free_now.retain(|&n| free[n as usize].cpus > 0);
