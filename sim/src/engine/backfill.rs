@@ -125,6 +125,11 @@ impl Plan {
         self.prof_valid = false;
     }
 
+    /// Whether partition `p` has only 1-CPU nodes without GPUs.
+    pub(crate) fn unit(&self, p: usize) -> bool {
+        self.unit[p]
+    }
+
     /// Records the nodes of allocation slot `slot`.
     pub(crate) fn set_slot_bits(&mut self, slot: u32, allocs: &[select::Alloc]) {
         let w = self.words;
@@ -148,9 +153,16 @@ impl Plan {
     }
 
     /// Records one job's reservation of `nodes` over `[t, t + len)` in
-    /// the lists that fast sweeps walk.
+    /// the sorted ends and the lists that fast sweeps walk (after
+    /// [`Plan::reserve`] of each node).
     fn record(&mut self, nodes: &[select::Alloc], t: u64, len: u64) {
         let e = t.saturating_add(len);
+        if nodes.is_empty() {
+            return;
+        }
+        if let Err(pos) = self.ends.binary_search(&e) {
+            self.ends.insert(pos, e);
+        }
         let k = self.rlist.len() as u32;
         self.rlist
             .push((t, e, self.rnodes.len() as u32, nodes.len() as u32));
@@ -196,9 +208,6 @@ impl Plan {
             (true, false) => v[i - 1].1 = e,
             (false, true) => v[i].0 = t,
             (false, false) => v.insert(i, (t, e)),
-        }
-        if let Err(pos) = self.ends.binary_search(&e) {
-            self.ends.insert(pos, e);
         }
     }
 }

@@ -899,6 +899,27 @@ impl<'a> Sim<'a> {
             if self.fits_now(j) {
                 let c = self.jc[j as usize];
                 let part = &self.parts[p];
+                if self.bf.unit(p) && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+                    // 1-CPU nodes, CPUs only: select() takes the lowest
+                    // free nodes, one CPU each (all candidates are equal).
+                    self.alloc_buf.clear();
+                    for &n in &part.nodes {
+                        if self.alloc_buf.len() == c.req.cpus as usize {
+                            break;
+                        }
+                        if self.free[n as usize].cpus > 0 {
+                            self.alloc_buf.push(Alloc {
+                                node: n,
+                                cpus: 1,
+                                gpus: 0,
+                                mem: 0,
+                            });
+                        }
+                    }
+                    self.start_job(j, false);
+                    started = true;
+                    continue;
+                }
                 let ok = select::select(
                     &c.req,
                     &part.nodes,
