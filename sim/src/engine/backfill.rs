@@ -68,6 +68,8 @@ pub(crate) struct Plan {
     prof_t: Vec<u64>,
     prof_bits: Vec<u64>,
     prof_valid: bool,
+    /// How many `rlist` entries `res` holds.
+    synced: usize,
 }
 
 impl Plan {
@@ -100,6 +102,7 @@ impl Plan {
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
             prof_valid: false,
+            synced: 0,
             blocked: vec![0; words],
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
@@ -123,6 +126,7 @@ impl Plan {
         self.by_end.clear();
         self.rbits.clear();
         self.prof_valid = false;
+        self.synced = 0;
     }
 
     /// Whether partition `p` has only 1-CPU nodes without GPUs.
@@ -153,8 +157,8 @@ impl Plan {
     }
 
     /// Records one job's reservation of `nodes` over `[t, t + len)` in
-    /// the sorted ends and the lists that fast sweeps walk (after
-    /// [`Plan::reserve`] of each node).
+    /// the sorted ends and the lists that fast sweeps walk; `sync` later
+    /// copies it to the per-node intervals.
     fn record(&mut self, nodes: &[select::Alloc], t: u64, len: u64) {
         let e = t.saturating_add(len);
         if nodes.is_empty() {
@@ -190,9 +194,21 @@ impl Plan {
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
     }
 
-    /// Reserves node `n` over `[t, t + len)` (which `open` allowed).
-    fn reserve(&mut self, n: u32, t: u64, len: u64) {
-        let e = t.saturating_add(len);
+    /// Brings the per-node intervals (`res`, which `open` reads) up to
+    /// date with `rlist`; unit sweeps and checks never need them.
+    fn sync(&mut self) {
+        for k in self.synced..self.rlist.len() {
+            let (t, e, off, len) = self.rlist[k];
+            for i in off..off + len {
+                let n = self.rnodes[i as usize];
+                self.reserve(n, t, e);
+            }
+        }
+        self.synced = self.rlist.len();
+    }
+
+    /// Reserves node `n` over `[t, e)` (which `open` allowed).
+    fn reserve(&mut self, n: u32, t: u64, e: u64) {
         let v = &mut self.res[n as usize];
         if v.is_empty() {
             self.touched.push(n);
@@ -227,6 +243,7 @@ impl Sim<'_> {
         if fast && self.bf.unit[c.part as usize] {
             return self.unit_fits_now(j, take);
         }
+        self.bf.sync();
         let plan = &self.bf;
         if fast {
             // CPUs only, any node count: add up the open free CPUs.
@@ -346,6 +363,7 @@ impl Sim<'_> {
         let p = c.part as usize;
         let limit = c.limit;
         let part = &self.parts[p];
+        self.bf.sync();
         let mut ff = std::mem::take(&mut self.bf.ff);
         ff.clear();
         ff.extend_from_slice(&self.free);
@@ -775,10 +793,6 @@ impl Sim<'_> {
                 None => {}
             }
             if let Some(t) = found {
-                for k in 0..self.alloc_buf.len() {
-                    let n = self.alloc_buf[k].node;
-                    self.bf.reserve(n, t, limit);
-                }
                 self.bf.record(&self.alloc_buf, t, limit);
                 match self.last_starter(i, last) {
                     Some(k) => last = k,

@@ -485,18 +485,26 @@ impl<'a> Sim<'a> {
                     .unwrap_or(0) as f64
                     / max_qos as f64
             };
-            // Can it ever fit its partition (everything idle)?
+            // Can it ever fit its partition (everything idle)? A CPU-only
+            // request for any node count on a shared partition fits when
+            // the partition has the CPUs (select's own rule).
             let part_c = &sim.parts[pi];
-            let fits = select::select(
-                &c.req,
-                &part_c.nodes,
-                &sim.cap,
-                &sim.free,
-                part_c.exclusive,
-                &|_| true,
-                &mut sim.scratch,
-                None,
-            );
+            let cpus_only =
+                !part_c.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
+            let fits = if cpus_only {
+                sim.part_free_cpus[pi] >= c.req.cpus as u64
+            } else {
+                select::select(
+                    &c.req,
+                    &part_c.nodes,
+                    &sim.cap,
+                    &sim.free,
+                    part_c.exclusive,
+                    &|_| true,
+                    &mut sim.scratch,
+                    None,
+                )
+            };
             if !fits {
                 reject(&mut sim, c, "too-large");
                 continue;
