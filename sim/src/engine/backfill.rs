@@ -29,11 +29,13 @@ pub(crate) struct Plan {
     /// partition, limit); `None` = beyond the window. A later job of the
     /// same shape cannot start earlier: reservations only grow.
     shapes: Vec<(select::Req, u16, u64, Option<u64>)>,
-    /// This cycle's reservations as `(start, end, first, count)` over
-    /// `rnodes` (one entry per job).
-    rlist: Vec<(u64, u64, u32, u32)>,
-    /// The reserved nodes of `rlist`, job after job.
-    rnodes: Vec<u32>,
+    /// This cycle's reservations as `(start, end)`, one per job; its
+    /// nodes are the bitset `rbits[k * words..]`.
+    rlist: Vec<(u64, u64)>,
+    /// The nodes of the reservation being recorded (bitset).
+    found_bits: Vec<u64>,
+    /// Scratch node list for `sync`.
+    tmp: Vec<u32>,
     /// `rlist` indices sorted by start, and by end.
     by_start: Vec<(u64, u32)>,
     by_end: Vec<(u64, u32)>,
@@ -87,7 +89,8 @@ impl Plan {
             .collect();
         Plan {
             rlist: Vec::new(),
-            rnodes: Vec::new(),
+            found_bits: vec![0; words],
+            tmp: Vec::new(),
             by_start: Vec::new(),
             by_end: Vec::new(),
             cnt: vec![0; nodes],
@@ -121,7 +124,6 @@ impl Plan {
         self.ends.clear();
         self.shapes.clear();
         self.rlist.clear();
-        self.rnodes.clear();
         self.by_start.clear();
         self.by_end.clear();
         self.rbits.clear();
@@ -160,22 +162,25 @@ impl Plan {
     /// the sorted ends and the lists that fast sweeps walk; `sync` later
     /// copies it to the per-node intervals.
     fn record(&mut self, nodes: &[select::Alloc], t: u64, len: u64) {
-        let e = t.saturating_add(len);
         if nodes.is_empty() {
             return;
         }
+        self.found_bits.iter_mut().for_each(|x| *x = 0);
+        for a in nodes {
+            self.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
+        }
+        self.record_bits(t, len);
+    }
+
+    /// [`Plan::record`] of the nodes in `found_bits` (not empty).
+    fn record_bits(&mut self, t: u64, len: u64) {
+        let e = t.saturating_add(len);
         if let Err(pos) = self.ends.binary_search(&e) {
             self.ends.insert(pos, e);
         }
         let k = self.rlist.len() as u32;
-        self.rlist
-            .push((t, e, self.rnodes.len() as u32, nodes.len() as u32));
-        self.rnodes.extend(nodes.iter().map(|a| a.node));
-        let off = self.rbits.len();
-        self.rbits.resize(off + self.words, 0);
-        for a in nodes {
-            self.rbits[off + a.node as usize / 64] |= 1 << (a.node % 64);
-        }
+        self.rlist.push((t, e));
+        self.rbits.extend_from_slice(&self.found_bits);
         let i = self.by_start.partition_point(|&x| x <= (t, k));
         self.by_start.insert(i, (t, k));
         let i = self.by_end.partition_point(|&x| x <= (e, k));
@@ -197,13 +202,17 @@ impl Plan {
     /// Brings the per-node intervals (`res`, which `open` reads) up to
     /// date with `rlist`; unit sweeps and checks never need them.
     fn sync(&mut self) {
+        let w = self.words;
+        let mut nodes = std::mem::take(&mut self.tmp);
         for k in self.synced..self.rlist.len() {
-            let (t, e, off, len) = self.rlist[k];
-            for i in off..off + len {
-                let n = self.rnodes[i as usize];
+            let (t, e) = self.rlist[k];
+            nodes.clear();
+            nodes.extend(bit_iter(&self.rbits[k * w..(k + 1) * w]));
+            for &n in &nodes {
                 self.reserve(n, t, e);
             }
         }
+        self.tmp = nodes;
         self.synced = self.rlist.len();
     }
 
@@ -451,6 +460,7 @@ impl Sim<'_> {
         let need = c.req.cpus as u64;
         let member = &self.parts[p].member;
         let plan = &mut self.bf;
+        let w = plan.words;
         let mut ff = std::mem::take(&mut plan.ff);
         ff.clear();
         ff.extend_from_slice(&self.free);
@@ -503,8 +513,8 @@ impl Sim<'_> {
                     break;
                 }
                 bi += 1;
-                let (_, _, off, len) = plan.rlist[k as usize];
-                for &n in &plan.rnodes[off as usize..(off + len) as usize] {
+                let off = k as usize * w;
+                for n in bit_iter(&plan.rbits[off..off + w]) {
                     let n = n as usize;
                     if plan.cnt[n] == 0 && member[n] {
                         sum -= ff[n].cpus as u64;
@@ -518,8 +528,8 @@ impl Sim<'_> {
                     break;
                 }
                 xi += 1;
-                let (_, _, off, len) = plan.rlist[k as usize];
-                for &n in &plan.rnodes[off as usize..(off + len) as usize] {
+                let off = k as usize * w;
+                for n in bit_iter(&plan.rbits[off..off + w]) {
                     let n = n as usize;
                     plan.cnt[n] -= 1;
                     if plan.cnt[n] == 0 && member[n] {
@@ -545,8 +555,8 @@ impl Sim<'_> {
             );
         }
         for &(_, k) in &plan.by_start[..bi] {
-            let (_, _, off, len) = plan.rlist[k as usize];
-            for &n in &plan.rnodes[off as usize..(off + len) as usize] {
+            let off = k as usize * w;
+            for n in bit_iter(&plan.rbits[off..off + w]) {
                 plan.cnt[n as usize] = 0;
             }
         }
@@ -586,10 +596,10 @@ impl Sim<'_> {
     /// are a bitset, so a candidate time costs a few word operations and
     /// the open free CPUs are a popcount. The sweep starts at the first
     /// end after which the partition has enough free CPUs at all (found
-    /// by bisection; no earlier time can pass the check). The allocation
-    /// is the lowest-indexed usable nodes, one CPU each, which is what
-    /// `alloc_fast` picks when every free CPU count is 1 and no node has
-    /// GPUs.
+    /// by bisection; no earlier time can pass the check). The reserved
+    /// nodes, left in `found_bits`, are the lowest-indexed usable ones,
+    /// one CPU each, which is what `alloc_fast` picks when every free CPU
+    /// count is 1 and no node has GPUs.
     fn unit_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
         if !self.bf.prof_valid {
             self.build_profile(resolution);
@@ -688,29 +698,25 @@ impl Sim<'_> {
             }
         }
         let (t, k) = found?;
-        self.alloc_buf.clear();
+        // The lowest `need` usable nodes, into `found_bits`.
         let mut left = need;
-        let usable = plan.prof_bits[k * w..(k + 1) * w]
-            .iter()
-            .zip(mb)
-            .zip(&plan.blocked)
-            .map(|((&f, &m), &b)| f & m & !b);
-        'words: for (k, mut x) in usable.enumerate() {
-            while x != 0 {
-                if left == 0 {
-                    break 'words;
+        let state = &plan.prof_bits[k * w..(k + 1) * w];
+        for (i, out) in plan.found_bits.iter_mut().enumerate() {
+            let mut x = state[i] & mb[i] & !plan.blocked[i];
+            if (x.count_ones() as u64) > left {
+                // Keep the lowest `left` bits of this word.
+                let mut keep = 0u64;
+                for _ in 0..left {
+                    let low = x & x.wrapping_neg();
+                    keep |= low;
+                    x &= x - 1;
                 }
-                let n = (k * 64) as u32 + x.trailing_zeros();
-                x &= x - 1;
-                left -= 1;
-                self.alloc_buf.push(select::Alloc {
-                    node: n,
-                    cpus: 1,
-                    gpus: 0,
-                    mem: 0,
-                });
+                x = keep;
             }
+            left -= x.count_ones() as u64;
+            *out = x;
         }
+        debug_assert_eq!(left, 0);
         Some(t)
     }
 
@@ -778,7 +784,8 @@ impl Sim<'_> {
                 let part = &self.parts[p];
                 !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
             };
-            let found = if fast && self.bf.unit[p] {
+            let unit = fast && self.bf.unit[p];
+            let found = if unit {
                 self.unit_sweep(j, t_min, horizon, resolution)
             } else if fast {
                 self.fast_sweep(j, t_min, horizon, resolution)
@@ -793,7 +800,11 @@ impl Sim<'_> {
                 None => {}
             }
             if let Some(t) = found {
-                self.bf.record(&self.alloc_buf, t, limit);
+                if unit {
+                    self.bf.record_bits(t, limit);
+                } else {
+                    self.bf.record(&self.alloc_buf, t, limit);
+                }
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
                     None => break,
@@ -820,19 +831,7 @@ fn alloc_fast(
     cand: &mut Vec<(u64, u32)>,
     out: &mut Vec<select::Alloc>,
 ) {
-    let bits = || {
-        usable.iter().enumerate().flat_map(|(k, &w)| {
-            let mut w = w;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    return None;
-                }
-                let b = w.trailing_zeros();
-                w &= w - 1;
-                Some((k * 64) as u32 + b)
-            })
-        })
-    };
+    let bits = || bit_iter(usable);
     out.clear();
     // One node holding the whole job: fewest free GPUs, then CPUs, then
     // lowest index.
@@ -879,4 +878,19 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// The set bits of a node bitset, ascending.
+fn bit_iter(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
+    words.iter().enumerate().flat_map(|(k, &w)| {
+        let mut w = w;
+        std::iter::from_fn(move || {
+            if w == 0 {
+                return None;
+            }
+            let b = w.trailing_zeros();
+            w &= w - 1;
+            Some((k * 64) as u32 + b)
+        })
+    })
 }
