@@ -789,7 +789,19 @@ impl<'a> Sim<'a> {
     }
 
     fn observe(&mut self, j: u32) -> JobObs {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
+        // CPU-only requests for any node count on a shared partition fit
+        // exactly when the aggregate does (as in `fits_now`).
+        let fits_now = if c.req.nodes == 0
+            && c.req.gpus == 0
+            && c.req.mem == 0
+            && !self.parts[c.part as usize].exclusive
+        {
+            self.agg_fits(j)
+        } else {
+            self.fits_now(j)
+        };
+        let c = &self.jc[j as usize];
         let job = &self.jobs[j as usize];
         let wait = self.now.saturating_sub(c.entry);
         let fairshare = self.usage.factor(c.user);
@@ -804,7 +816,7 @@ impl<'a> Sim<'a> {
             cpus: c.req.cpus,
             mem_mb: c.req.mem,
             gpus: c.req.gpus,
-            fits_now: self.fits_now(j),
+            fits_now,
             partition_tier: tier,
             qos: c.qos_factor,
             fairshare,
