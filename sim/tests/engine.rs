@@ -711,3 +711,63 @@ fn periodic_pass_reaches_jobs_beyond_the_queue_depth() {
     let r = run(&jobs, &n, &c, "fcfs", Backfill::None);
     assert_eq!(starts(&r), vec![Some(0), Some(100), Some(60)]);
 }
+
+#[test]
+fn unit_and_cpu_only_fast_paths_match_the_general_planner() {
+    // The backfill planner has three paths for the same schedule: 1-CPU
+    // nodes without GPUs (bitsets), CPU-only jobs on other nodes (running
+    // sums), and the general sweep. Giving every node one untyped GPU
+    // (which no job asks for, so every node stays equal for select) moves
+    // CPU-only jobs from the first path to the second; a 1 MB memory
+    // request on nodes whose memory is not modelled moves them to the
+    // third. The schedules and event logs must be identical.
+    let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |m: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s % m
+    };
+    let mut t = 0;
+    let base: Vec<Job> = (0..400u64)
+        .map(|id| {
+            t += next(90);
+            let limit = 60 * (1 + next(120));
+            job(
+                id + 1,
+                t,
+                1 + next(12) as u32,
+                next(limit + limit / 4),
+                limit,
+            )
+        })
+        .collect();
+    let mk = |gpus: u32| {
+        let nodes = (0..24)
+            .map(|i| node(&format!("n{i}"), 1, gpus, ""))
+            .collect();
+        let mut p = part("p", &(0..24).collect::<Vec<_>>());
+        p.default = true;
+        let mut c = cluster(nodes, vec![p]);
+        c.sched.bf_resolution = 60;
+        c
+    };
+    let mem_jobs: Vec<Job> = base
+        .iter()
+        .map(|j| Job {
+            mem_mb: 1,
+            ..j.clone()
+        })
+        .collect();
+    for policy in ["slurm", "fcfs"] {
+        let unit = run(&base, &names(), &mk(0), policy, Backfill::Slurm);
+        let fast = run(&base, &names(), &mk(1), policy, Backfill::Slurm);
+        let general = run(&mem_jobs, &names(), &mk(1), policy, Backfill::Slurm);
+        assert!(unit.outcomes.iter().filter(|o| o.backfilled).count() > 20);
+        assert!(unit.outcomes.iter().all(|o| o.start.is_some()));
+        assert_eq!(unit.outcomes, fast.outcomes, "{policy}: unit vs fast");
+        assert_eq!(unit.events, fast.events, "{policy}: unit vs fast");
+        assert_eq!(unit.outcomes, general.outcomes, "{policy}: unit vs general");
+        assert_eq!(unit.events, general.events, "{policy}: unit vs general");
+    }
+}

@@ -368,7 +368,19 @@ impl<'a> Sim<'a> {
             bf: Default::default(),
         };
         sim.blocked = vec![false; sim.parts.len()];
-        sim.bf = super::backfill::Plan::new(sim.cap.len());
+        let members: Vec<&[bool]> = sim.parts.iter().map(|p| &p.member[..]).collect();
+        // Partitions of 1-CPU nodes without GPUs: a node is free or not.
+        let unit: Vec<bool> = sim
+            .parts
+            .iter()
+            .map(|p| {
+                p.nodes.iter().all(|&n| {
+                    let r = sim.cap[n as usize].res;
+                    r.cpus == 1 && r.gpus == 0
+                })
+            })
+            .collect();
+        sim.bf = super::backfill::Plan::new(sim.cap.len(), &members, unit);
 
         // Per-job constants; rejected jobs get their outcome now.
         for (i, j) in jobs.iter().enumerate() {
@@ -473,18 +485,26 @@ impl<'a> Sim<'a> {
                     .unwrap_or(0) as f64
                     / max_qos as f64
             };
-            // Can it ever fit its partition (everything idle)?
+            // Can it ever fit its partition (everything idle)? A CPU-only
+            // request for any node count on a shared partition fits when
+            // the partition has the CPUs (select's own rule).
             let part_c = &sim.parts[pi];
-            let fits = select::select(
-                &c.req,
-                &part_c.nodes,
-                &sim.cap,
-                &sim.free,
-                part_c.exclusive,
-                &|_| true,
-                &mut sim.scratch,
-                None,
-            );
+            let cpus_only =
+                !part_c.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
+            let fits = if cpus_only {
+                sim.part_free_cpus[pi] >= c.req.cpus as u64
+            } else {
+                select::select(
+                    &c.req,
+                    &part_c.nodes,
+                    &sim.cap,
+                    &sim.free,
+                    part_c.exclusive,
+                    &|_| true,
+                    &mut sim.scratch,
+                    None,
+                )
+            };
             if !fits {
                 reject(&mut sim, c, "too-large");
                 continue;
@@ -769,7 +789,19 @@ impl<'a> Sim<'a> {
     }
 
     fn observe(&mut self, j: u32) -> JobObs {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
+        // CPU-only requests for any node count on a shared partition fit
+        // exactly when the aggregate does (as in `fits_now`).
+        let fits_now = if c.req.nodes == 0
+            && c.req.gpus == 0
+            && c.req.mem == 0
+            && !self.parts[c.part as usize].exclusive
+        {
+            self.agg_fits(j)
+        } else {
+            self.fits_now(j)
+        };
+        let c = &self.jc[j as usize];
         let job = &self.jobs[j as usize];
         let wait = self.now.saturating_sub(c.entry);
         let fairshare = self.usage.factor(c.user);
@@ -784,7 +816,7 @@ impl<'a> Sim<'a> {
             cpus: c.req.cpus,
             mem_mb: c.req.mem,
             gpus: c.req.gpus,
-            fits_now: self.fits_now(j),
+            fits_now,
             partition_tier: tier,
             qos: c.qos_factor,
             fairshare,
@@ -887,6 +919,27 @@ impl<'a> Sim<'a> {
             if self.fits_now(j) {
                 let c = self.jc[j as usize];
                 let part = &self.parts[p];
+                if self.bf.unit(p) && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+                    // 1-CPU nodes, CPUs only: select() takes the lowest
+                    // free nodes, one CPU each (all candidates are equal).
+                    self.alloc_buf.clear();
+                    for &n in &part.nodes {
+                        if self.alloc_buf.len() == c.req.cpus as usize {
+                            break;
+                        }
+                        if self.free[n as usize].cpus > 0 {
+                            self.alloc_buf.push(Alloc {
+                                node: n,
+                                cpus: 1,
+                                gpus: 0,
+                                mem: 0,
+                            });
+                        }
+                    }
+                    self.start_job(j, false);
+                    started = true;
+                    continue;
+                }
                 let ok = select::select(
                     &c.req,
                     &part.nodes,
@@ -930,6 +983,7 @@ impl<'a> Sim<'a> {
         for a in &buf {
             self.take(a);
         }
+        self.bf.set_slot_bits(slot, &buf);
         self.slots[slot as usize] = buf;
         let now = self.now;
         let c = &mut self.jc[j as usize];
