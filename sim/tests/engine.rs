@@ -261,6 +261,25 @@ fn job_is_killed_at_exactly_start_plus_limit() {
     );
 }
 
+#[test]
+fn recorded_timeout_at_exactly_the_limit_stays_a_timeout() {
+    // sacct records a job Slurm killed at its limit with Elapsed == Timelimit
+    // and State TIMEOUT; one that finished by itself in exactly its limit is
+    // COMPLETED. Both run 60 s; only the first is a TIMEOUT.
+    let c = cluster(vec![node("n0", 2, 0, "")], vec![part("p", &[0])]);
+    let mut jobs = [job(1, 0, 1, 60, 60), job(2, 0, 1, 60, 60)];
+    jobs[0].state = JobState::Timeout;
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(
+        (r.outcomes[0].kind, r.outcomes[0].end),
+        (OutcomeKind::Timeout, 60)
+    );
+    assert_eq!(
+        (r.outcomes[1].kind, r.outcomes[1].end),
+        (OutcomeKind::Completed, 60)
+    );
+}
+
 fn gpu_job(id: u64, submit: u64, gpus: u32, run: u64) -> Job {
     Job {
         gpus,
@@ -637,7 +656,10 @@ fn schedules_are_feasible() {
                 assert!(s >= j.submit);
                 let lim = j.time_limit.unwrap();
                 assert_eq!(o.end - s, j.run_time.min(lim), "job {}", j.id);
-                assert_eq!(o.kind == OutcomeKind::Timeout, j.run_time > lim);
+                assert_eq!(
+                    o.kind == OutcomeKind::Timeout,
+                    j.run_time > lim || (j.run_time == lim && j.state == JobState::Timeout)
+                );
                 let g = j.partition != 0;
                 deltas.push((s, j.cpus as i64, j.gpus as i64, g));
                 deltas.push((o.end, -(j.cpus as i64), -(j.gpus as i64), g));

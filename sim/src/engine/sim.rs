@@ -469,7 +469,10 @@ impl<'a> Sim<'a> {
                 j.run_time
             };
             c.dur = run.min(c.limit);
-            c.timeout = run > c.limit;
+            // Slurm kills a job at its limit, so accounting records a
+            // killed job with run time == limit and state TIMEOUT.
+            c.timeout =
+                run > c.limit || (run == c.limit && j.state == crate::trace::JobState::Timeout);
             if cancelled {
                 c.cancel_at = j.end.unwrap_or(entry).max(entry);
             }
