@@ -18,41 +18,9 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/../scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
 cd "$SLURM_RL_ROOT"
-T_START=$SECONDS
-
-if [ "${SLURM_RL_SKIP_CLUSTER:-0}" = 1 ]; then
-    echo "e2e_cluster: SKIPPED (SLURM_RL_SKIP_CLUSTER=1): the real-Slurm test did not run"
-    exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
-    echo "FAIL: tests/e2e_cluster.sh needs root (it runs slurmd and MariaDB); set SLURM_RL_SKIP_CLUSTER=1 to skip it" >&2
-    exit 1
-fi
-
-S="$(mktemp -d /tmp/slurm-rl-e2e.XXXXXX)"
-W="$S/work"
-CL=(scripts/cluster --state "$S/cluster" --port-offset "${SLURM_RL_E2E_PORT_OFFSET:-100}")
-RESULT=FAIL
-
-cleanup() {
-    local rc=$?
-    set +e
-    if [ "$RESULT" != PASS ] && [ -d "$S/cluster/log" ]; then
-        echo "---- last lines of slurmctld.log" >&2
-        tail -n 20 "$S/cluster/log/slurmctld.log" >&2 2>/dev/null
-    fi
-    "${CL[@]}" down >/dev/null 2>&1 || "${CL[@]}" down
-    if [ "${SLURM_RL_E2E_KEEP:-0}" = 1 ]; then
-        echo "kept $S (SLURM_RL_E2E_KEEP=1)" >&2
-    else
-        rm -rf "$S"
-    fi
-    echo "e2e_cluster: $RESULT ($((SECONDS - T_START)) s)"
-    [ "$RESULT" = PASS ] || exit $((rc == 0 ? 1 : rc))
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/lib/cluster-test.sh
+. "$SLURM_RL_ROOT/tests/lib/cluster-test.sh"
+cluster_test_begin e2e_cluster "${SLURM_RL_E2E_PORT_OFFSET:-100}" "the real-Slurm test"
 
 mkdir -p "$W"
 "${CL[@]}" up --nodes 4 --gpus 4 --timeout 60 || fail "scripts/cluster up"

@@ -29,44 +29,9 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/../scripts/lib/common.sh
 . "$(dirname "$0")/../scripts/lib/common.sh"
 cd "$SLURM_RL_ROOT"
-T_START=$SECONDS
-
-if [ "${SLURM_RL_SKIP_CLUSTER:-0}" = 1 ]; then
-    echo "e2e_plugin: SKIPPED (SLURM_RL_SKIP_CLUSTER=1): the real-Slurm plugin test did not run"
-    exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
-    echo "FAIL: tests/e2e_plugin.sh needs root (it runs slurmd and MariaDB); set SLURM_RL_SKIP_CLUSTER=1 to skip it" >&2
-    exit 1
-fi
-
-S="$(mktemp -d /tmp/slurm-rl-e2ep.XXXXXX)"
-W="$S/work"
-P="$S/plugins"
-M="$S/model.safetensors"
-CL=(scripts/cluster --state "$S/cluster" --port-offset "${SLURM_RL_E2E_PLUGIN_PORT_OFFSET:-300}")
-CTLD_LOG="$S/cluster/log/slurmctld.log"
-RESULT=FAIL
-
-cleanup() {
-    local rc=$?
-    set +e
-    if [ "$RESULT" != PASS ] && [ -f "$CTLD_LOG" ]; then
-        echo "---- last lines of slurmctld.log" >&2
-        tail -n 25 "$CTLD_LOG" >&2
-    fi
-    "${CL[@]}" down >/dev/null 2>&1 || "${CL[@]}" down
-    if [ "${SLURM_RL_E2E_KEEP:-0}" = 1 ]; then
-        echo "kept $S (SLURM_RL_E2E_KEEP=1)" >&2
-    else
-        rm -rf "$S"
-    fi
-    echo "e2e_plugin: $RESULT ($((SECONDS - T_START)) s)"
-    [ "$RESULT" = PASS ] || exit $((rc == 0 ? 1 : rc))
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/lib/cluster-test.sh
+. "$SLURM_RL_ROOT/tests/lib/cluster-test.sh"
+cluster_test_begin e2e_plugin "${SLURM_RL_E2E_PLUGIN_PORT_OFFSET:-300}" "the real-Slurm plugin test"
 
 # ------------------------------------------------------------ build, install
 if [ -z "${SLURM_SRC_DIR:-}" ]; then
