@@ -66,22 +66,28 @@ until grep -q 'site_factor/rl: update: [5-9] pending jobs (model)' "$CTLD_LOG"; 
     sleep 2
 done
 echo "update ran: $(grep -o 'site_factor/rl: update: .*' "$CTLD_LOG" | tail -n1)"
-# site_factor_p_reconfig: the good model, a garbage one (the error path), the good one again.
+# site_factor_p_reconfig: the good model, a garbage one (the error path), the
+# good one again. The plugin reloads on a background thread after reconfigure
+# returns, so wait for each reload's log line before changing the file.
+wait_log() { # PATTERN COUNT WHAT
+    local deadline=$((SECONDS + 60))
+    until [ "$(grep -c "$1" "$CTLD_LOG")" -ge "$2" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "$3"
+        sleep 1
+    done
+}
 scontrol reconfigure || fail "scontrol reconfigure (good model)"
+wait_log 'site_factor/rl: loaded model' 2 "the first reconfigure did not reload the model"
 head -c 2048 /dev/urandom >"$M.new"
 mv "$M.new" "$M"
 scontrol reconfigure || fail "scontrol reconfigure (garbage model)"
+wait_log 'error: site_factor/rl: cannot use the model' 1 "the garbage model was not reported"
 IDS+=",$(sub -n1 -t 1 --wrap 'sleep 1')"
 cp "$S/good.safetensors" "$M.new"
 mv "$M.new" "$M"
 scontrol reconfigure || fail "scontrol reconfigure (good model again)"
+wait_log 'site_factor/rl: loaded model' 3 "the third reconfigure did not reload the model"
 IDS+=",$(sub -n1 -t 1 --wrap 'sleep 1')"
-deadline=$((SECONDS + 60))
-until [ "$(grep -c 'site_factor/rl: loaded model' "$CTLD_LOG")" -ge 3 ]; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the reconfigures did not reload the model (expected 3 'loaded model' lines)"
-    sleep 1
-done
-grep -q 'error: site_factor/rl: cannot use the model' "$CTLD_LOG" || fail "the garbage model was not reported"
 scancel "$(cut -d, -f1 <<<"$IDS")"
 deadline=$((SECONDS + 90))
 until [ -z "$(squeue -h -j "$IDS" -o %i 2>/dev/null)" ]; do

@@ -113,16 +113,17 @@ pub fn init<H: Host>(host: &H) -> Result<i32, Infallible> {
 
 /// `fini`: drops the state.
 pub fn fini() -> Result<i32, Infallible> {
+    state::stop_background_loads();
     state::publish(None);
     remember_context(None);
     Ok(sys::SLURM_SUCCESS as i32)
 }
 
-/// `site_factor_p_reconfig`: rebuilds the state (parameters and model) and
-/// swaps it in; the old one stays in use until the swap.
-pub fn reconfig<H: Host>(host: &H) -> Result<(), Infallible> {
-    let params = host.params();
-    state::publish(Some(State::build(host, params.as_deref())));
+/// `site_factor_p_reconfig`: copies the parameters and rebuilds the state
+/// (parameters and model) on a background thread, so no file is read while
+/// slurmctld holds its locks; the old state stays in use until the swap.
+pub fn reconfig<H: Host + Clone + Send + 'static>(host: &H) -> Result<(), Infallible> {
+    state::load_in_background(host, host.params());
     Ok(())
 }
 

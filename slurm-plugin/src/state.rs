@@ -7,7 +7,8 @@
 //! model is logged and gives a neutral state (the `fallback`). This module
 //! must not touch Slurm types; jobs arrive as [`policy::JobObs`].
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
 
 use policy::{JobObs, Model, QueueContext};
 
@@ -132,6 +133,75 @@ pub fn publish(state: Option<State>) -> Option<Arc<State>> {
     std::mem::replace(&mut *w, state.map(Arc::new))
 }
 
+/// Model loads started by a reconfigure and not yet joined, and the
+/// generation of the newest one: only the newest load may publish.
+struct Loads {
+    generation: u64,
+    threads: Vec<JoinHandle<()>>,
+}
+
+static LOADS: Mutex<Loads> = Mutex::new(Loads {
+    generation: 0,
+    threads: Vec::new(),
+});
+
+fn loads() -> MutexGuard<'static, Loads> {
+    LOADS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Builds a new state from `params` on a background thread and publishes
+/// it when done, so the model file is never read while slurmctld holds the
+/// locks it calls `site_factor_p_reconfig` under. The old state stays in
+/// use until then. A later call (or [`stop_background_loads`]) supersedes a
+/// load still in flight: only the newest one publishes.
+pub fn load_in_background<H: Host + Clone + Send + 'static>(host: &H, params: Option<String>) {
+    let generation = {
+        let mut l = loads();
+        l.generation += 1;
+        l.threads.retain(|t| !t.is_finished());
+        l.generation
+    };
+    let loader = host.clone();
+    let spawned = std::thread::Builder::new()
+        .name("site_factor_rl".into())
+        .spawn(move || {
+            let state = State::build(&loader, params.as_deref());
+            let l = loads();
+            if l.generation == generation {
+                publish(Some(state));
+            }
+        });
+    match spawned {
+        Ok(t) => loads().threads.push(t),
+        Err(e) => host.log(
+            Level::Error,
+            &format!("site_factor/rl: cannot start the model reload thread: {e}; the old model stays in use"),
+        ),
+    }
+}
+
+/// Supersedes every load in flight and waits for their threads, so none
+/// runs after `fini` (when slurmctld may unload the library).
+pub fn stop_background_loads() {
+    let threads = {
+        let mut l = loads();
+        l.generation += 1;
+        std::mem::take(&mut l.threads)
+    };
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// Waits for the loads in flight without superseding them.
+#[cfg(test)]
+fn join_background_loads() {
+    let threads = std::mem::take(&mut loads().threads);
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,8 +297,67 @@ mod tests {
         }
     }
 
+    /// Serializes the tests that use the process-wide state.
+    static GLOBAL: Mutex<()> = Mutex::new(());
+
+    /// A cloneable host for background loads, sharing one log.
+    #[derive(Clone, Default)]
+    struct SharedHost(Arc<crate::host::TestHost>);
+
+    impl Host for SharedHost {
+        fn log(&self, level: Level, msg: &str) {
+            self.0.log(level, msg)
+        }
+        fn now(&self) -> u64 {
+            self.0.now()
+        }
+        fn params(&self) -> Option<String> {
+            self.0.params()
+        }
+    }
+
+    #[test]
+    fn reconfigure_loads_off_the_calling_thread_and_the_newest_load_wins() {
+        let _g = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let good = model_file(dir.path());
+        let h = SharedHost::default();
+        publish(Some(State::build(&h, Some("verbose=1"))));
+        let caller = std::thread::current().id();
+        // Two reloads in a row: a good model, then a missing one. The
+        // second supersedes the first, whatever order they finish in.
+        load_in_background(&h, Some(format!("model={}", good.display())));
+        load_in_background(&h, Some("model=/nonexistent/model.safetensors".into()));
+        join_background_loads();
+        let s = current().unwrap();
+        assert!(
+            s.model.is_none(),
+            "the newest load (a missing file) is the one in force"
+        );
+        let log = h.0.log.lock().unwrap();
+        assert!(
+            log.iter()
+                .any(|(l, m)| *l == Level::Error && m.contains("/nonexistent/model.safetensors")),
+            "{log:?}"
+        );
+        assert_eq!(std::thread::current().id(), caller);
+        drop(log);
+        // A single reload of the good model publishes it.
+        load_in_background(&h, Some(format!("model={}", good.display())));
+        join_background_loads();
+        assert!(current().unwrap().model.is_some());
+        // As in fini: after stop_background_loads no load is left running,
+        // so nothing can publish after the state is cleared.
+        load_in_background(&h, Some(format!("model={}", good.display())));
+        stop_background_loads();
+        publish(None);
+        assert!(loads().threads.is_empty());
+        assert!(current().is_none());
+    }
+
     #[test]
     fn publish_swaps_whole_states() {
+        let _g = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
         let h = crate::host::TestHost::default();
         publish(Some(State::build(&h, Some("verbose=1"))));
         assert_eq!(current().unwrap().config.verbose, 1);
