@@ -611,9 +611,9 @@ fn run(a: &Args, run_dir: &Path) -> Result<bool> {
     if a.sabotage_reverse_score {
         candidate = reversed(&candidate)?;
     }
-    let cand_path = run_dir.join("candidate.safetensors");
-    candidate
-        .save(&cand_path)
+    // These exact bytes are installed if the gate passes.
+    let cand_bytes = candidate.to_bytes()?;
+    install_bytes(&run_dir.join("candidate.safetensors"), &cand_bytes)
         .context("writing the candidate")?;
 
     // 4. Evaluate the three on the same held-back windows.
@@ -714,9 +714,8 @@ fn run(a: &Args, run_dir: &Path) -> Result<bool> {
 
     // 7. Install.
     if deploy {
-        let bytes = candidate.to_bytes()?;
         let sc = (!a.no_reconfigure).then_some(a.scontrol.as_path());
-        install(&a.model, &bytes, sc)?;
+        install(&a.model, &cand_bytes, sc)?;
     }
     sim::io::atomic_write(&run_dir.join("report.json"), |w| {
         w.write_all(serde_json::to_string_pretty(&json)?.as_bytes())
