@@ -650,7 +650,22 @@ fn run(a: &Args, run_dir: &Path) -> Result<bool> {
         "retrain: evaluating on {} windows of {k} held-back jobs",
         starts.len()
     );
-    let report = sim::eval::evaluate(&input, &specs, Some(reference), &mut |_| {})?;
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some((specs.len() * starts.len()) as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs ({elapsed}, eta {eta}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    let report = sim::eval::evaluate(&input, &specs, Some(reference), &mut |p| {
+        pb.set_position(p.done as u64);
+        pb.set_message(format!("{} window {}", p.policy, p.sequence));
+    });
+    pb.finish_and_clear();
+    let report = report?;
     let per: Vec<(String, Vec<Metrics>)> = report
         .policies
         .iter()
@@ -1407,6 +1422,27 @@ mod tests {
         rollback(&rb).unwrap();
         assert_eq!(std::fs::read(&m).unwrap(), a);
         assert_eq!(std::fs::read(prev_path(&m)).unwrap(), b);
+    }
+
+    #[test]
+    fn init_model_copies_the_actor_weights() {
+        use policy::nn::{Activation, Architecture};
+        let arch = Architecture {
+            inputs: policy::features::N_FEATURES,
+            hidden: vec![6, 3],
+            activation: Activation::Tanh,
+        };
+        let spec = policy::features::FeatureSpec::current_identity();
+        let m = Model::random(arch, spec.clone(), 7).unwrap();
+        let mut agent = ppo::Agent::new(tch::Device::Cpu, &[6, 3], Activation::Tanh, 0.01);
+        agent.load_actor(&m).unwrap();
+        let back = agent
+            .to_model(spec, "r".into(), serde_json::json!({}))
+            .unwrap();
+        assert_eq!(back.mlp(), m.mlp());
+        // Another architecture is refused.
+        let mut other = ppo::Agent::new(tch::Device::Cpu, &[6], Activation::Tanh, 0.01);
+        assert!(other.load_actor(&m).is_err());
     }
 
     #[test]
