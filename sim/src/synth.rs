@@ -155,7 +155,8 @@ pub struct RuntimeConfig {
     pub median_s: f64,
     /// Log-normal sigma (heaviness of the tail).
     pub sigma: f64,
-    /// Larger jobs run longer: the median scales with `gpus ^ gpu_exponent`.
+    /// Larger jobs run longer: the median scales with `gpus ^ gpu_exponent`
+    /// (a negative exponent makes larger jobs shorter, e.g. for drift tests).
     pub gpu_exponent: f64,
     /// Shortest run time, seconds.
     pub min_s: u64,
@@ -541,8 +542,8 @@ impl SynthConfig {
         let r = &self.runtime;
         check_positive("runtime.median_s", r.median_s)?;
         check_positive("runtime.sigma", r.sigma)?;
-        if !(r.gpu_exponent.is_finite() && r.gpu_exponent >= 0.0) {
-            return Err(invalid("runtime.gpu_exponent", "must be >= 0"));
+        if !(r.gpu_exponent.is_finite() && (-4.0..=4.0).contains(&r.gpu_exponent)) {
+            return Err(invalid("runtime.gpu_exponent", "must be in [-4, 4]"));
         }
         if r.min_s == 0 || r.min_s >= c.debug_max_time.min(c.gpu_max_time) {
             return Err(invalid(

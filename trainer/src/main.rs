@@ -45,6 +45,11 @@ enum Command {
     Rlscheduler(cmd::rlscheduler::Args),
     /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
     Train(ppo::Args),
+    /// Retrain from recent history; deploy only a model the gate proves
+    /// better (exit 0 deployed, 3 kept, 1 failed, 4 busy).
+    Retrain(cmd::retrain::Args),
+    /// Put back the model the last `retrain` deployment replaced.
+    Rollback(cmd::retrain::RollbackArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +72,8 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Retrain(a) => return cmd::retrain::main(a),
+        Command::Rollback(a) => return cmd::retrain::rollback_main(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -223,6 +223,11 @@ pub struct Args {
     /// holds the update count and the normalization). Adam's moments restart.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// Start from the actor weights and the feature normalization of this
+    /// model file (fine-tuning, e.g. by `slurm-rl retrain`); --hidden and
+    /// --activation must match its architecture. The critic starts fresh.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub init_model: Option<PathBuf>,
     /// No progress bar (logs and CSV only).
     #[arg(long)]
     pub quiet: bool,
@@ -342,6 +347,30 @@ impl Agent {
             Activation::Relu => x.relu(),
             Activation::Tanh => x.tanh(),
         }
+    }
+
+    /// Copies a model file's weights into the actor (fine-tuning start);
+    /// the architectures must be equal.
+    pub fn load_actor(&mut self, model: &Model) -> Result<()> {
+        if *model.architecture() != self.architecture() {
+            bail!(
+                "the model's architecture {:?} differs from --hidden/--activation {:?}",
+                model.architecture(),
+                self.architecture()
+            );
+        }
+        tch::no_grad(|| {
+            for ((w, b), l) in self.actor.iter_mut().zip(model.mlp().layers()) {
+                let dev = w.device();
+                w.copy_(
+                    &Tensor::from_slice(&l.weight)
+                        .view([l.outputs as i64, l.inputs as i64])
+                        .to_device(dev),
+                );
+                b.copy_(&Tensor::from_slice(&l.bias).to_device(dev));
+            }
+        });
+        Ok(())
     }
 
     /// Actor scores: `[..., N_FEATURES] → [...]`.
@@ -845,6 +874,12 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         first_update = meta.update + 1;
         global_step = meta.global_step;
         meta.normalizer
+    } else if let Some(path) = &args.init_model {
+        let init = Model::load(path)?;
+        agent
+            .load_actor(&init)
+            .with_context(|| format!("--init-model {}", path.display()))?;
+        init.spec().normalizer.clone()
     } else {
         let windows: Vec<usize> = (0..args.norm_windows.max(1))
             .map(|_| rng.gen_range(0..=split - k))

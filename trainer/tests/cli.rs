@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod retrain;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_slurm-rl"))
 }

@@ -228,7 +228,7 @@ fn strictness(lenient: bool) -> Strictness {
 }
 
 /// Runs sacct and reads its output as it arrives.
-fn run_sacct(
+pub(crate) fn run_sacct(
     a: &SacctArgs,
     start: &str,
     end: &str,

@@ -4,6 +4,7 @@
 pub mod common;
 pub mod evaluate;
 pub mod import;
+pub mod retrain;
 pub mod rlscheduler;
 pub mod simulate;
 pub mod synth;
