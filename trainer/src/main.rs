@@ -45,6 +45,9 @@ enum Command {
     Rlscheduler(cmd::rlscheduler::Args),
     /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
     Train(ppo::Args),
+    /// Show why the learned policy ranks a job where it does: its score
+    /// and the features that drove it, for one job or a whole queue.
+    Explain(cmd::explain::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Explain(a) => cmd::explain::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod evaluate;
+pub mod explain;
 pub mod import;
 pub mod rlscheduler;
 pub mod simulate;
