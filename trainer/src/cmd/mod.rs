@@ -7,5 +7,6 @@ pub mod explain;
 pub mod import;
 pub mod rlscheduler;
 pub mod simulate;
+pub mod sweep;
 pub mod synth;
 pub mod train;
