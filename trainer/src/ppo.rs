@@ -228,7 +228,7 @@ pub struct Args {
     pub quiet: bool,
     // --- sweep (cmd/sweep.rs) ---
     #[command(flatten)]
-    pub sweep: crate::cmd::sweep::SweepArgs,
+    pub sweep: Box<crate::cmd::sweep::SweepArgs>,
 }
 
 impl Args {
