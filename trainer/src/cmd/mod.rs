@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod import;
 pub mod rlscheduler;
+pub mod runs;
 pub mod simulate;
 pub mod sweep;
 pub mod synth;

@@ -264,7 +264,6 @@ fn write_point(dir: &Path, spec: &str, p: &SweepPoint) -> Result<()> {
 }
 
 /// Reads a run's `sweep.json`, if it has one.
-#[allow(dead_code)] // used by `evaluate --runs` (next commit)
 pub fn read_point(dir: &Path) -> Option<SweepPoint> {
     let text = std::fs::read_to_string(dir.join("sweep.json")).ok()?;
     serde_json::from_str(&text).ok()
