@@ -664,6 +664,21 @@ mod tests {
         }
         let total: f64 = e.features.iter().map(|f| f.contribution).sum();
         assert!((total - (e.score as f64 - e.baseline_score)).abs() < 1e-4);
+        // Against another job: the contributions add up to the score difference.
+        let other = JobObs {
+            id: 43,
+            wait: 60,
+            cpus: 64,
+            ..job
+        };
+        let b = normalized_features(&m, &other, &ctx);
+        let e2 = explain_job(&m, &job, &ctx, &Baseline::Normalized(b)).unwrap();
+        let diff = e2.score as f64 - m.score_job(&other, &ctx, &mut m.scratch()) as f64;
+        let total: f64 = e2.features.iter().map(|f| f.contribution).sum();
+        assert!((total - diff).abs() < 1e-4, "{total} vs {diff}");
+        // Features equal in both jobs get 0 (nodes, memory, the queue).
+        assert_eq!(e2.features[9].contribution, 0.0);
+        assert_eq!(e2.features[18].contribution, 0.0);
         // Against the queue mean of one job (itself): every contribution is 0.
         let b = queue_mean_baseline(&m, &[(job, ctx)]);
         let e = explain_job(&m, &job, &ctx, &Baseline::Normalized(b)).unwrap();

@@ -66,6 +66,9 @@ Examples:
   # Against the average pending job, as JSON, with a bar chart
   slurm-rl explain --model model.safetensors --trace hist.jsonl --cluster slurm.conf \\
       --at 2026-01-05T10:00:00 --job 4711 --baseline queue-mean --format json --plot why.png
+  # Why is 4711 behind 4702? (contributions add up to the score difference)
+  slurm-rl explain --model model.safetensors --trace hist.jsonl --cluster slurm.conf \\
+      --at 2026-01-05T10:00:00 --job 4711 --versus 4702
   # The live queue (on a host with squeue/sprio/sinfo)
   slurm-rl explain --model /etc/slurm/rl/model.safetensors --squeue --job 123";
 
@@ -116,11 +119,16 @@ pub struct Args {
     pub cluster: Option<PathBuf>,
     /// The instant of the snapshot: trace seconds (`86400`), an offset from
     /// the first submit (`+3600`), or a UTC date-time (`2026-01-05T10:00:00`).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", conflicts_with = "squeue")]
     pub at: Option<String>,
     /// Explain this job in full (its rank, every feature).
     #[arg(long, value_name = "ID")]
     pub job: Option<u64>,
+    /// Why is --job ranked where it is relative to this job? The other
+    /// job's features become the baseline, so the contributions add up to
+    /// score(--job) − score(--versus).
+    #[arg(long, value_name = "ID", requires = "job")]
+    pub versus: Option<u64>,
     /// Take the live queue from squeue/sprio/sinfo instead of a replay.
     #[arg(long)]
     pub squeue: bool,
@@ -525,7 +533,14 @@ fn method_text(e: &JobExplanation) -> String {
 }
 
 /// The full explanation of one job as text.
-fn render_job(row: &Row, p: &Pending, snap: &Snapshot, baseline: BaselineArg) -> String {
+/// `other` is the `--versus` job, whose values are shown beside this one's.
+fn render_job(
+    row: &Row,
+    p: &Pending,
+    other: Option<&Pending>,
+    snap: &Snapshot,
+    baseline: &str,
+) -> String {
     let e = &row.explanation;
     let mut s = String::new();
     s.push_str(&format!(
@@ -555,15 +570,16 @@ fn render_job(row: &Row, p: &Pending, snap: &Snapshot, baseline: BaselineArg) ->
     s.push_str(&format!(
         "  score {} = baseline ({}) {} + contributions {}   [{}; residual {:.1e}]\n\n",
         signed(e.score as f64, d),
-        baseline.name(),
+        baseline,
         signed(e.baseline_score, d),
         signed(e.score as f64 - e.baseline_score, d),
         method_text(e),
         e.residual
     ));
+    let versus_head = other.map(|o| format!("this job vs job {}", o.obs.id));
     let head = [
         "feature",
-        "this job",
+        versus_head.as_deref().unwrap_or("this job"),
         "raw",
         "normalized",
         "contribution",
@@ -576,7 +592,14 @@ fn render_job(row: &Row, p: &Pending, snap: &Snapshot, baseline: BaselineArg) ->
             let f = &e.features[i];
             [
                 f.name.clone(),
-                meaning(&f.name, &p.obs, &p.ctx),
+                match other {
+                    Some(o) => format!(
+                        "{} vs {}",
+                        meaning(&f.name, &p.obs, &p.ctx),
+                        meaning(&f.name, &o.obs, &o.ctx)
+                    ),
+                    None => meaning(&f.name, &p.obs, &p.ctx),
+                },
                 format!("{:.3}", f.raw),
                 format!("{:+.3}", f.normalized),
                 signed(f.contribution, decimals(max)),
@@ -588,7 +611,7 @@ fn render_job(row: &Row, p: &Pending, snap: &Snapshot, baseline: BaselineArg) ->
         .map(|c| {
             rows.iter()
                 .map(|r| r[c].chars().count())
-                .chain([head[c].len()])
+                .chain([head[c].chars().count()])
                 .max()
                 .unwrap_or(0)
         })
@@ -720,7 +743,8 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         snapshot_from_trace(&a, &model)?
     };
-    let rows = explain_all(&model, &snap, a.baseline)?;
+    let mut rows = explain_all(&model, &snap, a.baseline)?;
+    let mut baseline_label = a.baseline.name().to_string();
     let focus = match a.job {
         Some(id) => Some(
             rows.iter()
@@ -735,6 +759,22 @@ pub fn run(a: Args) -> Result<()> {
         ),
         None => None,
     };
+    if let (Some(i), Some(v)) = (focus, a.versus) {
+        let other = snap.jobs.iter().find(|p| p.obs.id == v).with_context(|| {
+            format!(
+                "--versus {v}: job {v} is not pending at {}",
+                when(snap.at, snap.unix_times)
+            )
+        })?;
+        let me = pending_of_id(&snap, rows[i].explanation.job);
+        let b = policy::explain::normalized_features(&model, &other.obs, &other.ctx);
+        rows[i].explanation = explain_job(&model, &me.obs, &me.ctx, &Baseline::Normalized(b))?;
+        let rank = rows
+            .iter()
+            .find(|r| r.explanation.job == v)
+            .map_or(0, |r| r.rank);
+        baseline_label = format!("job {v}, rank {rank}");
+    }
     if let Some(path) = &a.plot {
         match focus.or(if rows.is_empty() { None } else { Some(0) }) {
             Some(i) => plot::contributions(path, &rows[i].explanation, &title(&rows[i], &snap))?,
@@ -753,7 +793,7 @@ pub fn run(a: Args) -> Result<()> {
                 "at": snap.at,
                 "source": snap.source,
                 "model": a.model.display().to_string(),
-                "baseline": a.baseline.name(),
+                "baseline": baseline_label,
                 "pending": rows.len(),
                 "job": focus.map(|i| &rows[i]),
                 "queue": rows,
@@ -761,11 +801,24 @@ pub fn run(a: Args) -> Result<()> {
             format!("{}\n", serde_json::to_string_pretty(&doc)?)
         }
         FormatArg::Table => match focus {
-            Some(i) => render_job(&rows[i], pending_of(&rows[i]), &snap, a.baseline),
+            Some(i) => render_job(
+                &rows[i],
+                pending_of(&rows[i]),
+                a.versus.map(|v| pending_of_id(&snap, v)),
+                &snap,
+                &baseline_label,
+            ),
             None => render_queue(&rows, &snap, a.top, a.rows),
         },
     };
     super::simulate::ignore_broken_pipe(std::io::stdout().lock().write_all(text.as_bytes()))
+}
+
+fn pending_of_id(snap: &Snapshot, id: u64) -> &Pending {
+    snap.jobs
+        .iter()
+        .find(|p| p.obs.id == id)
+        .expect("every row comes from the snapshot")
 }
 
 fn title(r: &Row, snap: &Snapshot) -> String {
@@ -821,6 +874,7 @@ mod tests {
             cluster: None,
             at: None,
             job: None,
+            versus: None,
             squeue: false,
             baseline: BaselineArg::TrainingMean,
             top: 3,
@@ -865,9 +919,16 @@ mod tests {
         assert_eq!(ids, [3, 4], "at {}", snap.at);
         let rows = explain_all(&model, &snap, BaselineArg::TrainingMean).unwrap();
         let row = rows.iter().find(|r| r.explanation.job == 3).unwrap();
-        let text = render_job(row, &snap.jobs[0], &snap, BaselineArg::TrainingMean);
+        let text = render_job(
+            row,
+            pending_of_id(&snap, 3),
+            Some(pending_of_id(&snap, 4)),
+            &snap,
+            "job 4",
+        );
         assert!(text.contains("Job 3"), "{text}");
         assert!(text.contains("log_wait"), "{text}");
+        assert!(text.contains("this job vs job 4"), "{text}");
         let q = render_queue(&rows, &snap, 2, 1);
         assert!(q.contains("… 1 more"), "{q}");
         let png = dir.path().join("why.png");
