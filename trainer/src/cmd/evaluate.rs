@@ -132,7 +132,7 @@ pub struct Args {
     /// directories or model files, comma-separated; `*` in the last path
     /// component is expanded (`runs/sweep/task-*`). Sequences come from the
     /// runs' held-out jobs unless --starts is given. Writes runs.json,
-    /// runs.md, best.json and best.safetensors.
+    /// runs.md, runs.png, best.json and best.safetensors.
     #[arg(long, value_delimiter = ',', value_name = "DIRS", conflicts_with_all = ["policies", "model"])]
     pub runs: Vec<String>,
     /// With --runs: a run whose mean p99 wait exceeds this many seconds

@@ -439,6 +439,21 @@ pub fn run(a: Args) -> Result<()> {
         writeln!(w)
     })
     .with_context(|| format!("writing {}", json_path.display()))?;
+    let png_path = a.out.join("runs.png");
+    let defs: Vec<&sim::metrics::MetricDef> = ["bsld_mean", "wait_mean", "wait_p99", "cpu_util"]
+        .iter()
+        .filter_map(|m| sim::metrics::metric(m))
+        .collect();
+    crate::plot::comparison(
+        &png_path,
+        &report,
+        &defs,
+        &format!(
+            "{} runs vs slurm on {} held-out sequences",
+            runs.len(),
+            starts.len()
+        ),
+    )?;
     let md_path = a.out.join("runs.md");
     sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
         .with_context(|| format!("writing {}", md_path.display()))?;
@@ -453,8 +468,9 @@ pub fn run(a: Args) -> Result<()> {
         out.write_all(md.as_bytes())?;
         writeln!(
             out,
-            "\nwrote {}, {}, {}",
+            "\nwrote {}, {}, {}, {}",
             json_path.display(),
+            png_path.display(),
             md_path.display(),
             best_path.display()
         )
@@ -566,6 +582,7 @@ mod tests {
         let original = std::fs::read(sweep.join(best).join("model.safetensors")).unwrap();
         assert_eq!(copied, original);
         assert!(out.join("runs.md").exists() && out.join("best.json").exists());
+        assert!(std::fs::metadata(out.join("runs.png")).unwrap().len() > 1000);
     }
 
     #[test]
