@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod explain;
 pub mod features;
 pub mod io;
 pub mod learned;

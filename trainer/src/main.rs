@@ -50,6 +50,9 @@ enum Command {
     Retrain(cmd::retrain::Args),
     /// Put back the model the last `retrain` deployment replaced.
     Rollback(cmd::retrain::RollbackArgs),
+    /// Show why the learned policy ranks a job where it does: its score
+    /// and the features that drove it, for one job or a whole queue.
+    Explain(cmd::explain::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,6 +77,7 @@ fn main() -> std::process::ExitCode {
         Command::Train(a) => cmd::train::run(a),
         Command::Retrain(a) => return cmd::retrain::main(a),
         Command::Rollback(a) => return cmd::retrain::rollback_main(a),
+        Command::Explain(a) => cmd::explain::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -22,7 +22,7 @@ const WORSE_COLOR: RGBColor = RGBColor(210, 70, 60);
 const BETTER_COLOR: RGBColor = RGBColor(60, 160, 90);
 
 /// Renders `draw` into a `width`×`height` PNG at `path`, atomically.
-fn write_png(
+pub(crate) fn write_png(
     path: &Path,
     width: u32,
     height: u32,

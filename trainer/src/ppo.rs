@@ -147,7 +147,7 @@ pub struct Args {
 
     // --- PPO ---
     /// Seed of tch, the simulator, the episode windows and the shuffler
-    /// (plus `SLURM_ARRAY_TASK_ID` when set).
+    /// (plus `SLURM_ARRAY_TASK_ID` when set, unless `--sweep` uses it).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Where the networks run.
@@ -231,6 +231,9 @@ pub struct Args {
     /// No progress bar (logs and CSV only).
     #[arg(long)]
     pub quiet: bool,
+    // --- sweep (cmd/sweep.rs) ---
+    #[command(flatten)]
+    pub sweep: Box<crate::cmd::sweep::SweepArgs>,
 }
 
 impl Args {
@@ -802,9 +805,11 @@ fn write_csv(path: &Path, rows: &[Vec<f64>]) -> Result<()> {
 pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     // --- PLUMBING: seeds, threads, device, data split ---
     args.check()?;
+    // With --sweep the array task picks the point (cmd/sweep.rs), not the seed.
     let task = std::env::var("SLURM_ARRAY_TASK_ID")
         .ok()
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| args.sweep.point.is_none());
     let seed = args.seed.wrapping_add(task.unwrap_or(0));
     if let Some(n) = std::env::var("SLURM_CPUS_PER_TASK")
         .ok()

@@ -60,7 +60,10 @@ Examples:
   slurm-rl evaluate --trace lublin_256.swf --sequences 10 --jobs 1024 --out eval/
   slurm-rl evaluate --trace lublin_256.swf --backfill none --policies fcfs,sjf,f1 \\
       --reference fcfs --starts 1981,2756,4299,8850,3316,2714,5228,7762,4022,7085 --out rls/
-  slurm-rl evaluate --trace hist.jsonl --cluster /etc/slurm/slurm.conf --sequences 30 --out eval/";
+  slurm-rl evaluate --trace hist.jsonl --cluster /etc/slurm/slurm.conf --sequences 30 --out eval/
+  # The best run of a sweep (docs/training.md, \"Sweeps on Slurm\")
+  slurm-rl evaluate --trace hist.jsonl --cluster slurm.conf --runs 'runs/sweep/task-*' \\
+      --sequences 10 --jobs 256 --out runs/sweep/best";
 
 /// Metrics in the tables and the plot, in this order.
 const TABLE_METRICS: &[&str] = &[
@@ -125,6 +128,18 @@ pub struct Args {
     /// Skip malformed trace lines (counted on stderr) instead of failing.
     #[arg(long)]
     pub lenient: bool,
+    /// Pick the best of several training runs (e.g. a sweep's tasks): run
+    /// directories or model files, comma-separated; `*` in the last path
+    /// component is expanded (`runs/sweep/task-*`). Sequences come from the
+    /// runs' held-out jobs unless --starts is given. Writes runs.json,
+    /// runs.md, runs.png, best.json and best.safetensors.
+    #[arg(long, value_delimiter = ',', value_name = "DIRS", conflicts_with_all = ["policies", "model"])]
+    pub runs: Vec<String>,
+    /// With --runs: a run whose mean p99 wait exceeds this many seconds
+    /// ranks after every run that does not (default: the runs' training
+    /// --guard-p99-wait, else "p99 wait not significantly worse than slurm").
+    #[arg(long, value_name = "SECONDS", requires = "runs")]
+    pub guard_p99_wait: Option<f64>,
 }
 
 /// Turns policy names into factories. Every way to name a policy goes
@@ -338,6 +353,9 @@ pub(crate) fn render_markdown(
 
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
+    if !a.runs.is_empty() {
+        return super::runs::run(a);
+    }
     let mut trace = load_trace(&a.trace, a.lenient)?;
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
     let mut specs = resolve_policies(&a.policies, a.model.as_deref())?;

@@ -3,9 +3,12 @@
 
 pub mod common;
 pub mod evaluate;
+pub mod explain;
 pub mod import;
 pub mod retrain;
 pub mod rlscheduler;
+pub mod runs;
 pub mod simulate;
+pub mod sweep;
 pub mod synth;
 pub mod train;

@@ -19,16 +19,23 @@ or site_factor/rl), curves.csv and curves.png (metrics per update: losses/*,
 charts/SPS, sched/bsld, sched/val_bsld, …), checkpoint-NNNNN.safetensors (+ .json),
 report.md (arguments, data split, wall time, validation vs slurm).
 
-Environment: SLURM_CPUS_PER_TASK sets libtorch's threads; SLURM_ARRAY_TASK_ID is
-added to --seed (one sweep point per array task).
+Environment: SLURM_CPUS_PER_TASK sets libtorch's threads. SLURM_ARRAY_TASK_ID picks
+the --sweep point (else it is added to --seed). docs/training.md has an sbatch script.
 
 Examples:
   slurm-rl train --trace lublin_256.swf --out runs/lublin --total-updates 200
   slurm-rl train --trace hist.jsonl --cluster slurm.conf --out runs/site --reward mix \\
-      --reward-weights 1,0.5,0 --guard-p99-wait 86400";
+      --reward-weights 1,0.5,0 --guard-p99-wait 86400
+  # A 12-point sweep, one point per array task (writes runs/sweep/task-<i>/)
+  slurm-rl train --trace hist.jsonl --cluster slurm.conf --out runs/sweep \\
+      --sweep 'learning-rate=3e-4,1e-3;rank-depth=4,16;seed=1,2,3' --sweep-count   # prints 12
+  sbatch --array=0-11 --wrap \"slurm-rl train … --out runs/sweep --sweep '…'\"";
 
 /// Runs `slurm-rl train`.
 pub fn run(a: ppo::Args) -> Result<()> {
+    let Some(a) = super::sweep::apply(a, &super::sweep::train_argv())? else {
+        return Ok(()); // --sweep-count
+    };
     let mut trace = load_trace(&a.trace, a.lenient)?;
     trace.sort();
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
