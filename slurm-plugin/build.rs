@@ -71,13 +71,57 @@ fn fail(why: &str) -> ! {
     std::process::exit(1);
 }
 
+/// `SLURM_VERSION_NUMBER` (e.g. `0x160508`) from the tree's
+/// `slurm/slurm_version.h`, which configure writes.
+fn slurm_version_number(tree: &Path) -> Result<u32, String> {
+    let f = tree.join("slurm/slurm_version.h");
+    let text =
+        std::fs::read_to_string(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+    text.lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("#define SLURM_VERSION_NUMBER")?;
+            u32::from_str_radix(rest.trim().trim_start_matches("0x"), 16).ok()
+        })
+        .ok_or_else(|| format!("{}: no #define SLURM_VERSION_NUMBER 0x...", f.display()))
+}
+
+/// The release module for a version number: `slurm_24_11` for 24.05 and
+/// 24.11 (same structures for what the plugin reads), none for 22.05, and
+/// an error for releases nobody has checked.
+fn release_cfg(v: u32) -> Result<Option<&'static str>, String> {
+    match v >> 8 {
+        0x1605 => Ok(None),
+        0x1805 | 0x180b => Ok(Some("slurm_24_11")),
+        _ => Err(format!(
+            "Slurm {}.{:02}.{} is not a supported release (22.05, 24.05, 24.11). To add one, \
+             compare its job_record_t, job_details and priority factors with \
+             slurm-plugin/src/v24_11.rs, add a release module and map it here \
+             (see docs/install.md, \"Slurm versions\")",
+            v >> 16,
+            (v >> 8) & 0xff,
+            v & 0xff
+        )),
+    }
+}
+
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(slurm_24_11)");
     let manifest = PathBuf::from(env_var("CARGO_MANIFEST_DIR").unwrap_or_else(|| ".".into()));
     println!("cargo:rerun-if-changed=wrapper.h");
     println!("cargo:rerun-if-changed=../scripts/slurm-source");
     env_var("LIBCLANG_PATH");
     let tree = slurm_tree(&manifest).unwrap_or_else(|e| fail(&e));
     println!("cargo:rerun-if-changed={}", tree.join("config.h").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        tree.join("slurm/slurm_version.h").display()
+    );
+    let version = slurm_version_number(&tree).unwrap_or_else(|e| fail(&e));
+    match release_cfg(version) {
+        Ok(Some(cfg)) => println!("cargo:rustc-cfg={cfg}"),
+        Ok(None) => {}
+        Err(e) => fail(&e),
+    }
 
     let builder = bindgen::Builder::default()
         .header(manifest.join("wrapper.h").to_string_lossy())
@@ -86,6 +130,8 @@ fn main() {
         // Types the plugin reads and writes.
         .allowlist_type("job_record_t")
         .allowlist_type("job_details")
+        .allowlist_type("job_details_t")
+        .allowlist_type("priority_factors_t")
         .allowlist_type("part_record_t")
         .allowlist_type("slurmdb_qos_rec_t")
         .allowlist_type("priority_factors_object_t")

@@ -11,9 +11,9 @@ use policy::nn::Architecture;
 use site_factor_rl::fabricate::{Job, Spec};
 use site_factor_rl::host::TestHost;
 use site_factor_rl::imp::{self, Buffers, Totals};
+use site_factor_rl::slurm::{JobView, Weights};
 use site_factor_rl::state::State;
 use site_factor_rl::sys::job_states;
-use site_factor_rl::v22_05::{JobView, Weights};
 
 const NOW: u64 = 1_700_100_000;
 

@@ -1,4 +1,4 @@
-//! Fabricated Slurm 22.05 job records for tests and benchmarks: zeroed
+//! Fabricated Slurm job records (of the release built against) for tests and benchmarks: zeroed
 //! `#[repr(C)]` structures from the bindgen'd types with the fields the
 //! plugin reads set, and nested pointers to records owned alongside (or
 //! null, to test the views' null checks).
@@ -9,8 +9,9 @@
 
 use std::ffi::CString;
 
+use crate::slurm::MEM_PER_CPU;
 use crate::sys;
-use crate::v22_05::MEM_PER_CPU;
+use crate::version::{Details, Factors};
 
 /// What to put in a fabricated job. Times in Unix seconds, limits in
 /// minutes as Slurm stores them.
@@ -79,9 +80,9 @@ impl Default for Spec {
 /// every address stable for as long as the value lives.
 pub struct Job {
     job: Box<sys::job_record_t>,
-    _details: Option<Box<sys::job_details>>,
+    _details: Option<Box<Details>>,
     _part: Option<Box<sys::part_record_t>>,
-    _factors: Option<Box<sys::priority_factors_object_t>>,
+    _factors: Option<Box<Factors>>,
     _strings: Vec<CString>,
 }
 
@@ -121,7 +122,7 @@ impl Job {
         job.tres_per_job = cstr(&s.tres_per_job);
         let details = s.has_details.then(|| {
             // SAFETY: as above, a plain C struct.
-            let mut d: Box<sys::job_details> = unsafe { zeroed() };
+            let mut d: Box<Details> = unsafe { zeroed() };
             d.submit_time = s.submit;
             d.begin_time = s.begin;
             d.min_cpus = s.min_cpus;
@@ -144,7 +145,7 @@ impl Job {
         });
         let factors = s.factors.map(|[age, fs, js, part, qos]| {
             // SAFETY: as above, a plain C struct.
-            let mut f: Box<sys::priority_factors_object_t> = unsafe { zeroed() };
+            let mut f: Box<Factors> = unsafe { zeroed() };
             f.priority_age = age;
             f.priority_fs = fs;
             f.priority_js = js;
@@ -155,13 +156,13 @@ impl Job {
             f
         });
         job.details = details.as_ref().map_or(std::ptr::null_mut(), |d| {
-            (&**d as *const sys::job_details).cast_mut()
+            (&**d as *const Details).cast_mut()
         });
         job.part_ptr = part.as_ref().map_or(std::ptr::null_mut(), |p| {
             (&**p as *const sys::part_record_t).cast_mut()
         });
         job.prio_factors = factors.as_ref().map_or(std::ptr::null_mut(), |f| {
-            (&**f as *const sys::priority_factors_object_t).cast_mut()
+            (&**f as *const Factors).cast_mut()
         });
         Job {
             job,

@@ -17,9 +17,9 @@ use policy::{JobObs, QueueContext};
 
 use crate::guard::install_quiet_panic_hook;
 use crate::host::{Host, Level};
+use crate::slurm::{self, JobView, Weights};
 use crate::state::{self, State};
 use crate::sys;
-use crate::v22_05::{self as slurm, JobView, Weights};
 
 /// The cluster's total CPUs and GPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,12 +1,14 @@
 //! `site_factor/rl`: the learned slurm-rl policy inside slurmctld, as a
-//! Slurm 22.05 `PrioritySiteFactorPlugin`.
+//! Slurm `PrioritySiteFactorPlugin` (22.05 and 24.05/24.11: `build.rs`
+//! builds against one configured tree and picks the release module).
 //!
 //! This crate is the only one in the workspace that touches C. This file
 //! holds the exported symbols only: the `plugin_*` statics Slurm's plugin
 //! loader reads, and one shim per entry point that calls [`guard::guard`]
 //! around a function of `imp`. No logic lives here. The layers below are:
-//! `v22_05` (all Slurm structure access: job views, job list, slurm_conf,
-//! log), `imp` (what each entry point does), `state` (config + model,
+//! `slurm` (all Slurm structure access: job views, job list, slurm_conf,
+//! log), `version` (= `v22_05` or `v24_11`: the type names and required
+//! symbols that differ between releases), `imp` (what each entry point does), `state` (config + model,
 //! published by swapping an `Arc`), `factor` (score → site factor, the
 //! max-wait guard), `config` (PrioritySiteFactorParameters), `gres` (GPU
 //! counts) and `host` (the log/clock/params trait that lets tests run
@@ -21,12 +23,23 @@ pub mod gres;
 pub mod guard;
 pub mod host;
 pub mod imp;
+pub mod slurm;
 pub mod state;
 pub mod sys;
+#[cfg(not(slurm_24_11))]
 pub mod v22_05;
+#[cfg(slurm_24_11)]
+pub mod v24_11;
+
+/// The release module this build uses (`v22_05` or `v24_11`).
+#[cfg(not(slurm_24_11))]
+pub use v22_05 as version;
+/// The release module this build uses (`v22_05` or `v24_11`).
+#[cfg(slurm_24_11)]
+pub use v24_11 as version;
 
 use guard::guard;
-use v22_05::SlurmHost;
+use slurm::SlurmHost;
 
 /// The plugin's description, as Slurm's loader reads it.
 #[unsafe(no_mangle)]
@@ -60,6 +73,8 @@ pub extern "C" fn fini() -> std::ffi::c_int {
 }
 
 /// Called on `scontrol reconfigure`: re-reads the parameters and the model.
+/// Slurm 22.05 only: 24.05+ restarts slurmctld on reconfigure instead.
+#[cfg(not(slurm_24_11))]
 #[unsafe(no_mangle)]
 pub extern "C" fn site_factor_p_reconfig() {
     guard(&SlurmHost, "site_factor_p_reconfig", (), || {
@@ -91,18 +106,8 @@ pub extern "C" fn site_factor_p_update() {
     })
 }
 
-/// The symbols Slurm's loader requires: `plugin_*` (plugin.c) and the
-/// `site_factor_p_*` functions (site_factor.c's `syms[]`), plus init/fini.
-pub const REQUIRED_SYMBOLS: [&str; 8] = [
-    "plugin_name",
-    "plugin_type",
-    "plugin_version",
-    "init",
-    "fini",
-    "site_factor_p_reconfig",
-    "site_factor_p_set",
-    "site_factor_p_update",
-];
+/// The symbols Slurm's loader requires for the release built against.
+pub const REQUIRED_SYMBOLS: &[&str] = version::REQUIRED_SYMBOLS;
 
 /// The symbols the plugin takes from its host process, resolved when
 /// slurmctld loads it (BIND_NOW): slurmctld's `job_list` and `cluster_cpus`,
@@ -150,7 +155,12 @@ mod tests {
     }
 
     #[test]
-    fn plugin_version_is_22_05() {
-        assert_eq!(plugin_version >> 8, 0x1605, "{plugin_version:#x}");
+    fn plugin_version_is_the_series_built_for() {
+        let series = match plugin_version >> 8 {
+            0x1605 => "22.05",
+            0x1805 | 0x180b => "24.11",
+            v => panic!("unexpected version {v:#x}"),
+        };
+        assert_eq!(series, version::SERIES, "{plugin_version:#x}");
     }
 }

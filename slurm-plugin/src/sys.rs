@@ -1,6 +1,6 @@
 //! Raw bindgen output for the configured Slurm tree (see `build.rs`).
 //!
-//! Only the version module (`v22_05`) and the exported statics may use
+//! Only `slurm`, the release modules (`v22_05`, `v24_11`) and the exported statics may use
 //! these items; nothing else in the crate touches C types.
 #![allow(
     non_upper_case_globals,

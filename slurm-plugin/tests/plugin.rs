@@ -15,9 +15,9 @@ use site_factor_rl::fabricate::{Job, Spec};
 use site_factor_rl::factor::NICE_OFFSET;
 use site_factor_rl::host::TestHost;
 use site_factor_rl::imp::{self, Buffers, Totals};
+use site_factor_rl::slurm::{JobView, UNLIMITED_SECS, Weights};
 use site_factor_rl::state::State;
 use site_factor_rl::sys::{INFINITE, NO_VAL, job_states};
-use site_factor_rl::v22_05::{JobView, UNLIMITED_SECS, Weights};
 
 const NOW: u64 = 1_700_010_000;
 const W: Weights = Weights {
@@ -320,12 +320,19 @@ fn neutral_state_gives_nice_offset_to_every_pending_job() {
 /// that slurmctld or libslurmfull exports (Rust links with BIND_NOW, so an
 /// unresolvable symbol makes the load fail). Run after
 /// `cargo build --release -p slurm-plugin` (scripts/check-plugin-symbols
-/// does both); fails, never skips, when the library is missing.
+/// does both; `SLURM_RL_PLUGIN_SO` names another build's `.so`, which must
+/// be for the same Slurm release as this test); fails, never skips, when
+/// the library is missing.
 #[test]
 #[ignore = "needs target/release/libsite_factor_rl.so: run scripts/check-plugin-symbols"]
 fn exported_symbols() {
-    let so = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/release/libsite_factor_rl.so");
+    let so = std::env::var_os("SLURM_RL_PLUGIN_SO").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/release/libsite_factor_rl.so")
+        },
+        std::path::PathBuf::from,
+    );
     assert!(so.is_file(), "{} not built", so.display());
     let nm = |flag: &str| -> Vec<(String, String)> {
         let out = std::process::Command::new("nm")
@@ -349,6 +356,17 @@ fn exported_symbols() {
             defined.iter().any(|(_, n)| n == sym),
             "{sym} is not exported by {}",
             so.display()
+        );
+    }
+    // No entry point of another release: 24.05+ has no
+    // site_factor_p_reconfig, and Slurm would never call it.
+    for (_, n) in &defined {
+        assert!(
+            !n.starts_with("site_factor_p_")
+                || site_factor_rl::REQUIRED_SYMBOLS.contains(&n.as_str()),
+            "{} exports {n}, which Slurm {} does not have",
+            so.display(),
+            site_factor_rl::version::SERIES
         );
     }
     // Symbols without a version come from the host process: they must be
