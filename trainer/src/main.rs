@@ -3,6 +3,7 @@
 //! This file only parses arguments, sets up logging and maps errors to exit
 //! codes. Each subcommand lives in `cmd/`.
 
+mod adam;
 mod cmd;
 mod env;
 mod plot;

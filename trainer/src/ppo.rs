@@ -48,10 +48,9 @@ use rand_chacha::ChaCha8Rng;
 use sim::cluster::Cluster;
 use sim::engine::{CancelledPending, SimConfig};
 use sim::trace::Trace;
-use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor, nn};
 
-use crate::env::{Env, EnvConfig, Observation, RewardConfig, RewardKind};
+use crate::env::{Env, EnvConfig, RewardConfig, RewardKind};
 
 // ---------------------------------------------------------------------------
 // 1. Arguments                                                    (PLUMBING)
@@ -141,7 +140,14 @@ pub struct Args {
     /// this many seconds.
     #[arg(long)]
     pub guard_p99_wait: Option<u64>,
-    /// Weight of the guard penalty, per hour above the threshold.
+    /// p99-wait guard relative to Slurm: penalize a window whose p99 wait
+    /// exceeds this many times that of the `slurm` baseline on the same
+    /// window (e.g. 1.1; replays the window once more per episode). With
+    /// --guard-p99-wait too, the smaller threshold counts.
+    #[arg(long)]
+    pub guard_p99_ratio: Option<f64>,
+    /// Weight of the guard penalty, per hour above the threshold (spread
+    /// over the decisions made while the starved jobs waited).
     #[arg(long, default_value_t = 1.0)]
     pub guard_coef: f64,
 
@@ -219,8 +225,9 @@ pub struct Args {
     /// Write a checkpoint every this many updates (0: never).
     #[arg(long, default_value_t = 10)]
     pub checkpoint_every: usize,
-    /// Resume from `DIR/checkpoint-NNNNN.safetensors` (its `.json` sidecar
-    /// holds the update count and the normalization). Adam's moments restart.
+    /// Resume from `DIR/checkpoint-NNNNN.safetensors` (weights and Adam's
+    /// moments; its `.json` sidecar holds the update count and the
+    /// normalization).
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
     /// No progress bar (logs and CSV only).
@@ -241,6 +248,7 @@ impl Args {
             kind: self.reward,
             weights: [w[0], w[1], w[2]],
             guard_p99_wait: self.guard_p99_wait,
+            guard_p99_ratio: self.guard_p99_ratio,
             guard_coef: self.guard_coef,
         })
     }
@@ -380,14 +388,9 @@ impl Agent {
         }
     }
 
-    /// Copies the actor into a [`policy::Model`] (tensor for tensor: the
-    /// names are the model file's).
-    pub fn to_model(
-        &self,
-        spec: FeatureSpec,
-        reward: String,
-        training: serde_json::Value,
-    ) -> Result<Model> {
+    /// The actor as the plain-Rust MLP the plugin runs (a copy of the
+    /// current weights).
+    pub fn actor_mlp(&self) -> Result<Mlp> {
         let flat = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(Vec::<f32>::try_from(
                 t.detach()
@@ -409,7 +412,18 @@ impl Agent {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mlp = Mlp::new(self.architecture(), layers).map_err(anyhow::Error::msg)?;
+        Mlp::new(self.architecture(), layers).map_err(anyhow::Error::msg)
+    }
+
+    /// Copies the actor into a [`policy::Model`] (tensor for tensor: the
+    /// names are the model file's).
+    pub fn to_model(
+        &self,
+        spec: FeatureSpec,
+        reward: String,
+        training: serde_json::Value,
+    ) -> Result<Model> {
+        let mlp = self.actor_mlp()?;
         Ok(Model::new(
             mlp,
             spec,
@@ -620,19 +634,15 @@ fn pad(records: &[Record], idx: &[usize], device: Device) -> (Tensor, Tensor, Te
     )
 }
 
-/// Scores and value of one observation (no gradient).
-fn act_on(agent: &Agent, obs: &Observation, device: Device) -> (Vec<f32>, f32) {
-    tch::no_grad(|| {
-        let n = obs.jobs.len() as i64;
-        let x = Tensor::from_slice(&obs.features)
-            .view([1, n, N_FEATURES as i64])
-            .to_device(device);
-        let valid = Tensor::ones([1, n], (Kind::Bool, device));
-        let s = Vec::<f32>::try_from(agent.scores(&x).view([n]).to_device(Device::Cpu))
-            .expect("a 1-d f32 tensor");
-        let v = agent.value(&x, &valid).double_value(&[0]) as f32;
-        (s, v)
-    })
+/// Critic values of records `idx` (no gradient), in chunks.
+fn values_of(agent: &Agent, records: &[Record], idx: &[usize], device: Device) -> Vec<f32> {
+    let mut out = Vec::with_capacity(idx.len());
+    for chunk in idx.chunks(256) {
+        let (x, valid, _) = pad(records, chunk, device);
+        let v = tch::no_grad(|| agent.value(&x, &valid)).to_device(Device::Cpu);
+        out.extend(Vec::<f32>::try_from(v).expect("a 1-d f32 tensor"));
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -745,6 +755,9 @@ struct CheckpointMeta {
     update: usize,
     global_step: u64,
     normalizer: Normalizer,
+    /// Adam steps taken (its moments are in the checkpoint file).
+    #[serde(default)]
+    adam_steps: i64,
 }
 
 fn write_csv(path: &Path, rows: &[Vec<f64>]) -> Result<()> {
@@ -852,7 +865,22 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?
     };
     let spec = FeatureSpec::current(normalizer.clone());
-    let mut optimizer = nn::Adam::default().build(&agent.vs, args.learning_rate)?;
+    // Adam with moments we own (crate::adam), restored on resume.
+    let mut optimizer = crate::adam::Adam::new(&agent.vs, args.learning_rate);
+    if let Some(ckpt) = &args.resume {
+        let named = Tensor::read_safetensors(ckpt)
+            .with_context(|| format!("reading {}", ckpt.display()))?;
+        if named.iter().any(|(k, _)| k.starts_with("adam/")) {
+            optimizer
+                .load_state(&named)
+                .with_context(|| format!("restoring Adam's state from {}", ckpt.display()))?;
+        } else {
+            tracing::warn!(
+                "{} holds no optimizer state (written by an older slurm-rl): Adam's moments restart",
+                ckpt.display()
+            );
+        }
+    }
     let trace = Arc::new(trace);
     let mut env = Env::new(
         Arc::new(trace.jobs.clone()),
@@ -929,54 +957,86 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
 
         // --- 2. ALGO: rollout of whole episodes under no_grad ---
         let mut records: Vec<Record> = Vec::new();
+        // The actor runs as the plugin's plain-Rust MLP during the rollout
+        // (no libtorch call per decision); the critic's values are computed
+        // in batches once the episodes are in.
+        let actor = agent.actor_mlp()?;
+        let mut scratch = actor.scratch();
+        let mut scores: Vec<f32> = Vec::new();
         let (mut ep_returns, mut ep_bsld, mut ep_wait, mut ep_len) = (0.0, 0.0, 0.0, 0.0);
         for _ in 0..args.episodes_per_update {
             let ep_seed = seed.wrapping_mul(0x9E37_79B9).wrapping_add(episode_counter);
             episode_counter += 1;
-            let mut obs = env.reset(Some(ep_seed))?;
             let first = records.len();
-            loop {
-                let (scores, value) = act_on(&agent, &obs, device);
+            // The simulator calls back at every decision (Env::play: no
+            // thread hand-off); each decision is recorded with its jobs in
+            // the sampled order.
+            let mut failed = None;
+            let ep = env.play(Some(ep_seed), &mut |obs, out| {
+                scores.resize(obs.jobs.len(), 0.0);
+                if let Err(e) = actor.score_batch_with(&obs.features, &mut scores, &mut scratch) {
+                    failed.get_or_insert(anyhow::Error::msg(e));
+                }
                 let (noisy, order) = sample_ranking(&scores, &mut rng);
                 let depth = args.rank_depth.min(order.len());
-                let logp = policy::nn::plackett_luce_log_prob(&scores, &order[..depth])? as f32;
+                let logp = match policy::nn::plackett_luce_log_prob(&scores, &order[..depth]) {
+                    Ok(l) => l as f32,
+                    Err(e) => {
+                        failed.get_or_insert(e.into());
+                        0.0
+                    }
+                };
                 let mut features = Vec::with_capacity(obs.features.len());
                 for &i in &order {
                     features.extend_from_slice(&obs.features[i * N_FEATURES..(i + 1) * N_FEATURES]);
                 }
-                let step = env.step(&noisy)?;
-                global_step += 1;
+                out.copy_from_slice(&noisy);
                 records.push(Record {
                     features,
                     n: order.len(),
                     depth,
                     logp,
-                    value,
-                    reward: step.reward as f32,
-                    terminated: step.terminated,
-                    truncated: step.truncated,
+                    value: 0.0,
+                    reward: 0.0,
+                    terminated: false,
+                    truncated: false,
                     bootstrap: 0.0,
                 });
-                if step.terminated || step.truncated {
-                    // Credit arrives at the episode's end (see env's doc).
-                    let rewards = step.info.episode_rewards.unwrap_or_default();
-                    for (r, &x) in records[first..].iter_mut().zip(&rewards) {
-                        r.reward = x as f32;
-                    }
-                    if step.truncated {
-                        let last = records.len() - 1;
-                        records[last].bootstrap = act_on(&agent, &step.obs, device).1;
-                    }
-                    ep_returns += rewards.iter().sum::<f64>();
-                    if let Some(m) = step.info.metrics {
-                        ep_bsld += m.bsld_mean;
-                        ep_wait += m.wait_mean;
-                    }
-                    ep_len += (records.len() - first) as f64;
-                    break;
-                }
-                obs = step.obs;
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
+            global_step += (records.len() - first) as u64;
+            // Credit arrives at the episode's end (see env's doc).
+            for (r, &x) in records[first..].iter_mut().zip(&ep.rewards) {
+                r.reward = x as f32;
+            }
+            let last = records.len() - 1;
+            records[last].terminated = !ep.truncated;
+            records[last].truncated = ep.truncated;
+            if let Some(next) = &ep.next_obs {
+                let boot = Record {
+                    features: next.features.clone(),
+                    n: next.jobs.len(),
+                    depth: 1,
+                    logp: 0.0,
+                    value: 0.0,
+                    reward: 0.0,
+                    terminated: false,
+                    truncated: false,
+                    bootstrap: 0.0,
+                };
+                records[last].bootstrap = values_of(&agent, &[boot], &[0], device)[0];
+            }
+            ep_returns += ep.rewards.iter().sum::<f64>();
+            ep_bsld += ep.metrics.bsld_mean;
+            ep_wait += ep.metrics.wait_mean;
+            ep_len += (records.len() - first) as f64;
+        }
+        let all: Vec<usize> = (0..records.len()).collect();
+        let rollout_values = values_of(&agent, &records, &all, device);
+        for (r, v) in records.iter_mut().zip(rollout_values) {
+            r.value = v;
         }
         let n_ep = args.episodes_per_update as f64;
         let rollout_s = t_update.elapsed().as_secs_f64();
@@ -1119,14 +1179,13 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         write_csv(&args.out.join("curves.csv"), &curves)?;
         if args.checkpoint_every > 0 && (update % args.checkpoint_every == 0 || last) {
             let ckpt = args.out.join(format!("checkpoint-{update:05}.safetensors"));
-            agent
-                .vs
-                .save(&ckpt)
+            save_checkpoint(&agent, &optimizer, &ckpt)
                 .with_context(|| format!("writing {}", ckpt.display()))?;
             let meta = CheckpointMeta {
                 update,
                 global_step,
                 normalizer: spec.normalizer.clone(),
+                adam_steps: optimizer.steps(),
             };
             let side = ckpt.with_extension("json");
             sim::io::atomic_write(&side, |w| {
@@ -1155,6 +1214,23 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         wall_s: t_start.elapsed().as_secs_f64(),
         seed,
     })
+}
+
+/// Writes the agent's variables and Adam's state into one safetensors file
+/// (temp file, then rename).
+fn save_checkpoint(agent: &Agent, optimizer: &crate::adam::Adam, path: &Path) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = agent
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(k, t)| (k, t.detach().to_device(Device::Cpu)))
+        .collect();
+    named.extend(optimizer.state());
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let tmp = path.with_extension("safetensors.tmp");
+    Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 /// Rows of an earlier `curves.csv` with our columns (missing or unreadable
