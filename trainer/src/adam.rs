@@ -116,13 +116,16 @@ impl Adam {
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::with_capacity(2 * self.vars.len() + 1);
         for (i, (name, _)) in self.vars.iter().enumerate() {
-            out.push((format!("adam/m/{name}"), self.m[i].to_device(tch::Device::Cpu).copy()));
-            out.push((format!("adam/v/{name}"), self.v[i].to_device(tch::Device::Cpu).copy()));
+            out.push((
+                format!("adam/m/{name}"),
+                self.m[i].to_device(tch::Device::Cpu).copy(),
+            ));
+            out.push((
+                format!("adam/v/{name}"),
+                self.v[i].to_device(tch::Device::Cpu).copy(),
+            ));
         }
-        out.push((
-            "adam/step".to_string(),
-            Tensor::from_slice(&[self.step]),
-        ));
+        out.push(("adam/step".to_string(), Tensor::from_slice(&[self.step])));
         out
     }
 

@@ -406,7 +406,13 @@ impl Env {
                 "the window at job {start} asks for no decision"
             )));
         }
-        let info = self.credit(start, &times, &result, cut.as_ref().map(|o| o.ctx.now), sim_seed)?;
+        let info = self.credit(
+            start,
+            &times,
+            &result,
+            cut.as_ref().map(|o| o.ctx.now),
+            sim_seed,
+        )?;
         Ok(Episode {
             rewards: info.episode_rewards.unwrap_or_default(),
             metrics: info.metrics.unwrap_or_default(),

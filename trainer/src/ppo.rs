@@ -109,6 +109,18 @@ pub struct Args {
     /// out for validation; training windows come from the jobs before them.
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
+    /// Fraction of the trace's jobs (the very latest) reserved as a test
+    /// set for `slurm-rl evaluate`: neither trained nor validated on. The
+    /// validation jobs come just before them.
+    #[arg(long, default_value_t = 0.0)]
+    pub test_fraction: f64,
+    /// Write the validated model with the lowest validation bsld (among
+    /// those whose validation p99 wait is at most --guard-p99-ratio times
+    /// slurm's, when that is set) as model.safetensors, instead of the last.
+    /// The deployed policy is deterministic, so the sampled training curve
+    /// can hide a worse deterministic policy; this picks by the deployed one.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub keep_best: bool,
     /// Validation windows (evenly spaced over the held-out jobs).
     #[arg(long, default_value_t = 5)]
     pub val_sequences: usize,
@@ -258,6 +270,14 @@ impl Args {
             bail!(
                 "--val-fraction must be in [0, 1), got {}",
                 self.val_fraction
+            );
+        }
+        if !(0.0..1.0).contains(&self.test_fraction)
+            || self.val_fraction + self.test_fraction >= 1.0
+        {
+            bail!(
+                "--test-fraction must be in [0, 1) and leave training jobs beside --val-fraction, got {}",
+                self.test_fraction
             );
         }
         for (name, v) in [
@@ -669,6 +689,8 @@ pub const METRICS: &[&str] = &[
     "sched/decisions_per_episode",
     "sched/val_bsld",
     "sched/val_bsld_slurm",
+    "sched/val_wait_p99",
+    "sched/val_wait_p99_slurm",
 ];
 
 /// What a training run produced.
@@ -681,6 +703,8 @@ pub struct Outcome {
     pub split: ((usize, usize), (usize, usize)),
     /// Start indices of the validation windows.
     pub val_starts: Vec<usize>,
+    /// The update whose model was written (see `--keep-best`).
+    pub chosen_update: usize,
     /// Decisions taken in all.
     pub global_step: u64,
     /// Wall time of training, seconds.
@@ -726,7 +750,8 @@ fn fit_normalizer(
     Ok(Normalizer::fit(&rec.rows)?)
 }
 
-/// Mean bounded slowdown of `policy` over the validation windows.
+/// Mean bounded slowdown and mean p99 wait of `policy` over the validation
+/// windows.
 fn validate(
     trace: &Trace,
     cluster: &Cluster,
@@ -734,7 +759,7 @@ fn validate(
     k: usize,
     starts: &[usize],
     spec: sim::eval::PolicySpec<'_>,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     let input = sim::eval::EvalInput {
         trace,
         cluster,
@@ -743,10 +768,13 @@ fn validate(
         starts,
     };
     let report = sim::eval::evaluate(&input, &[spec], None, &mut |_| {})?;
-    Ok(report.policies[0]
-        .summary_of("bsld_mean")
-        .map(|s| s.mean)
-        .unwrap_or(f64::NAN))
+    let mean = |m: &str| {
+        report.policies[0]
+            .summary_of(m)
+            .map(|s| s.mean)
+            .unwrap_or(f64::NAN)
+    };
+    Ok((mean("bsld_mean"), mean("wait_p99")))
 }
 
 /// The sidecar of a checkpoint.
@@ -806,8 +834,11 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let k = args.jobs_per_episode;
-    let len = trace.jobs.len();
-    let split = ((len as f64) * (1.0 - args.val_fraction)).floor() as usize;
+    let all_jobs = trace.jobs.len();
+    // Jobs from `len` on are the reserved test set (--test-fraction).
+    let len = ((all_jobs as f64) * (1.0 - args.test_fraction)).floor() as usize;
+    let split =
+        ((all_jobs as f64) * (1.0 - args.val_fraction - args.test_fraction)).floor() as usize;
     if split < k {
         bail!(
             "the training part has {split} jobs ({} of {len}), fewer than --jobs-per-episode {k}",
@@ -900,13 +931,13 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             "algorithm": "PPO, Plackett-Luce rankings (Gumbel sampling)",
             "trace": args.trace.display().to_string(),
             "cluster": args.cluster.as_ref().map(|c| c.display().to_string()),
-            "jobs": len, "train_jobs": [0, split], "val_jobs": [split, len],
+            "jobs": all_jobs, "train_jobs": [0, split], "val_jobs": [split, len], "test_jobs": [len, all_jobs],
             "updates": updates, "decisions": step, "seed": seed,
             "args": args,
         })
     };
-    let val_slurm = if val_starts.is_empty() {
-        f64::NAN
+    let (val_slurm, val_slurm_p99) = if val_starts.is_empty() {
+        (f64::NAN, f64::NAN)
     } else {
         validate(
             &trace,
@@ -943,6 +974,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     };
     let t_start = Instant::now();
     let mut episode_counter: u64 = 0;
+    // (update, p99 within the guard, val bsld, model) of the best validated model.
+    let mut best: Option<(usize, bool, f64, Model)> = None;
 
     for update in first_update..=args.total_updates {
         let t_update = Instant::now();
@@ -1113,7 +1146,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
 
         // --- 6. PLUMBING: validation, logging, checkpoints ---
         let last = update == args.total_updates;
-        let val_bsld = if !val_starts.is_empty()
+        let (val_bsld, val_p99) = if !val_starts.is_empty()
             && (last || (args.val_every > 0 && update % args.val_every == 0))
         {
             let model = agent.to_model(
@@ -1121,7 +1154,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 reward.describe(),
                 training_meta(update, global_step),
             )?;
-            validate(
+            let candidate = model.clone();
+            let (bsld, p99) = validate(
                 &trace,
                 &cluster,
                 &sim_cfg,
@@ -1130,9 +1164,21 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 sim::eval::PolicySpec::new("learned", move || {
                     Box::new(policy::LearnedPolicy::new(model.clone()))
                 }),
-            )?
+            )?;
+            // Model selection on the validation windows (--keep-best).
+            let p99_ok = args
+                .guard_p99_ratio
+                .is_none_or(|r| p99 <= r * val_slurm_p99);
+            let better = match &best {
+                None => true,
+                Some((_, b_ok, b_bsld, _)) => (p99_ok, -bsld) > (*b_ok, -*b_bsld),
+            };
+            if better && bsld.is_finite() {
+                best = Some((update, p99_ok, bsld, candidate));
+            }
+            (bsld, p99)
         } else {
-            f64::NAN
+            (f64::NAN, f64::NAN)
         };
         let sps = batch as f64 / rollout_s.max(1e-9);
         let row = vec![
@@ -1154,6 +1200,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             ep_len / n_ep,
             val_bsld,
             val_slurm,
+            val_p99,
+            val_slurm_p99,
         ];
         debug_assert_eq!(row.len(), METRICS.len());
         tracing::info!(
@@ -1197,16 +1245,21 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     pb.finish_and_clear();
 
     // --- PLUMBING: export ---
-    let model = agent.to_model(
+    let last_model = agent.to_model(
         spec,
         reward.describe(),
         training_meta(args.total_updates, global_step),
     )?;
+    let (model, chosen_update) = match best {
+        Some((u, _, _, m)) if args.keep_best => (m, u),
+        _ => (last_model, args.total_updates),
+    };
     model
         .save(args.out.join("model.safetensors"))
         .context("writing the model file")?;
     Ok(Outcome {
         model,
+        chosen_update,
         curves,
         split: ((0, split), (split, len)),
         val_starts,
