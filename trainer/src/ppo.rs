@@ -66,6 +66,20 @@ pub enum DeviceArg {
     Cuda,
 }
 
+/// The actor's initial weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitArg {
+    /// PyTorch's default initialization (with `--actor-out-gain`).
+    Random,
+    /// Fitted to Slurm's multifactor order before PPO starts.
+    Slurm,
+    /// Fitted to UNICEP's order (`wait / (log2(cpus) · time limit)`, a
+    /// published heuristic that favours long waits and short, narrow jobs)
+    /// before PPO starts.
+    Unicep,
+}
+
 /// Activation of the hidden layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -121,6 +135,11 @@ pub struct Args {
     /// can hide a worse deterministic policy; this picks by the deployed one.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub keep_best: bool,
+    /// The p99 bound of --keep-best, as a multiple of slurm's validation p99
+    /// wait (default: --guard-p99-ratio). Lets the reward's guard aim lower
+    /// (e.g. 1.0) than the bound a model must meet (e.g. 1.1).
+    #[arg(long)]
+    pub keep_best_p99_ratio: Option<f64>,
     /// Validation windows (evenly spaced over the held-out jobs).
     #[arg(long, default_value_t = 5)]
     pub val_sequences: usize,
@@ -228,6 +247,16 @@ pub struct Args {
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
     pub activation: ActivationArg,
+    /// Initial actor: `random` (PyTorch's init, near-uniform rankings),
+    /// `slurm` (fitted to rank like Slurm's multifactor priority) or
+    /// `unicep` (fitted to rank like the UNICEP heuristic); PPO then moves
+    /// away from that order.
+    #[arg(long, value_enum, default_value_t = InitArg::Random)]
+    pub init: InitArg,
+    /// With `--init slurm|unicep`: the fitted scores are this many times the
+    /// normalized multifactor feature (larger = sharper sampled rankings).
+    #[arg(long, default_value_t = 2.0)]
+    pub init_gain: f64,
     /// Scale of the actor's initial output layer (cleanrl uses 0.01: near-
     /// uniform first rankings; larger values start from sharper rankings).
     #[arg(long, default_value_t = 0.01)]
@@ -721,7 +750,7 @@ fn fit_normalizer(
     windows: &[usize],
     k: usize,
     sim: &SimConfig,
-) -> Result<Normalizer> {
+) -> Result<(Normalizer, Vec<Vec<f32>>)> {
     struct Recorder {
         inner: Box<dyn policy::Policy>,
         rows: Vec<Vec<f32>>,
@@ -747,7 +776,83 @@ fn fit_normalizer(
     for &s in windows {
         sim::engine::simulate(&trace.jobs[s..s + k], &trace.names, cluster, &mut rec, sim)?;
     }
-    Ok(Normalizer::fit(&rec.rows)?)
+    Ok((Normalizer::fit(&rec.rows)?, rec.rows))
+}
+
+/// `--init slurm|unicep`: fits the actor so that its scores rank jobs as
+/// the named baseline does: a regression of the score on `gain` times a
+/// standardized, order-preserving form of the baseline's score, over the
+/// feature rows seen while fitting the normalization. For `slurm` that is
+/// the `multifactor_slog` feature; for `unicep` (`wait / (log2(max(cpus,
+/// 2)) · limit)`) it is `ln(1 + wait) − ln(log2(max(cpus, 2))) − ln(1 +
+/// limit)`, from the raw features. PPO then starts from that order instead
+/// of an arbitrary one. Returns the final mean squared error.
+fn init_actor(
+    agent: &Agent,
+    init: InitArg,
+    normalizer: &Normalizer,
+    raw_rows: &[Vec<f32>],
+    gain: f64,
+    rng: &mut ChaCha8Rng,
+    device: Device,
+) -> Result<f64> {
+    let col = |name: &str| {
+        policy::features::FEATURE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .with_context(|| format!("the feature set has no {name}"))
+    };
+    let (mf, lw, ll, lc) = (
+        col("multifactor_slog")?,
+        col("log_wait")?,
+        col("log_time_limit")?,
+        col("log_cpus")?,
+    );
+    if raw_rows.is_empty() {
+        bail!("--init: no feature rows were recorded");
+    }
+    let raw_target = |r: &[f32]| -> f64 {
+        match init {
+            InitArg::Unicep => {
+                let cpus = (r[lc] as f64).exp() - 1.0;
+                r[lw] as f64 - cpus.round().max(2.0).log2().ln() - r[ll] as f64
+            }
+            _ => r[mf] as f64,
+        }
+    };
+    let t: Vec<f64> = raw_rows.iter().map(|r| raw_target(r)).collect();
+    let mean = t.iter().sum::<f64>() / t.len() as f64;
+    let sd = (t.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / t.len() as f64)
+        .sqrt()
+        .max(1e-6);
+    let rows: Vec<(Vec<f32>, f32)> = raw_rows
+        .iter()
+        .zip(&t)
+        .map(|(r, &y)| {
+            let mut x = r.clone();
+            normalizer.apply(&mut x);
+            (x, (gain * (y - mean) / sd) as f32)
+        })
+        .collect();
+    let mut opt = crate::adam::Adam::new(&agent.vs, 3e-3);
+    let mut loss_v = f64::NAN;
+    for _ in 0..600 {
+        let batch: Vec<&(Vec<f32>, f32)> = (0..512)
+            .map(|_| &rows[rng.gen_range(0..rows.len())])
+            .collect();
+        let flat: Vec<f32> = batch.iter().flat_map(|r| r.0.iter().copied()).collect();
+        let target: Vec<f32> = batch.iter().map(|r| r.1).collect();
+        let x = Tensor::from_slice(&flat)
+            .view([batch.len() as i64, N_FEATURES as i64])
+            .to_device(device);
+        let y = Tensor::from_slice(&target).to_device(device);
+        let loss = (agent.scores(&x) - y).square().mean(Kind::Float);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        loss_v = loss.double_value(&[]);
+    }
+    Ok(loss_v)
 }
 
 /// Mean bounded slowdown and mean p99 wait of `policy` over the validation
@@ -893,7 +998,20 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let windows: Vec<usize> = (0..args.norm_windows.max(1))
             .map(|_| rng.gen_range(0..=split - k))
             .collect();
-        fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?
+        let (normalizer, rows) = fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?;
+        if args.init != InitArg::Random {
+            let mse = init_actor(
+                &agent,
+                args.init,
+                &normalizer,
+                &rows,
+                args.init_gain,
+                &mut rng,
+                device,
+            )?;
+            tracing::info!(mse, init = ?args.init, "actor initialized to a baseline's order");
+        }
+        normalizer
     };
     let spec = FeatureSpec::current(normalizer.clone());
     // Adam with moments we own (crate::adam), restored on resume.
@@ -1167,7 +1285,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             )?;
             // Model selection on the validation windows (--keep-best).
             let p99_ok = args
-                .guard_p99_ratio
+                .keep_best_p99_ratio
+                .or(args.guard_p99_ratio)
                 .is_none_or(|r| p99 <= r * val_slurm_p99);
             let better = match &best {
                 None => true,
@@ -1634,6 +1753,78 @@ mod tests {
         let want = vec1(&tch::no_grad(|| agent.scores(&x)));
         let got: Vec<f32> = out.iter().map(|&v| v as f32).collect();
         assert!(close(&got, &want, 1e-5), "{got:?} vs {want:?}");
+    }
+
+    #[test]
+    fn init_unicep_ranks_like_unicep() {
+        tch::manual_seed(3);
+        let agent = Agent::new(Device::Cpu, &[32, 16, 8], Activation::Relu, 0.01);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let ctx = QueueContext {
+            now: 1_000_000,
+            free_cpus: 10,
+            total_cpus: 128,
+            queue_len: 20,
+            running: 5,
+            ..Default::default()
+        };
+        let jobs: Vec<JobObs> = (0..2000)
+            .map(|i| JobObs {
+                id: i,
+                wait: rng.gen_range(0..200_000),
+                time_limit: rng.gen_range(60..200_000),
+                nodes: 1,
+                cpus: rng.gen_range(1..128),
+                ..Default::default()
+            })
+            .collect();
+        let raw: Vec<Vec<f32>> = jobs
+            .iter()
+            .map(|j| policy::features::features_array(j, &ctx).to_vec())
+            .collect();
+        let norm = Normalizer::fit(&raw).unwrap();
+        init_actor(
+            &agent,
+            InitArg::Unicep,
+            &norm,
+            &raw,
+            4.0,
+            &mut rng,
+            Device::Cpu,
+        )
+        .unwrap();
+        let model = agent
+            .to_model(
+                FeatureSpec::current(norm),
+                "t".into(),
+                serde_json::json!({}),
+            )
+            .unwrap();
+        let mut learned = policy::LearnedPolicy::new(model);
+        let mut got = vec![0.0; jobs.len()];
+        policy::Policy::score(&mut learned, &ctx, &jobs, &mut got);
+        let mut want = vec![0.0; jobs.len()];
+        policy::Policy::score(
+            sim::baselines::by_name("unicep").unwrap().as_mut(),
+            &ctx,
+            &jobs,
+            &mut want,
+        );
+        // Pairwise order agreement (Kendall-style) on a sample of pairs.
+        let (mut agree, mut total) = (0, 0);
+        for i in (0..jobs.len()).step_by(7) {
+            for j in (1..jobs.len()).step_by(11) {
+                if i == j || want[i] == want[j] {
+                    continue;
+                }
+                total += 1;
+                if (got[i] > got[j]) == (want[i] > want[j]) {
+                    agree += 1;
+                }
+            }
+        }
+        let frac = agree as f64 / total as f64;
+        assert!(frac > 0.9, "only {frac} of pairs in UNICEP's order");
     }
 
     #[test]
