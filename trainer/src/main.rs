@@ -45,7 +45,7 @@ enum Command {
     /// figures beside that paper's table.
     Rlscheduler(cmd::rlscheduler::Args),
     /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
-    Train(ppo::Args),
+    Train(Box<ppo::Args>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,7 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
-        Command::Train(a) => cmd::train::run(a),
+        Command::Train(a) => cmd::train::run(*a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
