@@ -13,9 +13,13 @@
 //! action is one score per observed job; the simulator's Slurm scheduling
 //! then runs until the next such call.
 //!
-//! How: the simulator runs to completion on its own thread with an adapter
-//! policy ([`Bridge`]) that hands each scoring call to [`Env::step`] over a
-//! channel and waits for the scores. No engine change was needed.
+//! How, with no engine change: [`Env::play`] (what training uses) runs the
+//! simulator on the caller's thread with an adapter policy ([`Inline`]) that
+//! calls the caller's closure at every scoring call. [`Env::reset`] and
+//! [`Env::step`] (the Gymnasium shape) run it on its own thread with an
+//! adapter ([`Bridge`]) that hands each scoring call to `step` over a
+//! channel and waits for the scores: two thread hand-offs per decision,
+//! several times slower. Both give the same episodes for the same seed.
 //!
 //! **Rewards are known only after the fact.** Which jobs a decision let
 //! start is known when they start, after later decisions. So the per-step
@@ -26,9 +30,9 @@
 //! `[t_k, t_{k+1})`, where `t_k` is the clock at decision `k` (a job that
 //! starts at second `t` is credited to the last decision made at or before
 //! `t`, because the schedulers run after the scoring calls of a second).
-//! The terms that only exist for a whole schedule (utilization, the p99
-//! wait guard) go to the last step. Summed over an episode the credits are
-//! exactly `−(w_bsld·mean bsld + w_wait·mean wait/h) + w_util·util −
+//! Utilization goes to the last step; the p99-wait guard is spread over the
+//! decisions made while the starved jobs waited ([`episode_rewards`]).
+//! Summed over an episode the credits are exactly `−(w_bsld·mean bsld + w_wait·mean wait/h) + w_util·util −
 //! guard`, with means over the episode's jobs.
 //!
 //! **Truncation.** With [`EnvConfig::max_decisions`] an episode is cut after
