@@ -13,9 +13,13 @@
 //! action is one score per observed job; the simulator's Slurm scheduling
 //! then runs until the next such call.
 //!
-//! How: the simulator runs to completion on its own thread with an adapter
-//! policy ([`Bridge`]) that hands each scoring call to [`Env::step`] over a
-//! channel and waits for the scores. No engine change was needed.
+//! How, with no engine change: [`Env::play`] (what training uses) runs the
+//! simulator on the caller's thread with an adapter policy ([`Inline`]) that
+//! calls the caller's closure at every scoring call. [`Env::reset`] and
+//! [`Env::step`] (the Gymnasium shape) run it on its own thread with an
+//! adapter ([`Bridge`]) that hands each scoring call to `step` over a
+//! channel and waits for the scores: two thread hand-offs per decision,
+//! several times slower. Both give the same episodes for the same seed.
 //!
 //! **Rewards are known only after the fact.** Which jobs a decision let
 //! start is known when they start, after later decisions. So the per-step
@@ -26,9 +30,9 @@
 //! `[t_k, t_{k+1})`, where `t_k` is the clock at decision `k` (a job that
 //! starts at second `t` is credited to the last decision made at or before
 //! `t`, because the schedulers run after the scoring calls of a second).
-//! The terms that only exist for a whole schedule (utilization, the p99
-//! wait guard) go to the last step. Summed over an episode the credits are
-//! exactly `−(w_bsld·mean bsld + w_wait·mean wait/h) + w_util·util −
+//! Utilization goes to the last step; the p99-wait guard is spread over the
+//! decisions made while the starved jobs waited ([`episode_rewards`]).
+//! Summed over an episode the credits are exactly `−(w_bsld·mean bsld + w_wait·mean wait/h) + w_util·util −
 //! guard`, with means over the episode's jobs.
 //!
 //! **Truncation.** With [`EnvConfig::max_decisions`] an episode is cut after
@@ -78,6 +82,11 @@ pub struct RewardConfig {
     /// Guard: a terminal penalty of `guard_coef · max(0, p99 wait − this) /
     /// 3600` (seconds); `None` disables it.
     pub guard_p99_wait: Option<u64>,
+    /// Guard relative to Slurm: the threshold is this many times the p99
+    /// wait of the `slurm` baseline on the same window (replayed once per
+    /// episode with the same simulator seed). With
+    /// [`RewardConfig::guard_p99_wait`] too, the smaller threshold counts.
+    pub guard_p99_ratio: Option<f64>,
     /// Weight of the guard penalty (per hour above the threshold).
     pub guard_coef: f64,
 }
@@ -97,13 +106,34 @@ impl RewardConfig {
     pub fn describe(&self) -> String {
         let [b, w, u] = self.effective_weights();
         let mut s = format!("-({b}*mean_bsld + {w}*mean_wait_h) + {u}*cpu_util");
-        if let Some(t) = self.guard_p99_wait {
+        let threshold = match (self.guard_p99_wait, self.guard_p99_ratio) {
+            (Some(t), None) => Some(format!("{t}")),
+            (None, Some(r)) => Some(format!("{r}*slurm_p99_wait_s")),
+            (Some(t), Some(r)) => Some(format!("min({t}, {r}*slurm_p99_wait_s)")),
+            (None, None) => None,
+        };
+        if let Some(t) = threshold {
             s.push_str(&format!(
                 " - {}*max(0, p99_wait_s - {t})/3600",
                 self.guard_coef
             ));
         }
         s
+    }
+
+    /// Whether the guard needs the `slurm` baseline's p99 wait per window.
+    pub fn needs_slurm_p99(&self) -> bool {
+        self.guard_p99_ratio.is_some()
+    }
+
+    /// The guard threshold in seconds, given the `slurm` baseline's p99 wait
+    /// on the window (when [`RewardConfig::needs_slurm_p99`]).
+    pub fn guard_threshold(&self, slurm_p99: Option<f64>) -> Option<f64> {
+        let rel = self.guard_p99_ratio.zip(slurm_p99).map(|(r, p)| r * p);
+        match (self.guard_p99_wait.map(|t| t as f64), rel) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -146,6 +176,7 @@ pub struct Info {
 
 /// The result of [`Env::step`].
 #[derive(Debug, Clone)]
+#[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
 pub struct Step {
     /// The next observation (empty after termination).
     pub obs: Observation,
@@ -162,6 +193,7 @@ pub struct Step {
 
 /// Errors of the environment.
 #[derive(Debug, thiserror::Error)]
+#[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
 pub enum EnvError {
     /// The simulator failed.
     #[error("simulation failed: {0}")]
@@ -177,6 +209,7 @@ pub enum EnvError {
     Data(String),
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
 enum FromSim {
     Decision(QueueContext, Vec<JobObs>),
     Done(Result<SimResult, SimError>),
@@ -186,6 +219,7 @@ enum FromSim {
 /// to the environment, and the scores that come back are used. Once the
 /// environment stops answering (truncation, reset, drop) it falls back to
 /// Slurm's multifactor priority, which the observation carries.
+#[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
 struct Bridge {
     to_env: SyncSender<FromSim>,
     from_env: Receiver<Vec<f64>>,
@@ -218,17 +252,21 @@ impl Policy for Bridge {
     }
 }
 
+#[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
 struct Running {
     to_sim: Option<SyncSender<Vec<f64>>>,
     from_sim: Receiver<FromSim>,
     thread: Option<JoinHandle<()>>,
     /// First job index of the window in the trace.
     start: usize,
+    /// The episode's simulator seed.
+    sim_seed: u64,
     /// Clock of each decision taken so far.
     times: Vec<u64>,
 }
 
 impl Running {
+    #[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
     /// Stops answering the simulator and waits for its outcomes.
     fn finish(&mut self) -> Result<SimResult, EnvError> {
         self.to_sim = None;
@@ -308,17 +346,86 @@ impl Env {
         })
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
     /// Starts a new episode: a random window (seeded by `seed` when given,
     /// else by the environment's own RNG) replayed on an empty cluster.
     pub fn reset(&mut self, seed: Option<u64>) -> Result<Observation, EnvError> {
+        let (start, sim_seed) = self.next_window(seed);
+        self.reset_at(start, sim_seed)
+    }
+
+    /// The next episode's window start and simulator seed.
+    fn next_window(&mut self, seed: Option<u64>) -> (usize, u64) {
         if let Some(s) = seed {
             self.rng = ChaCha8Rng::seed_from_u64(s);
         }
         let start = self.rng.gen_range(self.range.0..=self.range.1);
         let sim_seed = self.rng.r#gen::<u64>();
-        self.reset_at(start, sim_seed)
+        (start, sim_seed)
     }
 
+    /// Plays a whole episode on the caller's thread: the simulator calls
+    /// `act(observation, scores)` at every decision, and `act` writes one
+    /// score per observed job. Same windows, decisions, truncation and
+    /// credit as [`Env::reset`] + [`Env::step`] (with the same `seed` the
+    /// two give the same episode), but without the simulator thread and
+    /// its two channel hand-offs per decision, so it is the fast path for
+    /// collecting rollouts.
+    pub fn play(
+        &mut self,
+        seed: Option<u64>,
+        act: &mut dyn FnMut(&Observation, &mut [f64]),
+    ) -> Result<Episode, EnvError> {
+        let (start, sim_seed) = self.next_window(seed);
+        self.play_at(start, sim_seed, act)
+    }
+
+    /// [`Env::play`] on the window that begins at job `start`.
+    pub fn play_at(
+        &mut self,
+        start: usize,
+        sim_seed: u64,
+        act: &mut dyn FnMut(&Observation, &mut [f64]),
+    ) -> Result<Episode, EnvError> {
+        self.running = None;
+        self.episodes += 1;
+        let k = self.cfg.jobs_per_episode;
+        let sim_cfg = SimConfig {
+            seed: sim_seed,
+            ..self.cfg.sim.clone()
+        };
+        let mut inline = Inline {
+            act,
+            normalizer: &self.normalizer,
+            obs: Observation::default(),
+            times: Vec::new(),
+            max_decisions: self.cfg.max_decisions,
+            cut: None,
+        };
+        let window = &self.jobs[start..start + k];
+        let result = engine::simulate(window, &self.names, &self.cluster, &mut inline, &sim_cfg)?;
+        let Inline { times, cut, .. } = inline;
+        if times.is_empty() {
+            return Err(EnvError::Data(format!(
+                "the window at job {start} asks for no decision"
+            )));
+        }
+        let info = self.credit(
+            start,
+            &times,
+            &result,
+            cut.as_ref().map(|o| o.ctx.now),
+            sim_seed,
+        )?;
+        Ok(Episode {
+            rewards: info.episode_rewards.unwrap_or_default(),
+            metrics: info.metrics.unwrap_or_default(),
+            truncated: cut.is_some(),
+            next_obs: cut,
+        })
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
     /// Starts an episode on the window that begins at job `start`.
     pub fn reset_at(&mut self, start: usize, sim_seed: u64) -> Result<Observation, EnvError> {
         self.running = None; // Drop joins the previous episode's thread.
@@ -350,6 +457,7 @@ impl Env {
             from_sim,
             thread: Some(thread),
             start,
+            sim_seed,
             times: Vec::new(),
         };
         let obs = match running.from_sim.recv() {
@@ -367,20 +475,14 @@ impl Env {
         Ok(obs)
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
     fn observe(&self, ctx: QueueContext, jobs: Vec<JobObs>) -> Observation {
-        let mut f = Vec::with_capacity(jobs.len() * N_FEATURES);
-        for j in &jobs {
-            let mut x = features::features_array(j, &ctx);
-            self.normalizer.apply(&mut x);
-            f.extend_from_slice(&x);
-        }
-        Observation {
-            ctx,
-            jobs,
-            features: f,
-        }
+        let mut obs = Observation::default();
+        fill_observation(&self.normalizer, &ctx, &jobs, &mut obs);
+        obs
     }
 
+    #[cfg_attr(not(test), allow(dead_code))] // the Gymnasium-shaped API; training uses Env::play
     /// Applies `scores` (one per job of the current observation; higher is
     /// scheduled first) and runs the simulator to the next decision.
     pub fn step(&mut self, scores: &[f64]) -> Result<Step, EnvError> {
@@ -414,7 +516,13 @@ impl Env {
                 }
                 let mut running = self.running.take().expect("checked above");
                 let result = running.finish()?;
-                let info = self.credit(&running, &result, Some(obs.ctx.now));
+                let info = self.credit(
+                    running.start,
+                    &running.times,
+                    &result,
+                    Some(obs.ctx.now),
+                    running.sim_seed,
+                )?;
                 Ok(Step {
                     obs,
                     reward: 0.0,
@@ -430,7 +538,13 @@ impl Env {
                 if let Some(t) = running.thread.take() {
                     let _ = t.join();
                 }
-                let info = self.credit(&running, &result, None);
+                let info = self.credit(
+                    running.start,
+                    &running.times,
+                    &result,
+                    None,
+                    running.sim_seed,
+                )?;
                 Ok(Step {
                     obs: Observation::default(),
                     reward: 0.0,
@@ -442,36 +556,148 @@ impl Env {
         }
     }
 
-    /// The credit of every decision of a finished (or cut) episode.
-    fn credit(&self, running: &Running, result: &SimResult, cut: Option<u64>) -> Info {
+    /// The credit of every decision of a finished (or cut) episode that
+    /// started at job `start` with simulator seed `sim_seed`.
+    fn credit(
+        &self,
+        start: usize,
+        times: &[u64],
+        result: &SimResult,
+        cut: Option<u64>,
+        sim_seed: u64,
+    ) -> Result<Info, EnvError> {
         let k = self.cfg.jobs_per_episode;
-        let jobs = &self.jobs[running.start..running.start + k];
+        let jobs = &self.jobs[start..start + k];
         let m = metrics::compute(
             jobs,
             &result.outcomes,
             self.cluster.total_cpus(),
             self.cluster.total_gpus(),
         );
+        let slurm_p99 = if self.cfg.reward.needs_slurm_p99() && cut.is_none() {
+            Some(self.slurm_p99(start, sim_seed)?)
+        } else {
+            None
+        };
         let rewards = episode_rewards(
-            &running.times,
+            times,
             jobs,
             &result.outcomes,
             cut,
             &m,
             &self.cfg.reward,
+            self.cfg.reward.guard_threshold(slurm_p99),
         );
-        Info {
+        Ok(Info {
             episode_rewards: Some(rewards),
             metrics: Some(m),
+        })
+    }
+
+    /// The p99 wait of the `slurm` baseline on the window at `start` with
+    /// the episode's simulator seed (the relative guard's reference).
+    fn slurm_p99(&self, start: usize, sim_seed: u64) -> Result<f64, EnvError> {
+        let k = self.cfg.jobs_per_episode;
+        let jobs = &self.jobs[start..start + k];
+        let mut slurm = sim::baselines::by_name("slurm")
+            .ok_or_else(|| EnvError::Data("the slurm baseline is missing".into()))?;
+        let sim_cfg = SimConfig {
+            seed: sim_seed,
+            ..self.cfg.sim.clone()
+        };
+        let r = engine::simulate(jobs, &self.names, &self.cluster, slurm.as_mut(), &sim_cfg)?;
+        let m = metrics::compute(
+            jobs,
+            &r.outcomes,
+            self.cluster.total_cpus(),
+            self.cluster.total_gpus(),
+        );
+        Ok(m.wait_p99)
+    }
+}
+
+/// Fills `obs` (reusing its buffers) with one decision: the context, the
+/// jobs and their normalized features.
+fn fill_observation(
+    normalizer: &Normalizer,
+    ctx: &QueueContext,
+    jobs: &[JobObs],
+    obs: &mut Observation,
+) {
+    obs.ctx = *ctx;
+    obs.jobs.clear();
+    obs.jobs.extend_from_slice(jobs);
+    obs.features.clear();
+    obs.features.reserve(jobs.len() * N_FEATURES);
+    for j in jobs {
+        let mut x = features::features_array(j, ctx);
+        normalizer.apply(&mut x);
+        obs.features.extend_from_slice(&x);
+    }
+}
+
+/// How an episode played with [`Env::play`] ended.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    /// The credit of every decision, in order (see the module doc).
+    pub rewards: Vec<f64>,
+    /// The metrics of the episode's schedule.
+    pub metrics: Metrics,
+    /// The episode was cut by [`EnvConfig::max_decisions`].
+    pub truncated: bool,
+    /// When truncated: the decision it was cut at (for the bootstrap value).
+    pub next_obs: Option<Observation>,
+}
+
+/// The adapter policy of [`Env::play`]: runs on the caller's thread and
+/// calls the caller's `act` at every decision until the cut, then falls
+/// back to Slurm's multifactor priority (like [`Bridge`] once detached).
+struct Inline<'a> {
+    act: &'a mut dyn FnMut(&Observation, &mut [f64]),
+    normalizer: &'a Normalizer,
+    /// Reused for every decision.
+    obs: Observation,
+    times: Vec<u64>,
+    max_decisions: Option<usize>,
+    cut: Option<Observation>,
+}
+
+impl Policy for Inline<'_> {
+    fn name(&self) -> &str {
+        "rl-env"
+    }
+
+    fn score(&mut self, ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        if self.cut.is_none() {
+            fill_observation(self.normalizer, ctx, jobs, &mut self.obs);
+            if self.max_decisions.is_some_and(|m| self.times.len() >= m) {
+                self.cut = Some(std::mem::take(&mut self.obs));
+            } else {
+                self.times.push(ctx.now);
+                (self.act)(&self.obs, out);
+                return;
+            }
+        }
+        for (o, j) in out.iter_mut().zip(jobs) {
+            *o = j.multifactor;
         }
     }
 }
 
 /// The credit of each decision (see the module doc): decision `k` at time
 /// `times[k]` gets `−(w_bsld·bsld + w_wait·wait_h)/K` for every job that
-/// started in `[times[k], times[k+1])`; the last decision also gets the
-/// schedule-wide terms (utilization, p99 guard) unless the episode was `cut`
-/// (then jobs starting at or after `cut` earn nothing).
+/// started in `[times[k], times[k+1])`; the schedule-wide terms
+/// (utilization, p99 guard with `guard_threshold` seconds, `None` = no
+/// guard) are added unless the episode was `cut` (then jobs starting at or
+/// after `cut` earn nothing).
+///
+/// Utilization goes to the last decision. The guard penalty `G =
+/// guard_coef · max(0, p99 wait − threshold) / 3600` is spread over the
+/// decisions that kept the starved jobs waiting: every started job `j`
+/// whose wait exceeds the threshold gets a share of `G` proportional to its
+/// excess wait, split evenly over the decisions made while it was pending
+/// (`[eligible_j, start_j)`; the decision it started at if there is none).
+/// Summed over the episode the guard term is exactly `−G`.
 pub fn episode_rewards(
     times: &[u64],
     jobs: &[Job],
@@ -479,6 +705,7 @@ pub fn episode_rewards(
     cut: Option<u64>,
     m: &Metrics,
     reward: &RewardConfig,
+    guard_threshold: Option<f64>,
 ) -> Vec<f64> {
     let mut r = vec![0.0; times.len()];
     if times.is_empty() {
@@ -486,23 +713,55 @@ pub fn episode_rewards(
     }
     let [wb, ww, wu] = reward.effective_weights();
     let k = jobs.len().max(1) as f64;
+    // Last decision at or before `t` (the first one if none).
+    let at = |t: u64| times.partition_point(|&x| x <= t).saturating_sub(1);
     for (job, o) in jobs.iter().zip(outcomes) {
         let Some(s) = o.start else { continue };
         if cut.is_some_and(|c| s >= c) {
             continue;
         }
-        // Last decision at or before the start (the first one if none).
-        let d = times.partition_point(|&t| t <= s).saturating_sub(1);
         let wait = metrics::wait_of(job, s);
         let run = o.end.saturating_sub(s);
         let cost = wb * metrics::bounded_slowdown(wait, run) + ww * wait as f64 / 3600.0;
-        r[d] -= cost / k;
+        r[at(s)] -= cost / k;
     }
-    if cut.is_none() {
-        let last = times.len() - 1;
-        r[last] += wu * m.cpu_util;
-        if let Some(t) = reward.guard_p99_wait {
-            r[last] -= reward.guard_coef * (m.wait_p99 - t as f64).max(0.0) / 3600.0;
+    if cut.is_some() {
+        return r;
+    }
+    let last = times.len() - 1;
+    r[last] += wu * m.cpu_util;
+    let Some(threshold) = guard_threshold else {
+        return r;
+    };
+    let g = reward.guard_coef * (m.wait_p99 - threshold).max(0.0) / 3600.0;
+    if g <= 0.0 {
+        return r;
+    }
+    let starved: Vec<(u64, u64, f64)> = jobs
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(job, o)| {
+            let s = o.start?;
+            let wait = metrics::wait_of(job, s) as f64;
+            (wait > threshold).then(|| (s.saturating_sub(wait as u64), s, wait - threshold))
+        })
+        .collect();
+    let total: f64 = starved.iter().map(|x| x.2).sum();
+    if total <= 0.0 {
+        r[last] -= g;
+        return r;
+    }
+    for (from, to, excess) in starved {
+        let share = g * excess / total;
+        let lo = times.partition_point(|&x| x < from);
+        let hi = times.partition_point(|&x| x < to);
+        if hi > lo {
+            let each = share / (hi - lo) as f64;
+            for x in &mut r[lo..hi] {
+                *x -= each;
+            }
+        } else {
+            r[at(to)] -= share;
         }
     }
     r
@@ -543,10 +802,11 @@ mod tests {
             kind: RewardKind::Bsld,
             weights: [0.0; 3],
             guard_p99_wait: None,
+            guard_p99_ratio: None,
             guard_coef: 0.0,
         };
         let m = metrics::compute(&jobs, &outs, 1, 0);
-        let r = episode_rewards(&times, &jobs, &outs, None, &m, &cfg);
+        let r = episode_rewards(&times, &jobs, &outs, None, &m, &cfg, None);
         // bsld: a (5+100)/100 = 1.05; b (10+10)/10 = 2; c (20+10)/10 = 3.
         assert!((r[0] + 1.05 / 3.0).abs() < 1e-12, "{r:?}");
         assert_eq!(r[1], 0.0);
@@ -559,7 +819,7 @@ mod tests {
             m.bsld_mean
         );
         // Cut at 30: job c earns nothing, and no terminal terms.
-        let r = episode_rewards(&times, &jobs, &outs, Some(30), &m, &cfg);
+        let r = episode_rewards(&times, &jobs, &outs, Some(30), &m, &cfg, None);
         assert_eq!(r[3], 0.0);
     }
 
@@ -573,14 +833,34 @@ mod tests {
             kind: RewardKind::Mix,
             weights: [0.0, 1.0, 2.0],
             guard_p99_wait: Some(3600),
+            guard_p99_ratio: None,
             guard_coef: 0.5,
         };
-        let r = episode_rewards(&times, &jobs, &outs, None, &m, &cfg);
-        assert_eq!(r[0], 0.0);
-        // Job 2 waited 2 h: −2/2 = −1; util = 2·3600/10800; guard: p99 = 7200 s → 1 h over → −0.5.
-        let expect = -1.0 + 2.0 * m.cpu_util - 0.5;
+        let r = episode_rewards(&times, &jobs, &outs, None, &m, &cfg, Some(3600.0));
+        // Job 2 waited 2 h: −2/2 = −1; util = 2·3600/10800; guard: p99 =
+        // 7200 s → 1 h over → −0.5, split over the two decisions made
+        // while job 2 was pending (at 0 and 100).
+        assert!((r[0] + 0.25).abs() < 1e-12, "{}", r[0]);
+        let expect = -1.0 + 2.0 * m.cpu_util - 0.25;
         assert!((r[1] - expect).abs() < 1e-12, "{} vs {expect}", r[1]);
         assert!((m.cpu_util - 2.0 / 3.0).abs() < 1e-12);
+        // A relative threshold: 1.5 × a slurm p99 of 4000 s = 6000 s → 1/3 h over.
+        let rel = RewardConfig {
+            guard_p99_wait: None,
+            guard_p99_ratio: Some(1.5),
+            ..cfg.clone()
+        };
+        assert_eq!(rel.guard_threshold(Some(4000.0)), Some(6000.0));
+        let both = RewardConfig {
+            guard_p99_ratio: Some(1.5),
+            ..cfg.clone()
+        };
+        assert_eq!(both.guard_threshold(Some(4000.0)), Some(3600.0));
+        let r = episode_rewards(&times, &jobs, &outs, None, &m, &rel, Some(6000.0));
+        let total: f64 = r.iter().sum();
+        let want = -1.0 + 2.0 * m.cpu_util - 0.5 * (1200.0 / 3600.0);
+        assert!((total - want).abs() < 1e-12, "{total} vs {want}");
+        assert!(rel.describe().contains("1.5*slurm_p99_wait_s"));
     }
 
     fn tiny_env(max_decisions: Option<usize>) -> Env {
@@ -604,6 +884,7 @@ mod tests {
                     kind: RewardKind::Bsld,
                     weights: [0.0; 3],
                     guard_p99_wait: None,
+                    guard_p99_ratio: None,
                     guard_coef: 0.0,
                 },
             },
@@ -659,6 +940,71 @@ mod tests {
         assert!(matches!(env.step(&[]), Err(EnvError::Usage(_))));
     }
 
+    /// Plays one episode with [`Env::play`] and the same scorer as [`play`].
+    fn play_inline(env: &mut Env, seed: u64) -> (Vec<usize>, Episode) {
+        let mut sizes = Vec::new();
+        let ep = env
+            .play(Some(seed), &mut |obs, out| {
+                assert_eq!(obs.features.len(), obs.jobs.len() * N_FEATURES);
+                sizes.push(obs.jobs.len());
+                for (o, j) in out.iter_mut().zip(&obs.jobs) {
+                    *o = -(j.wait as f64);
+                }
+            })
+            .unwrap();
+        (sizes, ep)
+    }
+
+    #[test]
+    fn play_gives_the_same_episode_as_reset_and_step() {
+        for max in [None, Some(5)] {
+            let mut env = tiny_env(max);
+            let (sizes, last) = play(&mut env, 9);
+            let (sizes2, ep) = play_inline(&mut env, 9);
+            assert_eq!(sizes, sizes2);
+            assert_eq!(ep.rewards, last.info.episode_rewards.unwrap());
+            assert_eq!(ep.metrics, last.info.metrics.unwrap());
+            assert_eq!(ep.truncated, last.truncated);
+            match ep.next_obs {
+                Some(o) => {
+                    assert_eq!(o.jobs, last.obs.jobs);
+                    assert_eq!(o.features, last.obs.features);
+                }
+                None => assert!(last.obs.jobs.is_empty()),
+            }
+        }
+    }
+
+    #[test]
+    fn relative_guard_replays_slurm_and_charges_only_above_it() {
+        let mut env = tiny_env(None);
+        // The scorer "youngest first" starves the oldest jobs.
+        let (_, plain) = play_inline(&mut env, 3);
+        env.cfg.reward.guard_p99_ratio = Some(1.0);
+        env.cfg.reward.guard_coef = 10.0;
+        let (_, guarded) = play_inline(&mut env, 3);
+        assert_eq!(plain.metrics, guarded.metrics);
+        let (a, b): (f64, f64) = (plain.rewards.iter().sum(), guarded.rewards.iter().sum());
+        assert!(b <= a, "{b} > {a}");
+        // Slurm itself is never charged (its p99 is the threshold).
+        let (start, sim_seed) = {
+            let mut e = tiny_env(None);
+            e.next_window(Some(3))
+        };
+        let p99 = env.slurm_p99(start, sim_seed).unwrap();
+        let ep = env
+            .play_at(start, sim_seed, &mut |obs, out| {
+                for (o, j) in out.iter_mut().zip(&obs.jobs) {
+                    *o = j.multifactor;
+                }
+            })
+            .unwrap();
+        assert_eq!(ep.metrics.wait_p99, p99);
+        let total: f64 = ep.rewards.iter().sum();
+        let started = ep.metrics.started as f64 / ep.metrics.jobs as f64;
+        assert!((total + ep.metrics.bsld_mean * started).abs() < 1e-9);
+    }
+
     #[test]
     fn max_decisions_truncates_with_a_next_observation() {
         let mut env = tiny_env(Some(5));
@@ -703,6 +1049,7 @@ mod tests {
                     kind: RewardKind::Bsld,
                     weights: [0.0; 3],
                     guard_p99_wait: None,
+                    guard_p99_ratio: None,
                     guard_coef: 0.0,
                 },
             },
@@ -726,9 +1073,27 @@ mod tests {
         }
         let s = t.elapsed().as_secs_f64();
         println!(
-            "env alone: {steps} decisions ({rows} job rows) in {s:.2} s = {:.0} decisions/s",
+            "env alone, reset/step (simulator thread): {steps} decisions ({rows} job rows) in {s:.2} s = {:.0} decisions/s",
             steps as f64 / s
         );
+        let t = std::time::Instant::now();
+        let (mut steps2, mut rows2) = (0u64, 0u64);
+        for e in 0..20 {
+            env.play(Some(e), &mut |obs, out| {
+                steps2 += 1;
+                rows2 += obs.jobs.len() as u64;
+                for (o, j) in out.iter_mut().zip(&obs.jobs) {
+                    *o = j.multifactor;
+                }
+            })
+            .unwrap();
+        }
+        let s2 = t.elapsed().as_secs_f64();
+        println!(
+            "env alone, play (inline): {steps2} decisions ({rows2} job rows) in {s2:.2} s = {:.0} decisions/s",
+            steps2 as f64 / s2
+        );
+        assert_eq!(steps, steps2);
         assert!(steps > 0);
     }
 }

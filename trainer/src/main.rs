@@ -3,6 +3,7 @@
 //! This file only parses arguments, sets up logging and maps errors to exit
 //! codes. Each subcommand lives in `cmd/`.
 
+mod adam;
 mod cmd;
 mod env;
 mod plot;
@@ -44,7 +45,7 @@ enum Command {
     /// figures beside that paper's table.
     Rlscheduler(cmd::rlscheduler::Args),
     /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
-    Train(ppo::Args),
+    Train(Box<ppo::Args>),
     /// Retrain from recent history; deploy only a model the gate proves
     /// better (exit 0 deployed, 3 kept, 1 failed, 4 busy).
     Retrain(cmd::retrain::Args),
@@ -74,7 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Simulate(a) => cmd::simulate::run(a),
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
-        Command::Train(a) => cmd::train::run(a),
+        Command::Train(a) => cmd::train::run(*a),
         Command::Retrain(a) => return cmd::retrain::main(a),
         Command::Rollback(a) => return cmd::retrain::rollback_main(a),
         Command::Explain(a) => cmd::explain::run(a),

@@ -48,10 +48,9 @@ use rand_chacha::ChaCha8Rng;
 use sim::cluster::Cluster;
 use sim::engine::{CancelledPending, SimConfig};
 use sim::trace::Trace;
-use tch::nn::OptimizerConfig;
 use tch::{Device, Kind, Tensor, nn};
 
-use crate::env::{Env, EnvConfig, Observation, RewardConfig, RewardKind};
+use crate::env::{Env, EnvConfig, RewardConfig, RewardKind};
 
 // ---------------------------------------------------------------------------
 // 1. Arguments                                                    (PLUMBING)
@@ -65,6 +64,20 @@ pub enum DeviceArg {
     Cpu,
     /// The first CUDA device.
     Cuda,
+}
+
+/// The actor's initial weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitArg {
+    /// PyTorch's default initialization (with `--actor-out-gain`).
+    Random,
+    /// Fitted to Slurm's multifactor order before PPO starts.
+    Slurm,
+    /// Fitted to UNICEP's order (`wait / (log2(cpus) · time limit)`, a
+    /// published heuristic that favours long waits and short, narrow jobs)
+    /// before PPO starts.
+    Unicep,
 }
 
 /// Activation of the hidden layers.
@@ -110,6 +123,23 @@ pub struct Args {
     /// out for validation; training windows come from the jobs before them.
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
+    /// Fraction of the trace's jobs (the very latest) reserved as a test
+    /// set for `slurm-rl evaluate`: neither trained nor validated on. The
+    /// validation jobs come just before them.
+    #[arg(long, default_value_t = 0.0)]
+    pub test_fraction: f64,
+    /// Write the validated model with the lowest validation bsld (among
+    /// those whose validation p99 wait is at most --guard-p99-ratio times
+    /// slurm's, when that is set) as model.safetensors, instead of the last.
+    /// The deployed policy is deterministic, so the sampled training curve
+    /// can hide a worse deterministic policy; this picks by the deployed one.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub keep_best: bool,
+    /// The p99 bound of --keep-best, as a multiple of slurm's validation p99
+    /// wait (default: --guard-p99-ratio). Lets the reward's guard aim lower
+    /// (e.g. 1.0) than the bound a model must meet (e.g. 1.1).
+    #[arg(long)]
+    pub keep_best_p99_ratio: Option<f64>,
     /// Validation windows (evenly spaced over the held-out jobs).
     #[arg(long, default_value_t = 5)]
     pub val_sequences: usize,
@@ -141,7 +171,14 @@ pub struct Args {
     /// this many seconds.
     #[arg(long)]
     pub guard_p99_wait: Option<u64>,
-    /// Weight of the guard penalty, per hour above the threshold.
+    /// p99-wait guard relative to Slurm: penalize a window whose p99 wait
+    /// exceeds this many times that of the `slurm` baseline on the same
+    /// window (e.g. 1.1; replays the window once more per episode). With
+    /// --guard-p99-wait too, the smaller threshold counts.
+    #[arg(long)]
+    pub guard_p99_ratio: Option<f64>,
+    /// Weight of the guard penalty, per hour above the threshold (spread
+    /// over the decisions made while the starved jobs waited).
     #[arg(long, default_value_t = 1.0)]
     pub guard_coef: f64,
 
@@ -210,6 +247,16 @@ pub struct Args {
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
     pub activation: ActivationArg,
+    /// Initial actor: `random` (PyTorch's init, near-uniform rankings),
+    /// `slurm` (fitted to rank like Slurm's multifactor priority) or
+    /// `unicep` (fitted to rank like the UNICEP heuristic); PPO then moves
+    /// away from that order.
+    #[arg(long, value_enum, default_value_t = InitArg::Random)]
+    pub init: InitArg,
+    /// With `--init slurm|unicep`: the fitted scores are this many times the
+    /// normalized multifactor feature (larger = sharper sampled rankings).
+    #[arg(long, default_value_t = 2.0)]
+    pub init_gain: f64,
     /// Scale of the actor's initial output layer (cleanrl uses 0.01: near-
     /// uniform first rankings; larger values start from sharper rankings).
     #[arg(long, default_value_t = 0.01)]
@@ -219,8 +266,9 @@ pub struct Args {
     /// Write a checkpoint every this many updates (0: never).
     #[arg(long, default_value_t = 10)]
     pub checkpoint_every: usize,
-    /// Resume from `DIR/checkpoint-NNNNN.safetensors` (its `.json` sidecar
-    /// holds the update count and the normalization). Adam's moments restart.
+    /// Resume from `DIR/checkpoint-NNNNN.safetensors` (weights and Adam's
+    /// moments; its `.json` sidecar holds the update count and the
+    /// normalization).
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
     /// Start from the actor weights and the feature normalization of this
@@ -249,6 +297,7 @@ impl Args {
             kind: self.reward,
             weights: [w[0], w[1], w[2]],
             guard_p99_wait: self.guard_p99_wait,
+            guard_p99_ratio: self.guard_p99_ratio,
             guard_coef: self.guard_coef,
         })
     }
@@ -258,6 +307,14 @@ impl Args {
             bail!(
                 "--val-fraction must be in [0, 1), got {}",
                 self.val_fraction
+            );
+        }
+        if !(0.0..1.0).contains(&self.test_fraction)
+            || self.val_fraction + self.test_fraction >= 1.0
+        {
+            bail!(
+                "--test-fraction must be in [0, 1) and leave training jobs beside --val-fraction, got {}",
+                self.test_fraction
             );
         }
         for (name, v) in [
@@ -412,14 +469,9 @@ impl Agent {
         }
     }
 
-    /// Copies the actor into a [`policy::Model`] (tensor for tensor: the
-    /// names are the model file's).
-    pub fn to_model(
-        &self,
-        spec: FeatureSpec,
-        reward: String,
-        training: serde_json::Value,
-    ) -> Result<Model> {
+    /// The actor as the plain-Rust MLP the plugin runs (a copy of the
+    /// current weights).
+    pub fn actor_mlp(&self) -> Result<Mlp> {
         let flat = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(Vec::<f32>::try_from(
                 t.detach()
@@ -441,7 +493,18 @@ impl Agent {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mlp = Mlp::new(self.architecture(), layers).map_err(anyhow::Error::msg)?;
+        Mlp::new(self.architecture(), layers).map_err(anyhow::Error::msg)
+    }
+
+    /// Copies the actor into a [`policy::Model`] (tensor for tensor: the
+    /// names are the model file's).
+    pub fn to_model(
+        &self,
+        spec: FeatureSpec,
+        reward: String,
+        training: serde_json::Value,
+    ) -> Result<Model> {
+        let mlp = self.actor_mlp()?;
         Ok(Model::new(
             mlp,
             spec,
@@ -652,19 +715,15 @@ fn pad(records: &[Record], idx: &[usize], device: Device) -> (Tensor, Tensor, Te
     )
 }
 
-/// Scores and value of one observation (no gradient).
-fn act_on(agent: &Agent, obs: &Observation, device: Device) -> (Vec<f32>, f32) {
-    tch::no_grad(|| {
-        let n = obs.jobs.len() as i64;
-        let x = Tensor::from_slice(&obs.features)
-            .view([1, n, N_FEATURES as i64])
-            .to_device(device);
-        let valid = Tensor::ones([1, n], (Kind::Bool, device));
-        let s = Vec::<f32>::try_from(agent.scores(&x).view([n]).to_device(Device::Cpu))
-            .expect("a 1-d f32 tensor");
-        let v = agent.value(&x, &valid).double_value(&[0]) as f32;
-        (s, v)
-    })
+/// Critic values of records `idx` (no gradient), in chunks.
+fn values_of(agent: &Agent, records: &[Record], idx: &[usize], device: Device) -> Vec<f32> {
+    let mut out = Vec::with_capacity(idx.len());
+    for chunk in idx.chunks(256) {
+        let (x, valid, _) = pad(records, chunk, device);
+        let v = tch::no_grad(|| agent.value(&x, &valid)).to_device(Device::Cpu);
+        out.extend(Vec::<f32>::try_from(v).expect("a 1-d f32 tensor"));
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -691,6 +750,8 @@ pub const METRICS: &[&str] = &[
     "sched/decisions_per_episode",
     "sched/val_bsld",
     "sched/val_bsld_slurm",
+    "sched/val_wait_p99",
+    "sched/val_wait_p99_slurm",
 ];
 
 /// What a training run produced.
@@ -703,6 +764,8 @@ pub struct Outcome {
     pub split: ((usize, usize), (usize, usize)),
     /// Start indices of the validation windows.
     pub val_starts: Vec<usize>,
+    /// The update whose model was written (see `--keep-best`).
+    pub chosen_update: usize,
     /// Decisions taken in all.
     pub global_step: u64,
     /// Wall time of training, seconds.
@@ -719,7 +782,7 @@ fn fit_normalizer(
     windows: &[usize],
     k: usize,
     sim: &SimConfig,
-) -> Result<Normalizer> {
+) -> Result<(Normalizer, Vec<Vec<f32>>)> {
     struct Recorder {
         inner: Box<dyn policy::Policy>,
         rows: Vec<Vec<f32>>,
@@ -745,10 +808,87 @@ fn fit_normalizer(
     for &s in windows {
         sim::engine::simulate(&trace.jobs[s..s + k], &trace.names, cluster, &mut rec, sim)?;
     }
-    Ok(Normalizer::fit(&rec.rows)?)
+    Ok((Normalizer::fit(&rec.rows)?, rec.rows))
 }
 
-/// Mean bounded slowdown of `policy` over the validation windows.
+/// `--init slurm|unicep`: fits the actor so that its scores rank jobs as
+/// the named baseline does: a regression of the score on `gain` times a
+/// standardized, order-preserving form of the baseline's score, over the
+/// feature rows seen while fitting the normalization. For `slurm` that is
+/// the `multifactor_slog` feature; for `unicep` (`wait / (log2(max(cpus,
+/// 2)) · limit)`) it is `ln(1 + wait) − ln(log2(max(cpus, 2))) − ln(1 +
+/// limit)`, from the raw features. PPO then starts from that order instead
+/// of an arbitrary one. Returns the final mean squared error.
+fn init_actor(
+    agent: &Agent,
+    init: InitArg,
+    normalizer: &Normalizer,
+    raw_rows: &[Vec<f32>],
+    gain: f64,
+    rng: &mut ChaCha8Rng,
+    device: Device,
+) -> Result<f64> {
+    let col = |name: &str| {
+        policy::features::FEATURE_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .with_context(|| format!("the feature set has no {name}"))
+    };
+    let (mf, lw, ll, lc) = (
+        col("multifactor_slog")?,
+        col("log_wait")?,
+        col("log_time_limit")?,
+        col("log_cpus")?,
+    );
+    if raw_rows.is_empty() {
+        bail!("--init: no feature rows were recorded");
+    }
+    let raw_target = |r: &[f32]| -> f64 {
+        match init {
+            InitArg::Unicep => {
+                let cpus = (r[lc] as f64).exp() - 1.0;
+                r[lw] as f64 - cpus.round().max(2.0).log2().ln() - r[ll] as f64
+            }
+            _ => r[mf] as f64,
+        }
+    };
+    let t: Vec<f64> = raw_rows.iter().map(|r| raw_target(r)).collect();
+    let mean = t.iter().sum::<f64>() / t.len() as f64;
+    let sd = (t.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / t.len() as f64)
+        .sqrt()
+        .max(1e-6);
+    let rows: Vec<(Vec<f32>, f32)> = raw_rows
+        .iter()
+        .zip(&t)
+        .map(|(r, &y)| {
+            let mut x = r.clone();
+            normalizer.apply(&mut x);
+            (x, (gain * (y - mean) / sd) as f32)
+        })
+        .collect();
+    let mut opt = crate::adam::Adam::new(&agent.vs, 3e-3);
+    let mut loss_v = f64::NAN;
+    for _ in 0..600 {
+        let batch: Vec<&(Vec<f32>, f32)> = (0..512)
+            .map(|_| &rows[rng.gen_range(0..rows.len())])
+            .collect();
+        let flat: Vec<f32> = batch.iter().flat_map(|r| r.0.iter().copied()).collect();
+        let target: Vec<f32> = batch.iter().map(|r| r.1).collect();
+        let x = Tensor::from_slice(&flat)
+            .view([batch.len() as i64, N_FEATURES as i64])
+            .to_device(device);
+        let y = Tensor::from_slice(&target).to_device(device);
+        let loss = (agent.scores(&x) - y).square().mean(Kind::Float);
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        loss_v = loss.double_value(&[]);
+    }
+    Ok(loss_v)
+}
+
+/// Mean bounded slowdown and mean p99 wait of `policy` over the validation
+/// windows.
 fn validate(
     trace: &Trace,
     cluster: &Cluster,
@@ -756,7 +896,7 @@ fn validate(
     k: usize,
     starts: &[usize],
     spec: sim::eval::PolicySpec<'_>,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     let input = sim::eval::EvalInput {
         trace,
         cluster,
@@ -765,10 +905,13 @@ fn validate(
         starts,
     };
     let report = sim::eval::evaluate(&input, &[spec], None, &mut |_| {})?;
-    Ok(report.policies[0]
-        .summary_of("bsld_mean")
-        .map(|s| s.mean)
-        .unwrap_or(f64::NAN))
+    let mean = |m: &str| {
+        report.policies[0]
+            .summary_of(m)
+            .map(|s| s.mean)
+            .unwrap_or(f64::NAN)
+    };
+    Ok((mean("bsld_mean"), mean("wait_p99")))
 }
 
 /// The sidecar of a checkpoint.
@@ -777,6 +920,9 @@ struct CheckpointMeta {
     update: usize,
     global_step: u64,
     normalizer: Normalizer,
+    /// Adam steps taken (its moments are in the checkpoint file).
+    #[serde(default)]
+    adam_steps: i64,
 }
 
 fn write_csv(path: &Path, rows: &[Vec<f64>]) -> Result<()> {
@@ -827,8 +973,11 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let k = args.jobs_per_episode;
-    let len = trace.jobs.len();
-    let split = ((len as f64) * (1.0 - args.val_fraction)).floor() as usize;
+    let all_jobs = trace.jobs.len();
+    // Jobs from `len` on are the reserved test set (--test-fraction).
+    let len = ((all_jobs as f64) * (1.0 - args.test_fraction)).floor() as usize;
+    let split =
+        ((all_jobs as f64) * (1.0 - args.val_fraction - args.test_fraction)).floor() as usize;
     if split < k {
         bail!(
             "the training part has {split} jobs ({} of {len}), fewer than --jobs-per-episode {k}",
@@ -889,10 +1038,38 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let windows: Vec<usize> = (0..args.norm_windows.max(1))
             .map(|_| rng.gen_range(0..=split - k))
             .collect();
-        fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?
+        let (normalizer, rows) = fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?;
+        if args.init != InitArg::Random {
+            let mse = init_actor(
+                &agent,
+                args.init,
+                &normalizer,
+                &rows,
+                args.init_gain,
+                &mut rng,
+                device,
+            )?;
+            tracing::info!(mse, init = ?args.init, "actor initialized to a baseline's order");
+        }
+        normalizer
     };
     let spec = FeatureSpec::current(normalizer.clone());
-    let mut optimizer = nn::Adam::default().build(&agent.vs, args.learning_rate)?;
+    // Adam with moments we own (crate::adam), restored on resume.
+    let mut optimizer = crate::adam::Adam::new(&agent.vs, args.learning_rate);
+    if let Some(ckpt) = &args.resume {
+        let named = Tensor::read_safetensors(ckpt)
+            .with_context(|| format!("reading {}", ckpt.display()))?;
+        if named.iter().any(|(k, _)| k.starts_with("adam/")) {
+            optimizer
+                .load_state(&named)
+                .with_context(|| format!("restoring Adam's state from {}", ckpt.display()))?;
+        } else {
+            tracing::warn!(
+                "{} holds no optimizer state (written by an older slurm-rl): Adam's moments restart",
+                ckpt.display()
+            );
+        }
+    }
     let trace = Arc::new(trace);
     let mut env = Env::new(
         Arc::new(trace.jobs.clone()),
@@ -912,13 +1089,13 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             "algorithm": "PPO, Plackett-Luce rankings (Gumbel sampling)",
             "trace": args.trace.display().to_string(),
             "cluster": args.cluster.as_ref().map(|c| c.display().to_string()),
-            "jobs": len, "train_jobs": [0, split], "val_jobs": [split, len],
+            "jobs": all_jobs, "train_jobs": [0, split], "val_jobs": [split, len], "test_jobs": [len, all_jobs],
             "updates": updates, "decisions": step, "seed": seed,
             "args": args,
         })
     };
-    let val_slurm = if val_starts.is_empty() {
-        f64::NAN
+    let (val_slurm, val_slurm_p99) = if val_starts.is_empty() {
+        (f64::NAN, f64::NAN)
     } else {
         validate(
             &trace,
@@ -955,6 +1132,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     };
     let t_start = Instant::now();
     let mut episode_counter: u64 = 0;
+    // (update, p99 within the guard, val bsld, model) of the best validated model.
+    let mut best: Option<(usize, bool, f64, Model)> = None;
 
     for update in first_update..=args.total_updates {
         let t_update = Instant::now();
@@ -969,54 +1148,86 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
 
         // --- 2. ALGO: rollout of whole episodes under no_grad ---
         let mut records: Vec<Record> = Vec::new();
+        // The actor runs as the plugin's plain-Rust MLP during the rollout
+        // (no libtorch call per decision); the critic's values are computed
+        // in batches once the episodes are in.
+        let actor = agent.actor_mlp()?;
+        let mut scratch = actor.scratch();
+        let mut scores: Vec<f32> = Vec::new();
         let (mut ep_returns, mut ep_bsld, mut ep_wait, mut ep_len) = (0.0, 0.0, 0.0, 0.0);
         for _ in 0..args.episodes_per_update {
             let ep_seed = seed.wrapping_mul(0x9E37_79B9).wrapping_add(episode_counter);
             episode_counter += 1;
-            let mut obs = env.reset(Some(ep_seed))?;
             let first = records.len();
-            loop {
-                let (scores, value) = act_on(&agent, &obs, device);
+            // The simulator calls back at every decision (Env::play: no
+            // thread hand-off); each decision is recorded with its jobs in
+            // the sampled order.
+            let mut failed = None;
+            let ep = env.play(Some(ep_seed), &mut |obs, out| {
+                scores.resize(obs.jobs.len(), 0.0);
+                if let Err(e) = actor.score_batch_with(&obs.features, &mut scores, &mut scratch) {
+                    failed.get_or_insert(anyhow::Error::msg(e));
+                }
                 let (noisy, order) = sample_ranking(&scores, &mut rng);
                 let depth = args.rank_depth.min(order.len());
-                let logp = policy::nn::plackett_luce_log_prob(&scores, &order[..depth])? as f32;
+                let logp = match policy::nn::plackett_luce_log_prob(&scores, &order[..depth]) {
+                    Ok(l) => l as f32,
+                    Err(e) => {
+                        failed.get_or_insert(e.into());
+                        0.0
+                    }
+                };
                 let mut features = Vec::with_capacity(obs.features.len());
                 for &i in &order {
                     features.extend_from_slice(&obs.features[i * N_FEATURES..(i + 1) * N_FEATURES]);
                 }
-                let step = env.step(&noisy)?;
-                global_step += 1;
+                out.copy_from_slice(&noisy);
                 records.push(Record {
                     features,
                     n: order.len(),
                     depth,
                     logp,
-                    value,
-                    reward: step.reward as f32,
-                    terminated: step.terminated,
-                    truncated: step.truncated,
+                    value: 0.0,
+                    reward: 0.0,
+                    terminated: false,
+                    truncated: false,
                     bootstrap: 0.0,
                 });
-                if step.terminated || step.truncated {
-                    // Credit arrives at the episode's end (see env's doc).
-                    let rewards = step.info.episode_rewards.unwrap_or_default();
-                    for (r, &x) in records[first..].iter_mut().zip(&rewards) {
-                        r.reward = x as f32;
-                    }
-                    if step.truncated {
-                        let last = records.len() - 1;
-                        records[last].bootstrap = act_on(&agent, &step.obs, device).1;
-                    }
-                    ep_returns += rewards.iter().sum::<f64>();
-                    if let Some(m) = step.info.metrics {
-                        ep_bsld += m.bsld_mean;
-                        ep_wait += m.wait_mean;
-                    }
-                    ep_len += (records.len() - first) as f64;
-                    break;
-                }
-                obs = step.obs;
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
             }
+            global_step += (records.len() - first) as u64;
+            // Credit arrives at the episode's end (see env's doc).
+            for (r, &x) in records[first..].iter_mut().zip(&ep.rewards) {
+                r.reward = x as f32;
+            }
+            let last = records.len() - 1;
+            records[last].terminated = !ep.truncated;
+            records[last].truncated = ep.truncated;
+            if let Some(next) = &ep.next_obs {
+                let boot = Record {
+                    features: next.features.clone(),
+                    n: next.jobs.len(),
+                    depth: 1,
+                    logp: 0.0,
+                    value: 0.0,
+                    reward: 0.0,
+                    terminated: false,
+                    truncated: false,
+                    bootstrap: 0.0,
+                };
+                records[last].bootstrap = values_of(&agent, &[boot], &[0], device)[0];
+            }
+            ep_returns += ep.rewards.iter().sum::<f64>();
+            ep_bsld += ep.metrics.bsld_mean;
+            ep_wait += ep.metrics.wait_mean;
+            ep_len += (records.len() - first) as f64;
+        }
+        let all: Vec<usize> = (0..records.len()).collect();
+        let rollout_values = values_of(&agent, &records, &all, device);
+        for (r, v) in records.iter_mut().zip(rollout_values) {
+            r.value = v;
         }
         let n_ep = args.episodes_per_update as f64;
         let rollout_s = t_update.elapsed().as_secs_f64();
@@ -1093,7 +1304,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
 
         // --- 6. PLUMBING: validation, logging, checkpoints ---
         let last = update == args.total_updates;
-        let val_bsld = if !val_starts.is_empty()
+        let (val_bsld, val_p99) = if !val_starts.is_empty()
             && (last || (args.val_every > 0 && update % args.val_every == 0))
         {
             let model = agent.to_model(
@@ -1101,7 +1312,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 reward.describe(),
                 training_meta(update, global_step),
             )?;
-            validate(
+            let candidate = model.clone();
+            let (bsld, p99) = validate(
                 &trace,
                 &cluster,
                 &sim_cfg,
@@ -1110,9 +1322,22 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 sim::eval::PolicySpec::new("learned", move || {
                     Box::new(policy::LearnedPolicy::new(model.clone()))
                 }),
-            )?
+            )?;
+            // Model selection on the validation windows (--keep-best).
+            let p99_ok = args
+                .keep_best_p99_ratio
+                .or(args.guard_p99_ratio)
+                .is_none_or(|r| p99 <= r * val_slurm_p99);
+            let better = match &best {
+                None => true,
+                Some((_, b_ok, b_bsld, _)) => (p99_ok, -bsld) > (*b_ok, -*b_bsld),
+            };
+            if better && bsld.is_finite() {
+                best = Some((update, p99_ok, bsld, candidate));
+            }
+            (bsld, p99)
         } else {
-            f64::NAN
+            (f64::NAN, f64::NAN)
         };
         let sps = batch as f64 / rollout_s.max(1e-9);
         let row = vec![
@@ -1134,6 +1359,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             ep_len / n_ep,
             val_bsld,
             val_slurm,
+            val_p99,
+            val_slurm_p99,
         ];
         debug_assert_eq!(row.len(), METRICS.len());
         tracing::info!(
@@ -1159,14 +1386,13 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         write_csv(&args.out.join("curves.csv"), &curves)?;
         if args.checkpoint_every > 0 && (update % args.checkpoint_every == 0 || last) {
             let ckpt = args.out.join(format!("checkpoint-{update:05}.safetensors"));
-            agent
-                .vs
-                .save(&ckpt)
+            save_checkpoint(&agent, &optimizer, &ckpt)
                 .with_context(|| format!("writing {}", ckpt.display()))?;
             let meta = CheckpointMeta {
                 update,
                 global_step,
                 normalizer: spec.normalizer.clone(),
+                adam_steps: optimizer.steps(),
             };
             let side = ckpt.with_extension("json");
             sim::io::atomic_write(&side, |w| {
@@ -1178,16 +1404,21 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     pb.finish_and_clear();
 
     // --- PLUMBING: export ---
-    let model = agent.to_model(
+    let last_model = agent.to_model(
         spec,
         reward.describe(),
         training_meta(args.total_updates, global_step),
     )?;
+    let (model, chosen_update) = match best {
+        Some((u, _, _, m)) if args.keep_best => (m, u),
+        _ => (last_model, args.total_updates),
+    };
     model
         .save(args.out.join("model.safetensors"))
         .context("writing the model file")?;
     Ok(Outcome {
         model,
+        chosen_update,
         curves,
         split: ((0, split), (split, len)),
         val_starts,
@@ -1195,6 +1426,23 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         wall_s: t_start.elapsed().as_secs_f64(),
         seed,
     })
+}
+
+/// Writes the agent's variables and Adam's state into one safetensors file
+/// (temp file, then rename).
+fn save_checkpoint(agent: &Agent, optimizer: &crate::adam::Adam, path: &Path) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = agent
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(k, t)| (k, t.detach().to_device(Device::Cpu)))
+        .collect();
+    named.extend(optimizer.state());
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let tmp = path.with_extension("safetensors.tmp");
+    Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 /// Rows of an earlier `curves.csv` with our columns (missing or unreadable
@@ -1545,6 +1793,78 @@ mod tests {
         let want = vec1(&tch::no_grad(|| agent.scores(&x)));
         let got: Vec<f32> = out.iter().map(|&v| v as f32).collect();
         assert!(close(&got, &want, 1e-5), "{got:?} vs {want:?}");
+    }
+
+    #[test]
+    fn init_unicep_ranks_like_unicep() {
+        tch::manual_seed(3);
+        let agent = Agent::new(Device::Cpu, &[32, 16, 8], Activation::Relu, 0.01);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let ctx = QueueContext {
+            now: 1_000_000,
+            free_cpus: 10,
+            total_cpus: 128,
+            queue_len: 20,
+            running: 5,
+            ..Default::default()
+        };
+        let jobs: Vec<JobObs> = (0..2000)
+            .map(|i| JobObs {
+                id: i,
+                wait: rng.gen_range(0..200_000),
+                time_limit: rng.gen_range(60..200_000),
+                nodes: 1,
+                cpus: rng.gen_range(1..128),
+                ..Default::default()
+            })
+            .collect();
+        let raw: Vec<Vec<f32>> = jobs
+            .iter()
+            .map(|j| policy::features::features_array(j, &ctx).to_vec())
+            .collect();
+        let norm = Normalizer::fit(&raw).unwrap();
+        init_actor(
+            &agent,
+            InitArg::Unicep,
+            &norm,
+            &raw,
+            4.0,
+            &mut rng,
+            Device::Cpu,
+        )
+        .unwrap();
+        let model = agent
+            .to_model(
+                FeatureSpec::current(norm),
+                "t".into(),
+                serde_json::json!({}),
+            )
+            .unwrap();
+        let mut learned = policy::LearnedPolicy::new(model);
+        let mut got = vec![0.0; jobs.len()];
+        policy::Policy::score(&mut learned, &ctx, &jobs, &mut got);
+        let mut want = vec![0.0; jobs.len()];
+        policy::Policy::score(
+            sim::baselines::by_name("unicep").unwrap().as_mut(),
+            &ctx,
+            &jobs,
+            &mut want,
+        );
+        // Pairwise order agreement (Kendall-style) on a sample of pairs.
+        let (mut agree, mut total) = (0, 0);
+        for i in (0..jobs.len()).step_by(7) {
+            for j in (1..jobs.len()).step_by(11) {
+                if i == j || want[i] == want[j] {
+                    continue;
+                }
+                total += 1;
+                if (got[i] > got[j]) == (want[i] > want[j]) {
+                    agree += 1;
+                }
+            }
+        }
+        let frac = agree as f64 / total as f64;
+        assert!(frac > 0.9, "only {frac} of pairs in UNICEP's order");
     }
 
     #[test]

@@ -140,6 +140,18 @@ fn render_report(
         out.val_starts
     )?;
     writeln!(s, "- reward: `{}`", out.model.reward)?;
+    if a.test_fraction > 0.0 {
+        writeln!(
+            s,
+            "- test set (not trained or validated on, for `slurm-rl evaluate --starts`): jobs {v1}.. (--test-fraction {})",
+            a.test_fraction
+        )?;
+    }
+    writeln!(
+        s,
+        "- model written: update {} of {} (--keep-best {})",
+        out.chosen_update, a.total_updates, a.keep_best
+    )?;
     writeln!(
         s,
         "- {} updates × {} episodes, {} decisions; seed {}; training {:.1} s, total {:.1} s",
