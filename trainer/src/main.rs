@@ -45,6 +45,10 @@ enum Command {
     Rlscheduler(cmd::rlscheduler::Args),
     /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
     Train(ppo::Args),
+    /// Submit a trace to a running Slurm cluster as sleep jobs, time-compressed.
+    Replay(cmd::replay::Args),
+    /// Compare a replay's real schedule with the simulator's, job by job.
+    Fidelity(cmd::fidelity::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +71,8 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
+        Command::Fidelity(a) => cmd::fidelity::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

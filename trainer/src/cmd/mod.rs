@@ -3,7 +3,9 @@
 
 pub mod common;
 pub mod evaluate;
+pub mod fidelity;
 pub mod import;
+pub mod replay;
 pub mod rlscheduler;
 pub mod simulate;
 pub mod synth;
