@@ -151,6 +151,8 @@ pub(crate) struct Sim<'a> {
     prio_tick_pending: bool,
     sched_tick_pending: bool,
     bf_tick_pending: bool,
+    /// Time of the last fairshare recalculation (priority tick).
+    last_recalc: u64,
     last_sched_pass: u64,
     last_bf_cycle: u64,
     pub(super) backfill: bool,
@@ -352,6 +354,7 @@ impl<'a> Sim<'a> {
             prio_tick_pending: false,
             sched_tick_pending: false,
             bf_tick_pending: false,
+            last_recalc: 0,
             last_sched_pass: NEVER,
             last_bf_cycle: NEVER,
             backfill: cfg.backfill == Backfill::Slurm && cluster.sched.backfill,
@@ -368,6 +371,11 @@ impl<'a> Sim<'a> {
             bf: Default::default(),
         };
         sim.blocked = vec![false; sim.parts.len()];
+        if sim.rescore == Rescore::SubmitAndPeriod && cluster.priority.calc_period > 0 {
+            // Fairshare factors change only at priority recalculations, as
+            // in slurmctld.
+            sim.usage.use_snapshots();
+        }
         let members: Vec<&[bool]> = sim.parts.iter().map(|p| &p.member[..]).collect();
         // Partitions of 1-CPU nodes without GPUs: a node is free or not.
         let unit: Vec<bool> = sim
@@ -654,6 +662,16 @@ impl<'a> Sim<'a> {
             self.real_events += 1;
             self.push(cancel_at, Event::CancelPending(j));
         }
+        // slurmctld recalculates every PriorityCalcPeriod even with an empty
+        // queue; the simulator skips those ticks, so catch up on arrival.
+        let period = self.cluster.priority.calc_period;
+        if self.rescore == Rescore::SubmitAndPeriod
+            && period > 0
+            && self.now / period > self.last_recalc / period
+            && !self.prio_tick_pending
+        {
+            self.recalc_fairshare();
+        }
         // Score at submit, then insert in priority order.
         self.obs_jobs.clear();
         self.obs_jobs.push(j);
@@ -701,6 +719,7 @@ impl<'a> Sim<'a> {
     fn end_of_second(&mut self) {
         if self.prio_due {
             self.prio_due = false;
+            self.recalc_fairshare();
             if !self.pending.is_empty() {
                 self.rescore_all();
                 if !self.prio_tick_pending {
@@ -743,6 +762,14 @@ impl<'a> Sim<'a> {
             .then_with(|| ka.submit.cmp(&kb.submit))
             .then_with(|| ka.id.cmp(&kb.id))
             .then_with(|| a.cmp(&b))
+    }
+
+    /// A priority recalculation's fairshare step: running jobs' usage up to
+    /// now, then the snapshot that factors come from until the next one.
+    fn recalc_fairshare(&mut self) {
+        self.accrue_usage();
+        self.usage.recalc();
+        self.last_recalc = self.now;
     }
 
     /// Accounts running jobs' CPU-seconds up to now.
