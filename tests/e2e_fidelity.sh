@@ -25,6 +25,8 @@ cd "$SLURM_RL_ROOT"
 OFFSET="${SLURM_RL_E2E_FIDELITY_PORT_OFFSET:-600}"
 cluster_test_begin e2e_fidelity "$OFFSET" "the sim-to-real fidelity replay"
 
+# The trainer links libtorch: the venv gives it (a no-op when already set up).
+[ -n "${LIBTORCH:-}${LIBTORCH_USE_PYTORCH:-}" ] || setup_venv >/dev/null
 cargo build --release -p trainer --quiet || fail "cargo build of slurm-rl"
 mkdir -p "$W"
 rc=0

@@ -93,6 +93,9 @@ pub(super) struct PartC {
 struct Key {
     tier: u32,
     score: f64,
+    /// The job's priority/multifactor value when it was scored: it breaks
+    /// ties in the score, as slurmctld adds a site factor to multifactor.
+    mf: f64,
     submit: u64,
     id: u64,
 }
@@ -123,7 +126,7 @@ pub(crate) struct Sim<'a> {
     next_arrival: usize,
     /// Pending jobs, highest priority first.
     pub(super) pending: Vec<u32>,
-    /// Sort key per job (tier, score, submit, id), kept together so that
+    /// Sort key per job (tier, score, multifactor, submit, id), kept together so that
     /// ordering touches one cache line per job.
     keys: Vec<Key>,
     /// Running jobs by expected end (start + limit), then job index.
@@ -331,6 +334,7 @@ impl<'a> Sim<'a> {
                 .map(|j| Key {
                     tier: 0,
                     score: 0.0,
+                    mf: 0.0,
                     submit: j.submit,
                     id: j.id,
                 })
@@ -753,12 +757,14 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Priority order: partition tier desc, score desc, submit asc, id asc.
+    /// Priority order: partition tier desc, score desc, multifactor desc,
+    /// submit asc, id asc.
     pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
         let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
         kb.tier
             .cmp(&ka.tier)
             .then_with(|| kb.score.total_cmp(&ka.score))
+            .then_with(|| kb.mf.total_cmp(&ka.mf))
             .then_with(|| ka.submit.cmp(&kb.submit))
             .then_with(|| ka.id.cmp(&kb.id))
             .then_with(|| a.cmp(&b))
@@ -814,7 +820,9 @@ impl<'a> Sim<'a> {
         self.policy.score(&ctx, &self.obs, &mut self.out);
         for (k, &j) in self.obs_jobs.iter().enumerate() {
             let s = self.out[k];
-            self.keys[j as usize].score = if s.is_nan() { f64::NEG_INFINITY } else { s };
+            let key = &mut self.keys[j as usize];
+            key.score = if s.is_nan() { f64::NEG_INFINITY } else { s };
+            key.mf = self.obs[k].multifactor;
         }
     }
 
