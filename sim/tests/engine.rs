@@ -793,3 +793,29 @@ fn unit_and_cpu_only_fast_paths_match_the_general_planner() {
         assert_eq!(unit.events, general.events, "{policy}: unit vs general");
     }
 }
+
+/// Found by the sim-to-real fidelity replay with the site_factor/rl plugin
+/// (docs/fidelity.md): slurmctld adds the site factor to multifactor, so
+/// jobs the policy scores equally are ordered by multifactor (here job
+/// size), not by submit time.
+#[test]
+fn equal_scores_are_ordered_by_multifactor_as_a_site_factor_is() {
+    // One 8-CPU node, busy until 100. Then 2 (4 CPUs, t=10) and 3 (8 CPUs,
+    // t=20) have the same time limit, so sjf scores them equally; job size
+    // puts the 8-CPU job first.
+    let mut c = cluster(vec![node("n0", 8, 0, "")], vec![part("p", &[0])]);
+    c.priority = PriorityConfig {
+        multifactor: true,
+        weight_age: 0,
+        weight_job_size: 1000,
+        calc_period: 60,
+        ..PriorityConfig::default()
+    };
+    let jobs = [
+        job(1, 0, 8, 100, 200),
+        job(2, 10, 4, 50, 300),
+        job(3, 20, 8, 50, 300),
+    ];
+    let r = run(&jobs, &names(), &c, "sjf", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(150), Some(100)]);
+}

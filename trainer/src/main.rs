@@ -54,6 +54,10 @@ enum Command {
     /// Show why the learned policy ranks a job where it does: its score
     /// and the features that drove it, for one job or a whole queue.
     Explain(cmd::explain::Args),
+    /// Submit a trace to a running Slurm cluster as sleep jobs, time-compressed.
+    Replay(cmd::replay::Args),
+    /// Compare a replay's real schedule with the simulator's, job by job.
+    Fidelity(cmd::fidelity::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +83,8 @@ fn main() -> std::process::ExitCode {
         Command::Retrain(a) => return cmd::retrain::main(a),
         Command::Rollback(a) => return cmd::retrain::rollback_main(a),
         Command::Explain(a) => cmd::explain::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
+        Command::Fidelity(a) => cmd::fidelity::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -584,6 +584,59 @@ pub fn curves(path: &Path, title: &str, series: &[Curve<'_>]) -> Result<()> {
     })
 }
 
+/// `slurm-rl fidelity`'s figure: each job's simulated start against its
+/// real start (seconds after the first submit), with the diagonal where a
+/// perfect simulator puts every point. `points` are (real, simulated,
+/// started by backfill in the real cluster).
+pub fn fidelity(path: &Path, title: &str, points: &[(f64, f64, bool)]) -> Result<()> {
+    anyhow::ensure!(
+        !points.is_empty(),
+        "no job started in both schedules: nothing to plot"
+    );
+    let max = points.iter().map(|&(r, s, _)| r.max(s)).fold(1.0, f64::max) * 1.03;
+    write_png(path, 900, 900, |root| {
+        let (head, body) = root.split_vertically(50);
+        head.titled(title, (FONT, 18))?;
+        let mut c = ChartBuilder::on(&body)
+            .margin(16)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..max, 0f64..max)?;
+        c.configure_mesh()
+            .x_desc("real start (s after the first submit)")
+            .y_desc("simulated start (s after the first submit)")
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 15))
+            .draw()?;
+        c.draw_series(LineSeries::new(
+            [(0.0, 0.0), (max, max)],
+            REF_COLOR.stroke_width(1),
+        ))?
+        .label("simulated = real")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], REF_COLOR.stroke_width(2)));
+        for (bf, color, label) in [
+            (false, BAR_COLOR, "started by the main scheduler (real)"),
+            (true, WORSE_COLOR, "started by backfill (real)"),
+        ] {
+            c.draw_series(
+                points
+                    .iter()
+                    .filter(|p| p.2 == bf)
+                    .map(|&(r, s, _)| Circle::new((r, s), 4, color.filled())),
+            )?
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+        }
+        c.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 15))
+            .draw()?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

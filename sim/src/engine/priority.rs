@@ -13,6 +13,13 @@ use crate::cluster::PriorityConfig;
 /// Usage is stored scaled by `2^((t - origin)/half_life)` so that decaying
 /// every user is free: the fairshare factor only needs the ratio of a
 /// user's usage to the total, which the common scale does not change.
+///
+/// In *snapshot* mode (the engine's choice when priorities are recomputed
+/// every `PriorityCalcPeriod`), factors come from the usage as it was at
+/// the last [`Usage::recalc`], as Slurm's decay thread recomputes the
+/// fairshare factor only then: usage added in between (a job that ended)
+/// does not change the priority of a job submitted before the next
+/// recalculation.
 #[derive(Debug, Clone)]
 pub(crate) struct Usage {
     scaled: Vec<f64>,
@@ -26,6 +33,10 @@ pub(crate) struct Usage {
     half_life: u64,
     /// Users that share the cluster (equal shares).
     n_users: usize,
+    /// Snapshot mode: factors from `snap`/`snap_total`.
+    snapshots: bool,
+    snap: Vec<f64>,
+    snap_total: f64,
 }
 
 impl Usage {
@@ -39,7 +50,34 @@ impl Usage {
             origin,
             half_life,
             n_users: n_users.max(1),
+            snapshots: false,
+            snap: vec![0.0; slots.max(1)],
+            snap_total: 0.0,
         }
+    }
+
+    /// Turns snapshot mode on: factors are those of the last
+    /// [`Usage::recalc`] (all 1 before the first).
+    pub(crate) fn use_snapshots(&mut self) {
+        self.snapshots = true;
+        self.snap.iter_mut().for_each(|u| *u = 0.0);
+        self.snap_total = 0.0;
+        self.clear_cache();
+    }
+
+    /// Takes the snapshot that factors are computed from (snapshot mode):
+    /// a priority recalculation.
+    pub(crate) fn recalc(&mut self) {
+        self.snap.copy_from_slice(&self.scaled);
+        self.snap_total = self.total;
+        self.clear_cache();
+    }
+
+    fn clear_cache(&mut self) {
+        for &u in &self.cached {
+            self.cache[u as usize] = f64::NAN;
+        }
+        self.cached.clear();
     }
 
     fn scale_at(&mut self, t: u64) -> f64 {
@@ -66,10 +104,9 @@ impl Usage {
             return;
         }
         let s = self.scale_at(t);
-        for &u in &self.cached {
-            self.cache[u as usize] = f64::NAN;
+        if !self.snapshots {
+            self.clear_cache();
         }
-        self.cached.clear();
         self.scaled[user as usize] += cpu_seconds * s;
         self.total += cpu_seconds * s;
     }
@@ -77,14 +114,19 @@ impl Usage {
     /// The classic fairshare factor `2^(-U/S)`, with `U` the user's share of
     /// all (decayed) usage and `S = 1/users` (equal shares).
     pub(crate) fn factor(&mut self, user: u32) -> f64 {
-        if self.total <= 0.0 {
+        let (scaled, total) = if self.snapshots {
+            (&self.snap, self.snap_total)
+        } else {
+            (&self.scaled, self.total)
+        };
+        if total <= 0.0 {
             return 1.0;
         }
         let c = self.cache[user as usize];
         if !c.is_nan() {
             return c;
         }
-        let u = self.scaled[user as usize] / self.total;
+        let u = scaled[user as usize] / total;
         let f = (-(u * self.n_users as f64)).exp2();
         self.cache[user as usize] = f;
         self.cached.push(user);
@@ -147,6 +189,26 @@ mod tests {
         assert_eq!(u.factor(1), 1.0);
         u.add(1, 100.0, 10);
         assert!((u.factor(0) - 0.5).abs() < 1e-12);
+    }
+
+    /// Found by the sim-to-real fidelity replay (docs/fidelity.md): a job
+    /// that ended lowered the fairshare factor of the next submission at
+    /// once in the simulator, but only at the next PriorityCalcPeriod in
+    /// slurmctld, which reordered jobs submitted in between.
+    #[test]
+    fn snapshot_factors_change_only_at_recalc() {
+        let mut u = Usage::new(2, 2, 0, 0);
+        u.use_snapshots();
+        u.add(0, 100.0, 10);
+        assert_eq!(u.factor(0), 1.0, "no recalculation yet");
+        u.recalc();
+        assert!((u.factor(0) - 0.25).abs() < 1e-12);
+        u.add(1, 100.0, 20);
+        assert!((u.factor(0) - 0.25).abs() < 1e-12, "until the next recalc");
+        assert_eq!(u.factor(1), 1.0);
+        u.recalc();
+        assert!((u.factor(0) - 0.5).abs() < 1e-12);
+        assert!((u.factor(1) - 0.5).abs() < 1e-12);
     }
 
     #[test]

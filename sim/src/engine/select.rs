@@ -68,6 +68,55 @@ fn take_mem(free: u64, need: u64) -> u64 {
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     cand: Vec<(u64, u32)>,
+    /// Runs of consecutive candidate nodes: (first position in `cand`, length).
+    runs: Vec<(usize, usize)>,
+}
+
+/// Sorts `cand` (keyed by node index) and splits it into runs of nodes with
+/// consecutive indices, as cons_tres's `_eval_nodes` groups the nodes that
+/// can take a job into "consecutive sets".
+fn consecutive_runs(cand: &mut [(u64, u32)], runs: &mut Vec<(usize, usize)>) {
+    cand.sort_unstable();
+    runs.clear();
+    let mut i = 0;
+    while i < cand.len() {
+        let s = i;
+        while i + 1 < cand.len() && cand[i + 1].1 == cand[i].1 + 1 {
+            i += 1;
+        }
+        runs.push((s, i + 1 - s));
+        i += 1;
+    }
+}
+
+/// The run cons_tres takes nodes from next when `rem` nodes are still
+/// needed and every candidate node offers the same share: the first of the
+/// smallest runs that are large enough, or, when none is, the first of the
+/// largest. Used-up runs have length 0.
+fn best_run(runs: &[(usize, usize)], rem: usize) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (r, &(_, len)) in runs.iter().enumerate() {
+        if len == 0 {
+            continue;
+        }
+        let Some(b) = best else {
+            best = Some(r);
+            continue;
+        };
+        let bl = runs[b].1;
+        let (suff, best_suff) = (len >= rem, bl >= rem);
+        // A large-enough run beats one that is not, a smaller large-enough
+        // run beats a larger one, and among runs too small the largest wins.
+        let better = if suff {
+            !best_suff || len < bl
+        } else {
+            !best_suff && len > bl
+        };
+        if better {
+            best = Some(r);
+        }
+    }
+    best
 }
 
 /// Chooses nodes for `req` among `nodes` (a partition's node list), using
@@ -78,8 +127,10 @@ pub(crate) struct Scratch {
 /// Rules (see docs/simulator.md, "Node selection"):
 /// - `exclusive`: only fully idle nodes, each taken whole.
 /// - `nodes > 0`: exactly that many nodes, each giving `ceil(total/nodes)`
-///   of every resource; best fit (fewest free GPUs, then CPUs, then lowest
-///   index) first, which also keeps GPU nodes for GPU jobs.
+///   of every resource, chosen as cons_tres does: the nodes that can give
+///   that share form runs of consecutive node indices; the job takes the
+///   lowest nodes of the first smallest run that is large enough (or, when
+///   none is, of the largest run, then continues with the remaining runs).
 /// - `nodes == 0`: one node if any can hold the whole job (best fit);
 ///   otherwise as few nodes as possible, taking the nodes with the most
 ///   usable CPUs first; memory follows CPUs (per-CPU share).
@@ -114,25 +165,34 @@ pub(crate) fn select(
                 && type_ok(n)
                 && usable(n)
             {
-                scratch
-                    .cand
-                    .push((((f.gpus as u64) << 32) | f.cpus as u64, n));
+                scratch.cand.push((n as u64, n));
             }
         }
         if scratch.cand.len() < req.nodes as usize {
             return false;
         }
         if let Some(out) = out {
-            scratch.cand.sort_unstable();
             out.clear();
-            for &(_, n) in scratch.cand.iter().take(req.nodes as usize) {
-                out.push(Alloc {
-                    node: n,
-                    cpus: need.cpus,
-                    gpus: need.gpus,
-                    mem: take_mem(free[n as usize].mem, need.mem),
-                });
+            consecutive_runs(&mut scratch.cand, &mut scratch.runs);
+            let mut rem = req.nodes as usize;
+            while rem > 0 {
+                let Some(b) = best_run(&scratch.runs, rem) else {
+                    break;
+                };
+                let (s, len) = scratch.runs[b];
+                let take = len.min(rem);
+                for &(_, n) in &scratch.cand[s..s + take] {
+                    out.push(Alloc {
+                        node: n,
+                        cpus: need.cpus,
+                        gpus: need.gpus,
+                        mem: take_mem(free[n as usize].mem, need.mem),
+                    });
+                }
+                rem -= take;
+                scratch.runs[b].1 = 0;
             }
+            debug_assert_eq!(rem, 0);
         }
         return true;
     }
@@ -339,6 +399,51 @@ mod tests {
                 gtype: 0,
             })
             .collect()
+    }
+
+    /// Found by the sim-to-real fidelity replay (docs/fidelity.md): a
+    /// one-node GPU job went to the node with the fewest free GPUs, where
+    /// slurmctld put it on the first node of the smallest run of
+    /// consecutive nodes that could take it, and the next job then found
+    /// no room in the simulator only.
+    #[test]
+    fn nodes_gt_0_take_the_smallest_run_of_consecutive_nodes_like_cons_tres() {
+        let cap = caps(&[(8, 4); 6]);
+        let mut free: Vec<Res> = cap.iter().map(|c| c.res).collect();
+        // Node 2 is full, so the candidates form runs {0, 1} and {3, 4, 5};
+        // node 1 has the fewest free GPUs overall.
+        free[2].cpus = 0;
+        free[1].gpus = 2;
+        free[4].gpus = 3;
+        let run = |req: Req| {
+            let mut out = Vec::new();
+            assert!(select(
+                &req,
+                &[0, 1, 2, 3, 4, 5],
+                &cap,
+                &free,
+                false,
+                &|_| true,
+                &mut Scratch::default(),
+                Some(&mut out),
+            ));
+            out.iter().map(|a| a.node).collect::<Vec<_>>()
+        };
+        let one = Req {
+            cpus: 1,
+            gpus: 2,
+            nodes: 1,
+            ..Req::default()
+        };
+        // The smallest run that is large enough is {0, 1}: its lowest node.
+        assert_eq!(run(one), vec![0]);
+        // Three nodes: only {3, 4, 5} is large enough.
+        assert_eq!(run(Req { nodes: 3, ..one }), vec![3, 4, 5]);
+        // Four nodes: no run is large enough; the largest first, then the rest.
+        assert_eq!(run(Req { nodes: 4, ..one }), vec![3, 4, 5, 0]);
+        // Nodes that cannot give the share break the runs: with 3 GPUs per
+        // node, node 1 (2 free) is out and {0} is the smallest run.
+        assert_eq!(run(Req { gpus: 3, ..one }), vec![0]);
     }
 
     #[test]

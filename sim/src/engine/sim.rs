@@ -93,6 +93,9 @@ pub(super) struct PartC {
 struct Key {
     tier: u32,
     score: f64,
+    /// The job's priority/multifactor value when it was scored: it breaks
+    /// ties in the score, as slurmctld adds a site factor to multifactor.
+    mf: f64,
     submit: u64,
     id: u64,
 }
@@ -123,7 +126,7 @@ pub(crate) struct Sim<'a> {
     next_arrival: usize,
     /// Pending jobs, highest priority first.
     pub(super) pending: Vec<u32>,
-    /// Sort key per job (tier, score, submit, id), kept together so that
+    /// Sort key per job (tier, score, multifactor, submit, id), kept together so that
     /// ordering touches one cache line per job.
     keys: Vec<Key>,
     /// Running jobs by expected end (start + limit), then job index.
@@ -151,6 +154,8 @@ pub(crate) struct Sim<'a> {
     prio_tick_pending: bool,
     sched_tick_pending: bool,
     bf_tick_pending: bool,
+    /// Time of the last fairshare recalculation (priority tick).
+    last_recalc: u64,
     last_sched_pass: u64,
     last_bf_cycle: u64,
     pub(super) backfill: bool,
@@ -329,6 +334,7 @@ impl<'a> Sim<'a> {
                 .map(|j| Key {
                     tier: 0,
                     score: 0.0,
+                    mf: 0.0,
                     submit: j.submit,
                     id: j.id,
                 })
@@ -352,6 +358,7 @@ impl<'a> Sim<'a> {
             prio_tick_pending: false,
             sched_tick_pending: false,
             bf_tick_pending: false,
+            last_recalc: 0,
             last_sched_pass: NEVER,
             last_bf_cycle: NEVER,
             backfill: cfg.backfill == Backfill::Slurm && cluster.sched.backfill,
@@ -368,6 +375,11 @@ impl<'a> Sim<'a> {
             bf: Default::default(),
         };
         sim.blocked = vec![false; sim.parts.len()];
+        if sim.rescore == Rescore::SubmitAndPeriod && cluster.priority.calc_period > 0 {
+            // Fairshare factors change only at priority recalculations, as
+            // in slurmctld.
+            sim.usage.use_snapshots();
+        }
         let members: Vec<&[bool]> = sim.parts.iter().map(|p| &p.member[..]).collect();
         // Partitions of 1-CPU nodes without GPUs: a node is free or not.
         let unit: Vec<bool> = sim
@@ -654,6 +666,16 @@ impl<'a> Sim<'a> {
             self.real_events += 1;
             self.push(cancel_at, Event::CancelPending(j));
         }
+        // slurmctld recalculates every PriorityCalcPeriod even with an empty
+        // queue; the simulator skips those ticks, so catch up on arrival.
+        let period = self.cluster.priority.calc_period;
+        if self.rescore == Rescore::SubmitAndPeriod
+            && period > 0
+            && self.now / period > self.last_recalc / period
+            && !self.prio_tick_pending
+        {
+            self.recalc_fairshare();
+        }
         // Score at submit, then insert in priority order.
         self.obs_jobs.clear();
         self.obs_jobs.push(j);
@@ -701,6 +723,7 @@ impl<'a> Sim<'a> {
     fn end_of_second(&mut self) {
         if self.prio_due {
             self.prio_due = false;
+            self.recalc_fairshare();
             if !self.pending.is_empty() {
                 self.rescore_all();
                 if !self.prio_tick_pending {
@@ -734,15 +757,25 @@ impl<'a> Sim<'a> {
         }
     }
 
-    /// Priority order: partition tier desc, score desc, submit asc, id asc.
+    /// Priority order: partition tier desc, score desc, multifactor desc,
+    /// submit asc, id asc.
     pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
         let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
         kb.tier
             .cmp(&ka.tier)
             .then_with(|| kb.score.total_cmp(&ka.score))
+            .then_with(|| kb.mf.total_cmp(&ka.mf))
             .then_with(|| ka.submit.cmp(&kb.submit))
             .then_with(|| ka.id.cmp(&kb.id))
             .then_with(|| a.cmp(&b))
+    }
+
+    /// A priority recalculation's fairshare step: running jobs' usage up to
+    /// now, then the snapshot that factors come from until the next one.
+    fn recalc_fairshare(&mut self) {
+        self.accrue_usage();
+        self.usage.recalc();
+        self.last_recalc = self.now;
     }
 
     /// Accounts running jobs' CPU-seconds up to now.
@@ -787,7 +820,9 @@ impl<'a> Sim<'a> {
         self.policy.score(&ctx, &self.obs, &mut self.out);
         for (k, &j) in self.obs_jobs.iter().enumerate() {
             let s = self.out[k];
-            self.keys[j as usize].score = if s.is_nan() { f64::NEG_INFINITY } else { s };
+            let key = &mut self.keys[j as usize];
+            key.score = if s.is_nan() { f64::NEG_INFINITY } else { s };
+            key.mf = self.obs[k].multifactor;
         }
     }
 

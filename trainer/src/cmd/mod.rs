@@ -4,7 +4,9 @@
 pub mod common;
 pub mod evaluate;
 pub mod explain;
+pub mod fidelity;
 pub mod import;
+pub mod replay;
 pub mod retrain;
 pub mod rlscheduler;
 pub mod runs;
