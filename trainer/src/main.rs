@@ -7,6 +7,8 @@ mod cmd;
 mod env;
 mod plot;
 mod ppo;
+mod rlenv;
+mod rltrain;
 
 use clap::{Parser, Subcommand};
 
@@ -45,6 +47,9 @@ enum Command {
     Rlscheduler(cmd::rlscheduler::Args),
     /// Learn a scoring policy with PPO and compare it with slurm on held-out windows.
     Train(ppo::Args),
+    /// Learn a policy with PPO in the RLScheduler-style environment (its
+    /// protocol and backfill), for `slurm-rl rlscheduler --model`.
+    RlschedulerTrain(rltrain::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +72,7 @@ fn main() -> std::process::ExitCode {
         Command::Evaluate(a) => cmd::evaluate::run(a),
         Command::Rlscheduler(a) => cmd::rlscheduler::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::RlschedulerTrain(a) => rltrain::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
