@@ -145,8 +145,9 @@ pub struct Split {
 impl Split {
     /// Holds out the test windows (`test_starts`, `test_len` jobs each) and
     /// `val_windows` consecutive validation windows of `len` jobs, taken
-    /// from the end of the largest gap between test windows; training
-    /// windows of `len` jobs lie wholly in what is left.
+    /// from the end of the largest gap that ends at a test window (the
+    /// trace's tail only when no such gap is long enough); training windows
+    /// of `len` jobs lie wholly in what is left.
     pub fn new(
         n_jobs: usize,
         test_starts: &[usize],
@@ -173,9 +174,12 @@ impl Split {
         let mut val_starts = Vec::new();
         if val_windows > 0 {
             let need = val_windows * len;
+            // Prefer the gaps between or before test windows (close in time
+            // to them) over the trace's tail, which can be much lighter.
+            let inner = free.iter().any(|&(a, b)| b < n_jobs && b - a >= need);
             let Some(big) = free
                 .iter_mut()
-                .filter(|(a, b)| b - a >= need)
+                .filter(|(a, b)| b - *a >= need && (!inner || *b < n_jobs))
                 .max_by_key(|(a, b)| b - a)
             else {
                 return Err(RlEnvError::NoTrainingWindow { len: need });
@@ -467,7 +471,7 @@ mod tests {
         for backfill in [false, true] {
             for key in [Key::Fcfs, Key::Sjf, Key::F1] {
                 // All jobs visible: exactly the protocol's results.
-                let mut e = env(t.clone(), backfill, usize::MAX);
+                let mut e = env(t.clone(), backfill, WINDOW_LEN);
                 for &s in &TABLE_STARTS[..3] {
                     let want = run_window(&t, s, WINDOW_LEN, key, backfill).unwrap();
                     let got = run_greedy(&mut e, s, WINDOW_LEN, &mut key_score(key)).unwrap();
@@ -585,6 +589,10 @@ mod tests {
         // validation takes the end of the largest.
         assert_eq!(sp.val_starts, vec![1469, 1725]);
         assert_eq!(sp.train_starts, vec![(0, 1213), (6252, 6829)]);
+        // A long tail is not preferred for validation.
+        let sp = Split::new(200_000, &TABLE_STARTS, WINDOW_LEN, 256, 2).unwrap();
+        assert_eq!(sp.val_starts, vec![1469, 1725]);
+        assert_eq!(sp.train_starts.last(), Some(&(9874, 200_000 - 256)));
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for _ in 0..2000 {
             let s = sp.sample(&mut rng);

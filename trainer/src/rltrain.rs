@@ -132,7 +132,8 @@ pub struct Args {
     /// Scale of the actor's initial output layer.
     #[arg(long, default_value_t = 1.0)]
     pub actor_out_gain: f64,
-    /// Warm start: imitate this heuristic (fcfs, sjf, f1, …) first.
+    /// Warm start: imitate this heuristic (fcfs, sjf, f1, …) first; `auto`:
+    /// the best of fcfs, sjf and f1 on the validation windows.
     #[arg(long, value_name = "KEY")]
     pub imitate: Option<String>,
     /// Updates of imitation before PPO (with --imitate).
@@ -211,6 +212,8 @@ pub struct Outcome {
     pub val_heuristics: Vec<(String, f64)>,
     /// Training jobs (outside test and validation windows).
     pub train_jobs: usize,
+    /// The heuristic imitated first, if any.
+    pub imitated: Option<String>,
 }
 
 /// Trains as `a` says on `trace`.
@@ -218,14 +221,16 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     if a.group < 2 || a.windows_per_update == 0 || a.total_updates == 0 || a.update_epochs == 0 {
         bail!("--group must be ≥ 2; --windows-per-update, --total-updates and --update-epochs ≥ 1");
     }
-    let imitate = match &a.imitate {
+    let imitate = match a.imitate.as_deref() {
+        None => None,
+        // Resolved below, once the validation windows are known.
+        Some("auto") => Some(Key::Fcfs),
         Some(k) => Some(
             Key::ALL
                 .into_iter()
                 .find(|x| x.name() == k)
                 .with_context(|| format!("unknown --imitate key `{k}`"))?,
         ),
-        None => None,
     };
     tch::set_num_threads(a.threads.max(1));
     tch::manual_seed(a.seed as i64);
@@ -285,6 +290,18 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         ));
     }
 
+    // `--imitate auto`: the heuristic with the lowest validation bsld.
+    let imitate = match (a.imitate.as_deref(), imitate) {
+        (Some("auto"), Some(_)) => {
+            let (name, _) = val_heuristics
+                .iter()
+                .min_by(|x, y| x.1.total_cmp(&y.1))
+                .expect("three heuristics");
+            Key::ALL.into_iter().find(|k| k.name() == name)
+        }
+        (_, k) => k,
+    };
+    let imitated = imitate.map(|k| k.name().to_string());
     let pb = if a.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -497,6 +514,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         val_starts: split.val_starts.clone(),
         val_heuristics,
         train_jobs: split.train_jobs,
+        imitated,
     })
 }
 
@@ -539,6 +557,7 @@ pub fn run(a: Args) -> Result<()> {
         "train_jobs": out.train_jobs,
         "val_starts": out.val_starts,
         "test_starts": rlsched::TABLE_STARTS,
+        "imitated": out.imitated,
         "best_update": out.best_update,
         "best_val_bsld": out.best_val,
         "val_heuristics_bsld": out.val_heuristics.iter().map(|(k, v)| (k.clone(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
@@ -572,14 +591,20 @@ mod tests {
     use super::*;
 
     /// A toy trace on 4 nodes where picking short jobs first clearly wins:
-    /// bursts of one long (2000 s) and several short (20 s) 4-node jobs.
+    /// bursts of one long (2000 s) and eight short (20 s) 4-node jobs, the
+    /// long one third to sixth (the first two are committed before the
+    /// others arrive).
     fn toy() -> Arc<rlsched::CompatTrace> {
         let mut jobs = Vec::new();
         let mut t = 0;
         let mut id = 1;
         for burst in 0..120 {
-            for k in 0..6 {
-                let (run, procs) = if k == (burst % 6) { (2000, 4) } else { (20, 4) };
+            for k in 0..9 {
+                let (run, procs) = if k == 2 + burst % 4 {
+                    (2000, 4)
+                } else {
+                    (20, 4)
+                };
                 jobs.push(CompatJob {
                     index: jobs.len(),
                     id,
@@ -604,8 +629,8 @@ mod tests {
     #[test]
     fn a_few_ppo_updates_beat_fcfs_on_a_toy_trace_where_sjf_wins() {
         let trace = toy();
-        let len = 48;
-        let starts = [0usize, 240, 480, 660];
+        let len = 45;
+        let starts = [0usize, 225, 450, 675];
         let mean = |key| {
             starts
                 .iter()
