@@ -309,27 +309,11 @@ impl<'p> PolicyPicker<'p> {
 
 impl Picker for PolicyPicker<'_> {
     fn pick(&mut self, ctx: &PickContext, queue: &mut Queue<'_>) -> usize {
-        let ppn = ctx.procs_per_node;
         self.obs.clear();
-        self.obs.extend(queue.iter().map(|j| JobObs {
-            id: j.id,
-            submit: j.submit.max(0) as u64,
-            wait: (ctx.now - j.submit).max(0) as u64,
-            time_limit: j.request.max(0) as u64,
-            cpus: j.procs.clamp(0, u32::MAX as i64) as u32,
-            fits_now: (j.procs as f64 / ppn).ceil() as i64 <= ctx.free_nodes,
-            ..JobObs::default()
-        }));
+        self.obs.extend(queue.iter().map(|j| job_obs(ctx, j)));
         self.scores.clear();
         self.scores.resize(queue.len(), f64::NEG_INFINITY);
-        let qctx = QueueContext {
-            now: ctx.now.max(0) as u64,
-            free_cpus: (ctx.free_nodes.max(0) as f64 * ppn) as u64,
-            total_cpus: (ctx.total_nodes as f64 * ppn) as u64,
-            queue_len: queue.len() as u32,
-            running: ctx.running as u32,
-            ..QueueContext::default()
-        };
+        let qctx = queue_context(ctx, queue.len());
         self.policy.score(&qctx, &self.obs, &mut self.scores);
         let mut best = 0;
         for (i, &s) in self.scores.iter().enumerate() {
@@ -338,6 +322,35 @@ impl Picker for PolicyPicker<'_> {
             }
         }
         best
+    }
+}
+
+/// What a [`policy::Policy`] sees of a queued job in the compatibility
+/// mode: submit, wait, request (as `time_limit`, 0 when negative),
+/// processors (as `cpus`; nodes 0) and whether the job fits now; the rest
+/// is left at its default.
+pub fn job_obs(ctx: &PickContext, j: &CompatJob) -> JobObs {
+    JobObs {
+        id: j.id,
+        submit: j.submit.max(0) as u64,
+        wait: (ctx.now - j.submit).max(0) as u64,
+        time_limit: j.request.max(0) as u64,
+        cpus: j.procs.clamp(0, u32::MAX as i64) as u32,
+        fits_now: (j.procs as f64 / ctx.procs_per_node).ceil() as i64 <= ctx.free_nodes,
+        ..JobObs::default()
+    }
+}
+
+/// The [`QueueContext`] of a decision with `queue_len` pending jobs.
+pub fn queue_context(ctx: &PickContext, queue_len: usize) -> QueueContext {
+    let ppn = ctx.procs_per_node;
+    QueueContext {
+        now: ctx.now.max(0) as u64,
+        free_cpus: (ctx.free_nodes.max(0) as f64 * ppn) as u64,
+        total_cpus: (ctx.total_nodes as f64 * ppn) as u64,
+        queue_len: queue_len as u32,
+        running: ctx.running as u32,
+        ..QueueContext::default()
     }
 }
 
@@ -476,9 +489,14 @@ struct Running {
 }
 
 /// The state of one window's simulation. Only the methods below change it.
-struct Sim<'t> {
-    trace: &'t CompatTrace,
-    window: &'t [CompatJob],
+/// It owns a copy of its window, so a stepping [`Episode`] can outlive any
+/// borrow of the trace.
+#[derive(Debug, Clone)]
+struct Sim {
+    window: Vec<CompatJob>,
+    max_nodes: u64,
+    max_procs: u64,
+    procs_per_node: f64,
     first: usize,
     /// Nodes each window job needs, by window position.
     need: Vec<i64>,
@@ -492,7 +510,7 @@ struct Sim<'t> {
     started: Vec<usize>,
 }
 
-impl<'t> Sim<'t> {
+impl Sim {
     fn pos(&self, j: &CompatJob) -> usize {
         j.index - self.first
     }
@@ -604,8 +622,8 @@ impl<'t> Sim<'t> {
         PickContext {
             now: self.clock,
             free_nodes: self.free,
-            total_nodes: self.trace.max_nodes,
-            procs_per_node: self.trace.procs_per_node(),
+            total_nodes: self.max_nodes,
+            procs_per_node: self.procs_per_node,
             running: self.running.len(),
         }
     }
@@ -632,58 +650,138 @@ pub fn run_window_with(
     picker: &mut dyn Picker,
     backfill: bool,
 ) -> Result<WindowResult, RlschedError> {
-    if len == 0 || start.checked_add(len).is_none_or(|e| e > trace.jobs.len()) {
-        return Err(RlschedError::WindowOutOfRange {
-            file: trace.file.clone(),
-            start,
-            len,
-            jobs: trace.jobs.len(),
-        });
+    let mut ep = Episode::new(trace, start, len, backfill)?;
+    while !ep.is_done() {
+        let ctx = ep.context();
+        let h = picker.pick(&ctx, &mut ep.queue_mut());
+        ep.commit(h)?;
     }
-    let window = &trace.jobs[start..start + len];
-    let need: Vec<i64> = window.iter().map(|j| trace.nodes_of(j)).collect();
-    if let Some((j, &n)) = window
-        .iter()
-        .zip(&need)
-        .find(|&(_, &n)| n < 0 || n > trace.max_nodes as i64)
-    {
-        return Err(RlschedError::Unrunnable {
-            file: trace.file.clone(),
-            id: j.id,
-            nodes: n,
-            max_nodes: trace.max_nodes,
-        });
-    }
-    let mut sim = Sim {
-        trace,
-        window,
-        first: start,
-        need,
-        next: 1,
-        clock: window[0].submit,
-        free: trace.max_nodes as i64,
-        queue: vec![window[0]],
-        running: Vec::new(),
-        starts: vec![-1; len],
-        started: Vec::with_capacity(len),
-    };
-    loop {
-        let ctx = sim.ctx();
-        let h = picker.pick(
-            &ctx,
-            &mut Queue {
-                jobs: &mut sim.queue,
+    Ok(ep.result())
+}
+
+/// One window of the compatibility simulator, stepped one decision at a
+/// time: the form an RL environment needs. [`run_window_with`] is this loop
+/// with a [`Picker`].
+///
+/// Between two [`Episode::commit`]s the episode waits at a decision point:
+/// the queue is not empty and the clock is the decision's time. `commit(i)`
+/// commits to `queue()[i]` as the head, processes events (and, with
+/// backfilling, backfills) until the head fits, starts it, and processes
+/// events until the next decision point or the end of the window.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    sim: Sim,
+    backfill: bool,
+    done: bool,
+    decisions: usize,
+}
+
+impl Episode {
+    /// Starts the window `trace.jobs[start..start + len]`: an empty machine,
+    /// the clock at the first job's submit time, that job queued.
+    pub fn new(
+        trace: &CompatTrace,
+        start: usize,
+        len: usize,
+        backfill: bool,
+    ) -> Result<Episode, RlschedError> {
+        if len == 0 || start.checked_add(len).is_none_or(|e| e > trace.jobs.len()) {
+            return Err(RlschedError::WindowOutOfRange {
+                file: trace.file.clone(),
+                start,
+                len,
+                jobs: trace.jobs.len(),
+            });
+        }
+        let window = trace.jobs[start..start + len].to_vec();
+        let need: Vec<i64> = window.iter().map(|j| trace.nodes_of(j)).collect();
+        if let Some((j, &n)) = window
+            .iter()
+            .zip(&need)
+            .find(|&(_, &n)| n < 0 || n > trace.max_nodes as i64)
+        {
+            return Err(RlschedError::Unrunnable {
+                file: trace.file.clone(),
+                id: j.id,
+                nodes: n,
+                max_nodes: trace.max_nodes,
+            });
+        }
+        let first = window[0];
+        Ok(Episode {
+            sim: Sim {
+                window,
+                max_nodes: trace.max_nodes,
+                max_procs: trace.max_procs,
+                procs_per_node: trace.procs_per_node(),
+                first: start,
+                need,
+                next: 1,
+                clock: first.submit,
+                free: trace.max_nodes as i64,
+                queue: vec![first],
+                running: Vec::new(),
+                starts: vec![-1; len],
+                started: Vec::with_capacity(len),
             },
-        );
-        if h >= sim.queue.len() {
+            backfill,
+            done: false,
+            decisions: 0,
+        })
+    }
+
+    /// Whether every job of the window has started.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// What a picker may look at besides the queue.
+    pub fn context(&self) -> PickContext {
+        self.sim.ctx()
+    }
+
+    /// The pending jobs, in the simulator's current order (empty when done).
+    pub fn queue(&self) -> &[CompatJob] {
+        &self.sim.queue
+    }
+
+    /// The pending jobs, reorderable by stable sorts only.
+    pub fn queue_mut(&mut self) -> Queue<'_> {
+        Queue {
+            jobs: &mut self.sim.queue,
+        }
+    }
+
+    /// Whether `job` (a queued job) fits on the idle nodes now.
+    pub fn fits_now(&self, job: &CompatJob) -> bool {
+        self.sim.fits(job)
+    }
+
+    /// Decisions committed so far.
+    pub fn decisions(&self) -> usize {
+        self.decisions
+    }
+
+    /// Jobs started so far.
+    pub fn started(&self) -> usize {
+        self.sim.started.len()
+    }
+
+    /// Commits to `queue()[index]` and runs to the next decision point.
+    /// Returns whether the window is done. An index outside the queue, or a
+    /// commit after the end, is a [`RlschedError::BadPick`] and changes
+    /// nothing.
+    pub fn commit(&mut self, index: usize) -> Result<bool, RlschedError> {
+        let sim = &mut self.sim;
+        if self.done || index >= sim.queue.len() {
             return Err(RlschedError::BadPick {
-                index: h,
+                index,
                 len: sim.queue.len(),
             });
         }
-        let head = sim.queue[h];
+        let head = sim.queue[index];
         if !sim.fits(&head) {
-            if backfill {
+            if self.backfill {
                 let shadow = sim.shadow(&head);
                 while !sim.fits(&head) {
                     sim.backfill_pass(shadow);
@@ -702,29 +800,45 @@ pub fn run_window_with(
             .position(|j| j.index == head.index)
             .expect("the head stays queued until it starts");
         sim.queue.remove(at);
-        if !sim.ensure_queue() {
-            break;
-        }
+        self.decisions += 1;
+        self.done = !sim.ensure_queue();
+        Ok(self.done)
     }
-    Ok(summarize(
-        trace,
-        window,
-        sim.starts,
-        &sim.started,
-        sim.clock,
-    ))
+
+    /// Bounded slowdown of one started job (by window position), as
+    /// [`WindowResult::mean_bsld`] averages it; `None` if it has not started.
+    pub fn bsld_of(&self, pos: usize) -> Option<f64> {
+        let s = *self.sim.starts.get(pos)?;
+        (s >= 0).then(|| {
+            let j = &self.sim.window[pos];
+            f64::max(1.0, ((s - j.submit) + j.run) as f64 / j.run.max(10) as f64)
+        })
+    }
+
+    /// The window's metrics. Meaningful once [`Episode::is_done`]; before
+    /// that, jobs not yet started count with bounded slowdown 0 and no
+    /// utilization.
+    pub fn result(&self) -> WindowResult {
+        summarize(
+            &self.sim.window,
+            self.sim.max_procs,
+            self.sim.starts.clone(),
+            &self.sim.started,
+            self.sim.clock,
+        )
+    }
 }
 
 /// RLScheduler's metrics, summed in start order as it does.
 fn summarize(
-    trace: &CompatTrace,
     window: &[CompatJob],
+    max_procs: u64,
     starts: Vec<i64>,
     started: &[usize],
     end: i64,
 ) -> WindowResult {
     let n = window.len() as f64;
-    let span = ((end - window[0].submit) * trace.max_procs as i64) as f64;
+    let span = ((end - window[0].submit) * max_procs as i64) as f64;
     let (mut bsld, mut util) = (0.0, 0.0);
     for &p in started {
         let j = &window[p];

@@ -8,6 +8,8 @@ mod cmd;
 mod env;
 mod plot;
 mod ppo;
+mod rlenv;
+mod rltrain;
 
 use clap::{Parser, Subcommand};
 
@@ -58,6 +60,9 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Compare a replay's real schedule with the simulator's, job by job.
     Fidelity(cmd::fidelity::Args),
+    /// Learn a policy with PPO in the RLScheduler-style environment (its
+    /// protocol and backfill), for `slurm-rl rlscheduler --model`.
+    RlschedulerTrain(rltrain::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -85,6 +90,7 @@ fn main() -> std::process::ExitCode {
         Command::Explain(a) => cmd::explain::run(a),
         Command::Replay(a) => cmd::replay::run(a),
         Command::Fidelity(a) => cmd::fidelity::run(a),
+        Command::RlschedulerTrain(a) => rltrain::run(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -23,8 +23,17 @@ code implements them: the columns of its table), wfp3 and unicep (textbook).
 The default start indices are the ten of its README table:
 1981, 2756, 4299, 8850, 3316, 2714, 5228, 7762, 4022, 7085.
 
+--model adds a learned column: a model from `slurm-rl rlscheduler-train`,
+run greedily (the highest score among the 128 visible jobs, RLScheduler's
+MAX_QUEUE_SIZE, in submit order) in the same loop. `--model FILE` serves
+every row; `--model no:FILE` and `--model yes:FILE` serve one row each. The
+learned cell also gets a 95% confidence interval over the windows (Student
+t, n − 1 degrees of freedom) and a paired comparison with each key.
+
 Examples:
   slurm-rl rlscheduler --trace lublin_256.swf
+  slurm-rl rlscheduler --trace lublin_256.swf --model no:models/rlscheduler/lublin1-no.safetensors \
+      --model yes:models/rlscheduler/lublin1-yes.safetensors --keys fcfs,sjf,f1
   slurm-rl rlscheduler --trace SDSC-SP2-1998-4.2-cln.swf.gz --keys fcfs,f1 --backfill yes --format json";
 
 /// Backfill setting of the table.
@@ -73,6 +82,42 @@ pub struct Args {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// A learned model for a `learned` column: `FILE` (every row), or
+    /// `no:FILE` / `yes:FILE` (one row). Repeatable.
+    #[arg(long, value_name = "[no:|yes:]FILE")]
+    pub model: Vec<String>,
+}
+
+/// Which model serves which row (`None`: both rows).
+fn parse_models(specs: &[String]) -> Result<Vec<(Option<bool>, PathBuf)>> {
+    specs
+        .iter()
+        .map(|s| {
+            Ok(match s.split_once(':') {
+                Some(("no", f)) => (Some(false), PathBuf::from(f)),
+                Some(("yes", f)) => (Some(true), PathBuf::from(f)),
+                _ => (None, PathBuf::from(s)),
+            })
+        })
+        .collect()
+}
+
+/// Mean and the half-width of its 95% confidence interval (Student t).
+pub fn mean_ci95(v: &[f64]) -> (f64, f64) {
+    let n = v.len();
+    let mean = v.iter().sum::<f64>() / n.max(1) as f64;
+    if n < 2 {
+        return (mean, f64::NAN);
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    // Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    let t = T.get(n - 2).copied().unwrap_or(1.96);
+    (mean, t * (var / n as f64).sqrt())
 }
 
 fn key_by_name(name: &str) -> Result<Key> {
@@ -104,6 +149,14 @@ pub fn run(a: Args) -> Result<()> {
     }
     let trace = rlsched::load(&a.trace)
         .with_context(|| format!("loading {} under RLScheduler's rules", a.trace.display()))?;
+    let models = parse_models(&a.model)?;
+    let model_for = |bf: bool| -> Option<&PathBuf> {
+        models
+            .iter()
+            .rev()
+            .find(|(row, _)| row.is_none_or(|r| r == bf))
+            .map(|(_, f)| f)
+    };
     let rows: &[bool] = match a.backfill {
         BackfillChoice::Both => &[false, true],
         BackfillChoice::Yes => &[true],
@@ -128,6 +181,71 @@ pub fn run(a: Args) -> Result<()> {
                 "windows_bsld": bsld,
             }));
         }
+        if let Some(file) = model_for(bf) {
+            let model = policy::Model::load(file)
+                .with_context(|| format!("loading model {}", file.display()))?;
+            let trace = std::sync::Arc::new(trace.clone());
+            let split = crate::rlenv::Split {
+                train_starts: vec![(0, 0)],
+                val_starts: vec![],
+                train_jobs: 0,
+            };
+            let mut env = crate::rlenv::RlEnv::new(
+                trace.clone(),
+                crate::rlenv::RlEnvConfig {
+                    backfill: bf,
+                    jobs_per_episode: a.jobs,
+                    ..Default::default()
+                },
+                model.spec().normalizer.clone(),
+                split,
+            );
+            let t0 = std::time::Instant::now();
+            let (mut bsld, mut util, mut decisions) = (Vec::new(), Vec::new(), 0usize);
+            for &s in &starts {
+                let mlp = model.mlp();
+                let (b, u, d) =
+                    crate::rlenv::run_greedy(&mut env, s, a.jobs, &mut |obs, scores| {
+                        scores.resize(obs.n(), 0.0);
+                        let _ = mlp.score_batch(&obs.features, scores);
+                    })
+                    .with_context(|| format!("window at {s}"))?;
+                bsld.push(b);
+                util.push(u);
+                decisions += d;
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            let (mean, ci) = mean_ci95(&bsld);
+            // Paired per-window differences against each key of this row.
+            let mut vs = serde_json::Map::new();
+            for c in cells
+                .iter()
+                .filter(|c| c["backfill"] == bf && c["key"] != "learned")
+            {
+                let kb: Vec<f64> = c["windows_bsld"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(|x| x.as_f64()).collect())
+                    .unwrap_or_default();
+                let d: Vec<f64> = bsld.iter().zip(&kb).map(|(l, k)| l - k).collect();
+                let (dm, dci) = mean_ci95(&d);
+                vs.insert(
+                    c["key"].as_str().unwrap_or("?").to_string(),
+                    serde_json::json!({"mean_diff": dm, "ci95": dci}),
+                );
+            }
+            cells.push(serde_json::json!({
+                "backfill": bf,
+                "key": "learned",
+                "model": file.display().to_string(),
+                "mean_bsld": mean,
+                "ci95": ci,
+                "utilization": util.iter().sum::<f64>() / util.len() as f64,
+                "windows_bsld": bsld,
+                "paired_vs_keys": vs,
+                "decisions": decisions,
+                "decisions_per_s": decisions as f64 / secs.max(1e-9),
+            }));
+        }
     }
     match a.format {
         Format::Json => {
@@ -147,20 +265,36 @@ pub fn run(a: Args) -> Result<()> {
                 starts.len(),
                 a.jobs
             );
+            let learned = !models.is_empty();
             let mut header = format!("{:<10}", "backfill");
             for k in &keys {
                 header.push_str(&format!(" | {:>22}", k.name()));
             }
+            if learned {
+                header.push_str(&format!(" | {:>30}", "learned (95% CI)"));
+            }
             println!("{header}");
             println!("{}", "-".repeat(header.len()));
-            for (i, &bf) in rows.iter().enumerate() {
+            for &bf in rows {
                 let mut line = format!("{:<10}", if bf { "yes" } else { "no" });
-                for c in &cells[i * keys.len()..(i + 1) * keys.len()] {
+                let row: Vec<_> = cells.iter().filter(|c| c["backfill"] == bf).collect();
+                for c in row.iter().filter(|c| c["key"] != "learned") {
                     line.push_str(&format!(
                         " | {:>12.2} ({:>6.3})",
                         c["mean_bsld"].as_f64().unwrap_or(f64::NAN),
                         c["utilization"].as_f64().unwrap_or(f64::NAN)
                     ));
+                }
+                if learned {
+                    match row.iter().find(|c| c["key"] == "learned") {
+                        Some(c) => line.push_str(&format!(
+                            " | {:>10.2} ± {:<8.2} ({:>6.3})",
+                            c["mean_bsld"].as_f64().unwrap_or(f64::NAN),
+                            c["ci95"].as_f64().unwrap_or(f64::NAN),
+                            c["utilization"].as_f64().unwrap_or(f64::NAN)
+                        )),
+                        None => line.push_str(&format!(" | {:>30}", "-")),
+                    }
                 }
                 println!("{line}");
             }
@@ -180,5 +314,21 @@ mod tests {
         }
         let e = key_by_name("lifo").unwrap_err().to_string();
         assert!(e.contains("wfp3-compat"), "{e}");
+    }
+
+    #[test]
+    fn model_specs_and_ci() {
+        let m = parse_models(&["a.st".into(), "yes:b.st".into(), "no:c:d.st".into()]).unwrap();
+        assert_eq!(
+            m,
+            vec![
+                (None, PathBuf::from("a.st")),
+                (Some(true), PathBuf::from("b.st")),
+                (Some(false), PathBuf::from("c:d.st")),
+            ]
+        );
+        let (mean, ci) = mean_ci95(&[1.0, 2.0, 3.0]);
+        // s = 1, t(2) = 4.303: 4.303 / sqrt(3).
+        assert!((mean - 2.0).abs() < 1e-12 && (ci - 4.303 / 3f64.sqrt()).abs() < 1e-9);
     }
 }
