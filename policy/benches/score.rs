@@ -21,7 +21,7 @@ fn job(i: u64) -> JobObs {
         cpus: 1 + (i * 13 % 256) as u32,
         mem_mb: 1024 * (1 + i % 64),
         gpus: (i % 9) as u32,
-        fits_now: i % 3 == 0,
+        fits_now: i.is_multiple_of(3),
         partition_tier: (i % 2) as u32,
         qos: (i % 5) as f64 / 4.0,
         fairshare: 1.0 / (1.0 + (i % 7) as f64),

@@ -27,7 +27,7 @@ fn job(i: u64) -> JobObs {
         cpus: 1 + (i * 13 % 256) as u32,
         mem_mb: 1024 * (1 + i % 64),
         gpus: (i % 9) as u32,
-        fits_now: i % 3 == 0,
+        fits_now: i.is_multiple_of(3),
         partition_tier: (i % 2) as u32,
         qos: (i % 5) as f64 / 4.0,
         fairshare: 1.0 / (1.0 + (i % 7) as f64),
@@ -440,7 +440,7 @@ fn truncated_or_corrupted_files_never_panic() {
         let flips = 1 + splitmix(&mut rng) % 4;
         for _ in 0..flips {
             let r = splitmix(&mut rng);
-            let pos = if r % 2 == 0 {
+            let pos = if r.is_multiple_of(2) {
                 (r >> 1) as usize % header_len
             } else {
                 (r >> 1) as usize % bad.len()

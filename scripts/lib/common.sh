@@ -31,13 +31,13 @@ need_rust() {
     if ! command -v cargo >/dev/null 2>&1; then
         [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
     fi
-    command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust >= 1.85 with rustup (https://rustup.rs), then run this again."
+    command -v cargo >/dev/null 2>&1 || die "cargo not found. Install Rust >= 1.89 with rustup (https://rustup.rs), then run this again."
     local v
     v="$(cargo --version | awk '{print $2}')"
     local minor
     minor="$(echo "$v" | cut -d. -f2)"
-    [ "$(echo "$v" | cut -d. -f1)" -ge 1 ] && [ "$minor" -ge 85 ] \
-        || die "cargo $v is too old: slurm-rl needs Rust >= 1.85 (edition 2024). Run 'rustup update'."
+    [ "$(echo "$v" | cut -d. -f1)" -ge 1 ] && [ "$minor" -ge 89 ] \
+        || die "cargo $v is too old: slurm-rl needs Rust >= 1.89. Run 'rustup update'."
 }
 
 # setup_build_deps: everything needed to build and test the workspace.

@@ -335,12 +335,12 @@ fn check_policies(policies: &[PolicySpec<'_>], reference: Option<&str>) -> Resul
             return Err(EvalError::Policies(format!("`{}` is listed twice", p.name)));
         }
     }
-    if let Some(r) = reference {
-        if !policies.iter().any(|p| p.name == r) {
-            return Err(EvalError::Policies(format!(
-                "reference policy `{r}` is not among the evaluated policies"
-            )));
-        }
+    if let Some(r) = reference
+        && !policies.iter().any(|p| p.name == r)
+    {
+        return Err(EvalError::Policies(format!(
+            "reference policy `{r}` is not among the evaluated policies"
+        )));
     }
     Ok(())
 }
@@ -487,7 +487,7 @@ fn t_two_sided_mass(t: f64, df: u64) -> f64 {
     let theta = (t / (df as f64).sqrt()).atan();
     let (s, c) = theta.sin_cos();
     let c2 = c * c;
-    if df % 2 == 0 {
+    if df.is_multiple_of(2) {
         // sinθ · [1 + (1/2)c² + (1·3)/(2·4)c⁴ + … up to c^(df−2)]
         let mut term = 1.0;
         let mut sum = 1.0;

@@ -237,13 +237,11 @@ impl Policy for Bridge {
                 .to_env
                 .send(FromSim::Decision(*ctx, jobs.to_vec()))
                 .is_ok()
+            && let Ok(scores) = self.from_env.recv()
+            && scores.len() == out.len()
         {
-            if let Ok(scores) = self.from_env.recv() {
-                if scores.len() == out.len() {
-                    out.copy_from_slice(&scores);
-                    return;
-                }
-            }
+            out.copy_from_slice(&scores);
+            return;
         }
         self.detached = true;
         for (o, j) in out.iter_mut().zip(jobs) {

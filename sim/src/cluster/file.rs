@@ -291,28 +291,28 @@ pub fn parse(text: &str, file: &str) -> Result<Cluster, ClusterError> {
             None => None,
             Some(d) => cx.dur(d, &format!("partitions[{i}].default_time"))?,
         };
-        if let (Some(dt), Some(mt), Some(d)) = (default_time, max_time, &p.default_time) {
-            if dt > mt {
-                return Err(cx.err(
-                    d.span(),
-                    format!("partitions[{i}].default_time"),
-                    format!(
-                        "default_time {} exceeds max_time {}",
-                        format_time(dt),
-                        format_time(mt)
-                    ),
-                ));
-            }
+        if let (Some(dt), Some(mt), Some(d)) = (default_time, max_time, &p.default_time)
+            && dt > mt
+        {
+            return Err(cx.err(
+                d.span(),
+                format!("partitions[{i}].default_time"),
+                format!(
+                    "default_time {} exceeds max_time {}",
+                    format_time(dt),
+                    format_time(mt)
+                ),
+            ));
         }
         let is_default = p.default.as_ref().is_some_and(|d| *d.get_ref());
-        if let (true, Some(d)) = (is_default, &p.default) {
-            if let Some(prev) = default_at.replace(name.clone()) {
-                return Err(cx.err(
-                    d.span(),
-                    format!("partitions[{i}].default"),
-                    format!("both `{prev}` and `{name}` are marked default (expected at most one)"),
-                ));
-            }
+        if let (true, Some(d)) = (is_default, &p.default)
+            && let Some(prev) = default_at.replace(name.clone())
+        {
+            return Err(cx.err(
+                d.span(),
+                format!("partitions[{i}].default"),
+                format!("both `{prev}` and `{name}` are marked default (expected at most one)"),
+            ));
         }
         partitions.push(Partition {
             name,

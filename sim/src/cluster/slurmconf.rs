@@ -815,16 +815,16 @@ pub fn read_with_warnings(slurm_conf: &Path) -> Result<(Cluster, Vec<String>), C
                 format!("partition `{pname}` is defined twice"),
             ));
         }
-        if p.default {
-            if let Some(prev) = default_seen.replace(p.name.clone()) {
-                warnings.push(format!(
-                    "{}:{}: `Default`: both `{prev}` and `{}` are marked default; the last one wins",
-                    l.file, l.line, p.name
-                ));
-                partitions
-                    .iter_mut()
-                    .for_each(|q: &mut Partition| q.default = false);
-            }
+        if p.default
+            && let Some(prev) = default_seen.replace(p.name.clone())
+        {
+            warnings.push(format!(
+                "{}:{}: `Default`: both `{prev}` and `{}` are marked default; the last one wins",
+                l.file, l.line, p.name
+            ));
+            partitions
+                .iter_mut()
+                .for_each(|q: &mut Partition| q.default = false);
         }
         partitions.push(p);
     }
@@ -935,13 +935,13 @@ fn build_partition(
             ));
         }
     }
-    if let Some((v, pl, k)) = get(a, "state") {
-        if !v.eq_ignore_ascii_case("UP") {
-            warnings.push(format!(
-                "{}:{}: `{k}={v}`: partition `{pname}` is simulated as UP",
-                pl.file, pl.line
-            ));
-        }
+    if let Some((v, pl, k)) = get(a, "state")
+        && !v.eq_ignore_ascii_case("UP")
+    {
+        warnings.push(format!(
+            "{}:{}: `{k}={v}`: partition `{pname}` is simulated as UP",
+            pl.file, pl.line
+        ));
     }
     let mut members: BTreeSet<u32> = BTreeSet::new();
     match get(a, "nodes") {

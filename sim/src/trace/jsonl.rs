@@ -357,18 +357,18 @@ pub fn read_from(
             }
         }
     }
-    if let Some(n) = expected_jobs {
-        if n != report.lines {
-            return Err(perr(
-                last_line,
-                "jobs",
-                format!(
-                    "header announces {n} job lines, found {} (truncated or edited file?)",
-                    report.lines
-                ),
-            )
-            .into());
-        }
+    if let Some(n) = expected_jobs
+        && n != report.lines
+    {
+        return Err(perr(
+            last_line,
+            "jobs",
+            format!(
+                "header announces {n} job lines, found {} (truncated or edited file?)",
+                report.lines
+            ),
+        )
+        .into());
     }
     trace.sort();
     Ok((trace, report))
@@ -450,13 +450,13 @@ fn parse_job(line: &str, names: &mut Names) -> Result<Job, (String, String)> {
             format!("expected a time >= submit ({}), found {eligible}", w.submit),
         ));
     }
-    if let (Some(s), Some(e)) = (w.start, w.end) {
-        if e < s {
-            return Err((
-                "end".to_owned(),
-                format!("expected a time >= start ({s}), found {e}"),
-            ));
-        }
+    if let (Some(s), Some(e)) = (w.start, w.end)
+        && e < s
+    {
+        return Err((
+            "end".to_owned(),
+            format!("expected a time >= start ({s}), found {e}"),
+        ));
     }
     let intern = |t: &mut Interner, s: Option<String>| s.map(|s| t.intern(&s)).unwrap_or(0);
     Ok(Job {

@@ -1090,17 +1090,17 @@ fn decode_row(
     } else {
         (start, end)
     };
-    if let (Some(s), Some(e)) = (start, end) {
-        if e < s {
-            return Err(ferr(
-                cols.end,
-                format!(
-                    "expected an end at or after Start ({:?}), found {:?}",
-                    field(cols.start),
-                    field(cols.end)
-                ),
-            ));
-        }
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        return Err(ferr(
+            cols.end,
+            format!(
+                "expected an end at or after Start ({:?}), found {:?}",
+                field(cols.start),
+                field(cols.end)
+            ),
+        ));
     }
     let time_limit = parse_limit(field(cols.timelimit)).map_err(|m| ferr(cols.timelimit, m))?;
     let exit = parse_exit(field(cols.exitcode)).map_err(|m| ferr(cols.exitcode, m))?;

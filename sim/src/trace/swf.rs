@@ -245,27 +245,27 @@ fn add_header(text: &str, last: &mut Option<String>, header: &mut BTreeMap<Strin
         *last = None;
         return;
     }
-    if let Some((key, value)) = text.split_once(':') {
-        if is_header_key(key) {
-            let value = value.trim();
-            header
-                .entry(key.to_owned())
-                .and_modify(|e| {
-                    e.push('\n');
-                    e.push_str(value);
-                })
-                .or_insert_with(|| value.to_owned());
-            *last = Some(key.to_owned());
-            return;
-        }
-    }
-    if let Some(key) = last {
-        if let Some(e) = header.get_mut(key.as_str()) {
-            if !e.is_empty() {
+    if let Some((key, value)) = text.split_once(':')
+        && is_header_key(key)
+    {
+        let value = value.trim();
+        header
+            .entry(key.to_owned())
+            .and_modify(|e| {
                 e.push('\n');
-            }
-            e.push_str(text);
+                e.push_str(value);
+            })
+            .or_insert_with(|| value.to_owned());
+        *last = Some(key.to_owned());
+        return;
+    }
+    if let Some(key) = last
+        && let Some(e) = header.get_mut(key.as_str())
+    {
+        if !e.is_empty() {
+            e.push('\n');
         }
+        e.push_str(text);
     }
 }
 

@@ -441,12 +441,12 @@ pub fn run(a: Args) -> Result<()> {
         ]))?;
         for l in o.lines() {
             let f: Vec<&str> = l.split('|').collect();
-            if let (Some(id), Some(fl), Some(st)) = (f.first(), f.get(1), f.get(2)) {
-                if let Ok(id) = id.parse::<u64>() {
-                    if !st.starts_with("PENDING") && !st.starts_with("RUNNING") {
-                        flags.insert(id, fl.to_string());
-                    }
-                }
+            if let (Some(id), Some(fl), Some(st)) = (f.first(), f.get(1), f.get(2))
+                && let Ok(id) = id.parse::<u64>()
+                && !st.starts_with("PENDING")
+                && !st.starts_with("RUNNING")
+            {
+                flags.insert(id, fl.to_string());
             }
         }
         if flags.len() == ours.len() {

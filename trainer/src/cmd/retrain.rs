@@ -292,10 +292,7 @@ impl Lock {
             .write(true)
             .open(&p)
             .with_context(|| format!("opening the lock file {}", p.display()))?;
-        // std's file locks (flock on Linux) are stable since Rust 1.89; the
-        // workspace's rust-version (1.85) predates them, so the trainer
-        // needs 1.89 to build. Kept over a crate for a std-only lock.
-        #[allow(clippy::incompatible_msrv)]
+        // std's file locks (flock on Linux, Rust >= 1.89).
         let locked = f.try_lock();
         match locked {
             Ok(()) => Ok(Some(Lock(f))),
@@ -385,12 +382,12 @@ fn rollback(a: &RollbackArgs) -> Result<()> {
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
     install_bytes(&a.model, &back)?;
     install_bytes(&prev, &current)?;
-    if !a.no_reconfigure {
-        if let Err(e) = reconfigure(&a.scontrol) {
-            install_bytes(&a.model, &current)?;
-            install_bytes(&prev, &back)?;
-            return Err(e.context("rollback undone"));
-        }
+    if !a.no_reconfigure
+        && let Err(e) = reconfigure(&a.scontrol)
+    {
+        install_bytes(&a.model, &current)?;
+        install_bytes(&prev, &back)?;
+        return Err(e.context("rollback undone"));
     }
     eprintln!(
         "rolled back {} to the previous model (the replaced one is now {})",
