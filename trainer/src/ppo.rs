@@ -925,11 +925,14 @@ struct CheckpointMeta {
     adam_steps: i64,
 }
 
-fn write_csv(path: &Path, rows: &[Vec<f64>]) -> Result<()> {
+/// Writes `rows` under `header` as CSV, atomically; a non-finite value is
+/// an empty cell.
+pub(crate) fn write_csv<R: AsRef<[f64]>>(path: &Path, header: &str, rows: &[R]) -> Result<()> {
     sim::io::atomic_write(path, |w| {
-        writeln!(w, "{}", METRICS.join(","))?;
+        writeln!(w, "{header}")?;
         for r in rows {
             let cells: Vec<String> = r
+                .as_ref()
                 .iter()
                 .map(|v| {
                     if v.is_finite() {
@@ -1383,7 +1386,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         ));
         pb.inc(1);
         curves.push(row);
-        write_csv(&args.out.join("curves.csv"), &curves)?;
+        write_csv(&args.out.join("curves.csv"), &METRICS.join(","), &curves)?;
         if args.checkpoint_every > 0 && (update % args.checkpoint_every == 0 || last) {
             let ckpt = args.out.join(format!("checkpoint-{update:05}.safetensors"));
             save_checkpoint(&agent, &optimizer, &ckpt)

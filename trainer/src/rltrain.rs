@@ -529,28 +529,11 @@ pub fn run(a: Args) -> Result<()> {
     out.model
         .save(a.out.join("model.safetensors"))
         .context("writing model.safetensors")?;
-    let csv = a.out.join("curves.csv");
-    sim::io::atomic_write(&csv, |w| {
-        writeln!(
-            w,
-            "update,decisions,train_bsld,val_bsld,entropy,approx_kl,clipfrac,decisions_per_s"
-        )?;
-        for r in &out.curves {
-            let cells: Vec<String> = r
-                .iter()
-                .map(|v| {
-                    if v.is_finite() {
-                        format!("{v}")
-                    } else {
-                        String::new()
-                    }
-                })
-                .collect();
-            writeln!(w, "{}", cells.join(","))?;
-        }
-        Ok(())
-    })
-    .with_context(|| format!("writing {}", csv.display()))?;
+    crate::ppo::write_csv(
+        &a.out.join("curves.csv"),
+        "update,decisions,train_bsld,val_bsld,entropy,approx_kl,clipfrac,decisions_per_s",
+        &out.curves,
+    )?;
     let report = serde_json::json!({
         "args": a,
         "trace_jobs": trace.jobs.len(),
