@@ -105,6 +105,33 @@ pub fn load_cluster(
     }
 }
 
+/// [`sim::eval::evaluate`] with a progress bar on stderr (one tick per run
+/// of a policy on a sequence; `unit` names a sequence in the message, e.g.
+/// "seq" or "window"), cleared when it ends.
+pub fn evaluate_with_progress(
+    input: &sim::eval::EvalInput<'_>,
+    specs: &[sim::eval::PolicySpec<'_>],
+    reference: Option<&str>,
+    unit: &str,
+) -> Result<sim::eval::Report, sim::eval::EvalError> {
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some((specs.len() * input.starts.len()) as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs ({elapsed}, eta {eta}) {msg}",
+        )
+        .expect("valid template"),
+    );
+    let report = sim::eval::evaluate(input, specs, reference, &mut |p| {
+        pb.set_position(p.done as u64);
+        pb.set_message(format!("{} {unit} {}", p.policy, p.sequence));
+    });
+    pb.finish_and_clear();
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -647,22 +647,7 @@ fn run(a: &Args, run_dir: &Path) -> Result<bool> {
         "retrain: evaluating on {} windows of {k} held-back jobs",
         starts.len()
     );
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some((specs.len() * starts.len()) as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} runs ({elapsed}, eta {eta}) {msg}",
-        )
-        .expect("valid template"),
-    );
-    let report = sim::eval::evaluate(&input, &specs, Some(reference), &mut |p| {
-        pb.set_position(p.done as u64);
-        pb.set_message(format!("{} window {}", p.policy, p.sequence));
-    });
-    pb.finish_and_clear();
-    let report = report?;
+    let report = super::common::evaluate_with_progress(&input, &specs, Some(reference), "window")?;
     let per: Vec<(String, Vec<Metrics>)> = report
         .policies
         .iter()

@@ -349,23 +349,7 @@ pub fn run(a: Args) -> Result<()> {
         starts: &starts,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let total = (specs.len() * starts.len()) as u64;
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} runs ({elapsed}, eta {eta}) {msg}",
-        )
-        .expect("valid template"),
-    );
-    let report = sim::eval::evaluate(&input, &specs, Some("slurm"), &mut |p| {
-        pb.set_position(p.done as u64);
-        pb.set_message(format!("{} seq {}", p.policy, p.sequence));
-    });
-    pb.finish_and_clear();
-    let report = report?;
+    let report = super::common::evaluate_with_progress(&input, &specs, Some("slurm"), "seq")?;
 
     let trained_guards: Vec<Option<u64>> = runs
         .iter()
