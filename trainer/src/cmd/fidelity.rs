@@ -187,17 +187,6 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-/// Nearest-rank percentile of unsorted values (0 for none).
-fn pct(v: &[f64], p: u32) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        0.0
-    } else {
-        metrics::percentile_nearest_rank(&s, p)
-    }
-}
-
 /// The real schedule as outcomes, from the imported accounting.
 fn real_outcomes(trace: &Trace, backfilled: &BTreeMap<u64, bool>) -> Vec<JobOutcome> {
     trace
@@ -258,14 +247,18 @@ pub fn compare(
     let rx: Vec<f64> = pairs.iter().map(|p| p.real_start as f64).collect();
     let sx: Vec<f64> = pairs.iter().map(|p| p.sim_start as f64).collect();
     let tau = kendall_tau_b(&rx, &sx);
-    let errs: Vec<f64> = pairs
+    let mut errs: Vec<f64> = pairs
         .iter()
         .map(|p| (p.sim_start as f64 - p.real_start as f64).abs())
         .collect();
+    errs.sort_by(f64::total_cmp);
     let mr = metrics::compute(&trace.jobs, real, total_cpus, total_gpus);
     let ms = metrics::compute(&trace.jobs, sim, total_cpus, total_gpus);
     let mean_wait = mr.wait_mean;
-    let (e50, e90) = (pct(&errs, 50), pct(&errs, 90));
+    let (e50, e90) = (
+        metrics::percentile_nearest_rank(&errs, 50),
+        metrics::percentile_nearest_rank(&errs, 90),
+    );
     let share = |f: &dyn Fn(&JobPair) -> bool| {
         if pairs.is_empty() {
             0.0
