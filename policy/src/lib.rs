@@ -85,6 +85,23 @@ pub enum Rescore {
     EveryPass,
 }
 
+/// What a policy's scores depend on. A simulator may use it to skip work
+/// that cannot change a score; the scores themselves must be exactly
+/// those [`Policy::score`] would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScoreDeps {
+    /// Anything in the observation or the context: every rescoring calls
+    /// [`Policy::score`].
+    #[default]
+    Any,
+    /// A job's score is its [`JobObs::multifactor`], unchanged.
+    Multifactor,
+    /// A job's score depends only on what is fixed at submission (`id`,
+    /// `submit`, `time_limit`, the request, `partition_tier`, `qos`), so it
+    /// never changes after the first scoring.
+    Submission,
+}
+
 /// A scheduling policy, asked only at decision points.
 ///
 /// The policy scores pending jobs; the simulator then schedules them the
@@ -95,6 +112,10 @@ pub trait Policy {
     /// When the simulator must call [`Policy::score`] again.
     fn rescore(&self) -> Rescore {
         Rescore::SubmitAndPeriod
+    }
+    /// What the scores depend on; [`ScoreDeps::Any`] unless overridden.
+    fn score_deps(&self) -> ScoreDeps {
+        ScoreDeps::Any
     }
     /// Writes one score per job into `out` (same length as `jobs`).
     /// Higher scores are scheduled first.

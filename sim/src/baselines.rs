@@ -5,7 +5,7 @@
 //! simulator orders and schedules them. This module must not reach into the
 //! simulator's state: a baseline sees exactly what the learned policy sees.
 
-use policy::{JobObs, Policy, QueueContext, Rescore};
+use policy::{JobObs, Policy, QueueContext, Rescore, ScoreDeps};
 
 /// Names of every baseline, as accepted by [`by_name`].
 pub const NAMES: &[&str] = &["slurm", "fcfs", "sjf", "wfp3", "unicep", "f1"];
@@ -31,6 +31,9 @@ impl Policy for Slurm {
     fn name(&self) -> &str {
         "slurm"
     }
+    fn score_deps(&self) -> ScoreDeps {
+        ScoreDeps::Multifactor
+    }
     fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
         for (o, j) in out.iter_mut().zip(jobs) {
             *o = j.multifactor;
@@ -46,6 +49,9 @@ impl Policy for Fcfs {
     fn name(&self) -> &str {
         "fcfs"
     }
+    fn score_deps(&self) -> ScoreDeps {
+        ScoreDeps::Submission
+    }
     fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
         for (o, j) in out.iter_mut().zip(jobs) {
             *o = -(j.submit as f64);
@@ -60,6 +66,9 @@ pub struct Sjf;
 impl Policy for Sjf {
     fn name(&self) -> &str {
         "sjf"
+    }
+    fn score_deps(&self) -> ScoreDeps {
+        ScoreDeps::Submission
     }
     fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
         for (o, j) in out.iter_mut().zip(jobs) {
@@ -119,6 +128,9 @@ impl Policy for F1 {
     fn name(&self) -> &str {
         "f1"
     }
+    fn score_deps(&self) -> ScoreDeps {
+        ScoreDeps::Submission
+    }
     fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
         for (o, j) in out.iter_mut().zip(jobs) {
             let r = (j.time_limit.max(1) as f64).log10();
@@ -149,6 +161,53 @@ mod tests {
         let mut out = vec![0.0; jobs.len()];
         p.score(&QueueContext::default(), jobs, &mut out);
         out
+    }
+
+    /// The simulator trusts `score_deps` to skip rescoring work, so each
+    /// claim is checked against `score` on observations that differ in
+    /// everything that may change after submission.
+    #[test]
+    fn score_deps_claims_hold() {
+        let a = JobObs {
+            id: 7,
+            submit: 1000,
+            wait: 30,
+            time_limit: 3600,
+            cpus: 8,
+            fits_now: true,
+            fairshare: 0.5,
+            multifactor: 123.0,
+            ..JobObs::default()
+        };
+        let b = JobObs {
+            wait: 9000,
+            fits_now: false,
+            fairshare: 0.125,
+            multifactor: 456.0,
+            ..a
+        };
+        let ctx_b = QueueContext {
+            now: 10_000,
+            free_cpus: 3,
+            total_cpus: 64,
+            queue_len: 12,
+            running: 5,
+            ..QueueContext::default()
+        };
+        for n in NAMES {
+            let mut p = by_name(n).expect(n);
+            let mut sa = [0.0];
+            let mut sb = [0.0];
+            p.score(&QueueContext::default(), &[a], &mut sa);
+            p.score(&ctx_b, &[b], &mut sb);
+            match p.score_deps() {
+                ScoreDeps::Any => {}
+                ScoreDeps::Multifactor => {
+                    assert_eq!((sa[0], sb[0]), (a.multifactor, b.multifactor), "{n}")
+                }
+                ScoreDeps::Submission => assert_eq!(sa[0].to_bits(), sb[0].to_bits(), "{n}"),
+            }
+        }
     }
 
     #[test]

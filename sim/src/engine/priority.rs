@@ -100,15 +100,18 @@ impl Usage {
 
     /// Adds `cpu_seconds` of use by `user`, accounted at time `t`.
     pub(crate) fn add(&mut self, user: u32, cpu_seconds: f64, t: u64) {
-        if cpu_seconds <= 0.0 {
-            return;
+        self.at(t).add(user, cpu_seconds);
+    }
+
+    /// Adds use by several users, all accounted at time `t`: the same
+    /// sums as one [`Usage::add`] per user, with the decay scale computed
+    /// once.
+    pub(crate) fn at(&mut self, t: u64) -> UsageAt<'_> {
+        UsageAt {
+            usage: self,
+            t,
+            scale: None,
         }
-        let s = self.scale_at(t);
-        if !self.snapshots {
-            self.clear_cache();
-        }
-        self.scaled[user as usize] += cpu_seconds * s;
-        self.total += cpu_seconds * s;
     }
 
     /// The classic fairshare factor `2^(-U/S)`, with `U` the user's share of
@@ -131,6 +134,31 @@ impl Usage {
         self.cache[user as usize] = f;
         self.cached.push(user);
         f
+    }
+}
+
+/// Usage being added at one time; see [`Usage::at`].
+pub(crate) struct UsageAt<'a> {
+    usage: &'a mut Usage,
+    t: u64,
+    /// The decay scale at `t`, once computed (on the first positive
+    /// amount, where [`Usage::add`] would compute it).
+    scale: Option<f64>,
+}
+
+impl UsageAt<'_> {
+    /// Adds `cpu_seconds` of use by `user`.
+    pub(crate) fn add(&mut self, user: u32, cpu_seconds: f64) {
+        if cpu_seconds <= 0.0 {
+            return;
+        }
+        let u = &mut *self.usage;
+        let s = *self.scale.get_or_insert_with(|| u.scale_at(self.t));
+        if !u.snapshots {
+            u.clear_cache();
+        }
+        u.scaled[user as usize] += cpu_seconds * s;
+        u.total += cpu_seconds * s;
     }
 }
 

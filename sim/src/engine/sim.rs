@@ -11,7 +11,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
-use policy::{JobObs, Policy, QueueContext, Rescore};
+use policy::{JobObs, Policy, QueueContext, Rescore, ScoreDeps};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -106,6 +106,7 @@ pub(crate) struct Sim<'a> {
     pub(super) cluster: &'a Cluster,
     policy: &'a mut dyn Policy,
     rescore: Rescore,
+    deps: ScoreDeps,
     pub(super) jc: Vec<JobC>,
     pub(super) cap: Vec<NodeCap>,
     pub(super) free: Vec<Res>,
@@ -311,6 +312,7 @@ impl<'a> Sim<'a> {
             jobs,
             cluster,
             rescore: policy.rescore(),
+            deps: policy.score_deps(),
             policy,
             jc: Vec::with_capacity(jobs.len()),
             cap,
@@ -781,11 +783,11 @@ impl<'a> Sim<'a> {
     /// Accounts running jobs' CPU-seconds up to now.
     fn accrue_usage(&mut self) {
         let now = self.now;
+        let mut at = self.usage.at(now);
         for &(_, j) in &self.running {
             let c = &mut self.jc[j as usize];
             if now > c.accrued {
-                self.usage
-                    .add(c.user, c.req.cpus as f64 * (now - c.accrued) as f64, now);
+                at.add(c.user, c.req.cpus as f64 * (now - c.accrued) as f64);
                 c.accrued = now;
             }
         }
@@ -874,9 +876,13 @@ impl<'a> Sim<'a> {
         if self.pending.is_empty() {
             return;
         }
-        self.obs_jobs.clear();
-        self.obs_jobs.extend_from_slice(&self.pending);
-        self.score_obs_jobs(true);
+        if self.deps == ScoreDeps::Any {
+            self.obs_jobs.clear();
+            self.obs_jobs.extend_from_slice(&self.pending);
+            self.score_obs_jobs(true);
+        } else {
+            self.rescore_without_policy();
+        }
         let sorted = self
             .pending
             .windows(2)
@@ -887,6 +893,36 @@ impl<'a> Sim<'a> {
             self.pending = p;
             self.mark_change();
             self.triggered = false;
+        }
+    }
+
+    /// [`Sim::rescore_all`]'s scoring for a policy whose scores need no
+    /// observation ([`ScoreDeps`]): the multifactor value of every pending
+    /// job is computed as [`Sim::observe`] does, and becomes the score too
+    /// under [`ScoreDeps::Multifactor`]; under [`ScoreDeps::Submission`]
+    /// the score from submission stands. The policy is not called, which
+    /// leaves every key exactly as calling it would.
+    fn rescore_without_policy(&mut self) {
+        self.accrue_usage();
+        let now = self.now;
+        let as_score = self.deps == ScoreDeps::Multifactor;
+        for &j in &self.pending {
+            let c = &self.jc[j as usize];
+            let part = &self.parts[c.part as usize];
+            let wait = now.saturating_sub(c.entry);
+            let mf = self.mf.priority(
+                wait,
+                c.req.cpus,
+                part.factor,
+                c.qos_factor,
+                self.usage.factor(c.user),
+                self.jobs[j as usize].submit,
+            );
+            let key = &mut self.keys[j as usize];
+            key.mf = mf;
+            if as_score {
+                key.score = if mf.is_nan() { f64::NEG_INFINITY } else { mf };
+            }
         }
     }
 
