@@ -39,6 +39,12 @@ pub(crate) struct Plan {
     /// `rlist` indices sorted by start, and by end.
     by_start: Vec<(u64, u32)>,
     by_end: Vec<(u64, u32)>,
+    /// Prefix unions over `by_start`: entry `i` (`words` words) holds the
+    /// nodes of the first `i` reservations by start. The first
+    /// `start_or_ok` entries are valid; an insertion into `by_start`
+    /// invalidates those after it, and [`Plan::begun`] recomputes them.
+    start_or: Vec<u64>,
+    start_or_ok: usize,
     /// Per node, within one fast sweep: how many reservations block it
     /// (zero outside sweeps).
     cnt: Vec<u32>,
@@ -93,6 +99,8 @@ impl Plan {
             tmp: Vec::new(),
             by_start: Vec::new(),
             by_end: Vec::new(),
+            start_or: vec![0; words],
+            start_or_ok: 1,
             cnt: vec![0; nodes],
             free_bits: vec![0; words],
             member_bits,
@@ -126,6 +134,7 @@ impl Plan {
         self.rlist.clear();
         self.by_start.clear();
         self.by_end.clear();
+        self.start_or_ok = 1;
         self.rbits.clear();
         self.prof_valid = false;
         self.synced = 0;
@@ -183,8 +192,31 @@ impl Plan {
         self.rbits.extend_from_slice(&self.found_bits);
         let i = self.by_start.partition_point(|&x| x <= (t, k));
         self.by_start.insert(i, (t, k));
+        self.start_or_ok = self.start_or_ok.min(i + 1);
         let i = self.by_end.partition_point(|&x| x <= (e, k));
         self.by_end.insert(i, (e, k));
+    }
+
+    /// The nodes of the first `i` reservations by start (a prefix of
+    /// `by_start`), as a bitset.
+    fn begun(&mut self, i: usize) -> &[u64] {
+        let w = self.words;
+        if self.start_or.len() < (i + 1) * w {
+            self.start_or.resize((i + 1) * w, 0);
+        }
+        for m in self.start_or_ok..=i {
+            let k = self.by_start[m - 1].1 as usize;
+            let (done, rest) = self.start_or.split_at_mut(m * w);
+            for ((x, &p), &b) in rest[..w]
+                .iter_mut()
+                .zip(&done[(m - 1) * w..])
+                .zip(&self.rbits[k * w..(k + 1) * w])
+            {
+                *x = p | b;
+            }
+        }
+        self.start_or_ok = self.start_or_ok.max(i + 1);
+        &self.start_or[i * w..(i + 1) * w]
     }
 
     /// Whether node `n` is free of reservations over `[t, t + len)`.
@@ -298,24 +330,17 @@ impl Sim<'_> {
         let p = c.part as usize;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
-        let w = plan.words;
         let wend = self.now.saturating_add(c.limit);
-        plan.blocked.iter_mut().for_each(|x| *x = 0);
-        for &(s, k) in &plan.by_start {
-            if s >= wend {
-                break;
-            }
-            let off = k as usize * w;
-            for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
-                *x |= b;
-            }
-        }
+        let i = plan.by_start.partition_point(|&(s, _)| s < wend);
+        plan.begun(i);
+        let w = plan.words;
+        let blocked = &plan.start_or[i * w..(i + 1) * w];
         let mb = &plan.member_bits[p];
         let usable = || {
             plan.free_bits
                 .iter()
                 .zip(mb)
-                .zip(&plan.blocked)
+                .zip(blocked)
                 .map(|((&f, &m), &b)| f & m & !b)
         };
         let open: u64 = usable().map(|x| x.count_ones() as u64).sum();
@@ -641,6 +666,9 @@ impl Sim<'_> {
         let mut ri = plan.prof_t.partition_point(|&x| x < t_lo);
         let mut ei = plan.ends.partition_point(|&x| x < t_lo);
         let (mut bi, mut xi) = (0usize, 0usize);
+        // `blocked` holds the nodes of `by_start[..in_blocked]` less those
+        // ended by the last rebuild, at `by_end[..rebuilt]`.
+        let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
         let mut found = None;
         loop {
             let tr = plan.prof_t.get(ri).copied().unwrap_or(NEVER);
@@ -655,24 +683,27 @@ impl Sim<'_> {
             while plan.ends.get(ei).is_some_and(|&e| e <= t) {
                 ei += 1;
             }
+            // The blocked nodes: reservations begun (`by_start[..bi]`) and
+            // not ended (`by_end[..xi]`). A reservation ends after it
+            // begins, so one that has ended was begun at the same candidate
+            // time or earlier.
             let wend = t.saturating_add(limit);
-            while let Some(&(s, k)) = plan.by_start.get(bi) {
-                if s >= wend {
-                    break;
-                }
+            while plan.by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
                 bi += 1;
-                let off = k as usize * w;
-                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
-                    *x |= b;
-                }
             }
-            let mut ended = false;
             while plan.by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
                 xi += 1;
-                ended = true;
             }
-            if ended {
-                // The blocked nodes: reservations begun and not ended.
+            if t < t_min {
+                continue;
+            }
+            if xi == 0 {
+                if bi != in_blocked {
+                    plan.begun(bi);
+                    plan.blocked
+                        .copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
+                }
+            } else if xi != rebuilt {
                 plan.blocked.iter_mut().for_each(|x| *x = 0);
                 for &(_, k) in &plan.by_start[..bi] {
                     if plan.rlist[k as usize].1 > t {
@@ -682,10 +713,17 @@ impl Sim<'_> {
                         }
                     }
                 }
+                rebuilt = xi;
+            } else {
+                for &(_, k) in &plan.by_start[in_blocked..bi] {
+                    let off = k as usize * w;
+                    for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
+                        *x |= b;
+                    }
+                }
             }
-            if t < t_min {
-                continue;
-            }
+            in_blocked = bi;
+            let mb = &plan.member_bits[p];
             let open: u64 = plan.prof_bits[ri * w..(ri + 1) * w]
                 .iter()
                 .zip(mb)
@@ -699,6 +737,7 @@ impl Sim<'_> {
         }
         let (t, k) = found?;
         // The lowest `need` usable nodes, into `found_bits`.
+        let mb = &plan.member_bits[p];
         let mut left = need;
         let state = &plan.prof_bits[k * w..(k + 1) * w];
         for (i, out) in plan.found_bits.iter_mut().enumerate() {
