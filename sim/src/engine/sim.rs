@@ -762,14 +762,7 @@ impl<'a> Sim<'a> {
     /// Priority order: partition tier desc, score desc, multifactor desc,
     /// submit asc, id asc.
     pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
-        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
-        kb.tier
-            .cmp(&ka.tier)
-            .then_with(|| kb.score.total_cmp(&ka.score))
-            .then_with(|| kb.mf.total_cmp(&ka.mf))
-            .then_with(|| ka.submit.cmp(&kb.submit))
-            .then_with(|| ka.id.cmp(&kb.id))
-            .then_with(|| a.cmp(&b))
+        cmp_keys((&self.keys[a as usize], a), (&self.keys[b as usize], b))
     }
 
     /// A priority recalculation's fairshare step: running jobs' usage up to
@@ -876,17 +869,16 @@ impl<'a> Sim<'a> {
         if self.pending.is_empty() {
             return;
         }
-        if self.deps == ScoreDeps::Any {
+        let sorted = if self.deps == ScoreDeps::Any {
             self.obs_jobs.clear();
             self.obs_jobs.extend_from_slice(&self.pending);
             self.score_obs_jobs(true);
+            self.pending
+                .windows(2)
+                .all(|w| self.cmp_jobs(w[0], w[1]) == Ordering::Less)
         } else {
-            self.rescore_without_policy();
-        }
-        let sorted = self
-            .pending
-            .windows(2)
-            .all(|w| self.cmp_jobs(w[0], w[1]) == Ordering::Less);
+            self.rescore_without_policy()
+        };
         if !sorted {
             let mut p = std::mem::take(&mut self.pending);
             p.sort_unstable_by(|&a, &b| self.cmp_jobs(a, b));
@@ -901,11 +893,14 @@ impl<'a> Sim<'a> {
     /// job is computed as [`Sim::observe`] does, and becomes the score too
     /// under [`ScoreDeps::Multifactor`]; under [`ScoreDeps::Submission`]
     /// the score from submission stands. The policy is not called, which
-    /// leaves every key exactly as calling it would.
-    fn rescore_without_policy(&mut self) {
+    /// leaves every key exactly as calling it would. Returns whether the
+    /// queue is still in priority order.
+    fn rescore_without_policy(&mut self) -> bool {
         self.accrue_usage();
         let now = self.now;
         let as_score = self.deps == ScoreDeps::Multifactor;
+        let mut sorted = true;
+        let mut prev: Option<(Key, u32)> = None;
         for &j in &self.pending {
             let c = &self.jc[j as usize];
             let part = &self.parts[c.part as usize];
@@ -923,7 +918,13 @@ impl<'a> Sim<'a> {
             if as_score {
                 key.score = if mf.is_nan() { f64::NEG_INFINITY } else { mf };
             }
+            let key = (*key, j);
+            if let Some(p) = prev {
+                sorted &= cmp_keys((&p.0, p.1), (&key.0, key.1)) == Ordering::Less;
+            }
+            prev = Some(key);
         }
+        sorted
     }
 
     /// Aggregate check: enough free CPUs and GPUs in the job's partition.
@@ -1168,6 +1169,18 @@ impl<'a> Sim<'a> {
         });
         self.mark_change();
     }
+}
+
+/// [`Sim::cmp_jobs`] on the keys of jobs `a.1` and `b.1`.
+fn cmp_keys(a: (&Key, u32), b: (&Key, u32)) -> Ordering {
+    let ((ka, a), (kb, b)) = (a, b);
+    kb.tier
+        .cmp(&ka.tier)
+        .then_with(|| kb.score.total_cmp(&ka.score))
+        .then_with(|| kb.mf.total_cmp(&ka.mf))
+        .then_with(|| ka.submit.cmp(&kb.submit))
+        .then_with(|| ka.id.cmp(&kb.id))
+        .then_with(|| a.cmp(&b))
 }
 
 fn cluster_qos_name<'n>(names: &'n Names, j: &Job) -> &'n str {
