@@ -116,21 +116,30 @@ impl Usage {
 
     /// The classic fairshare factor `2^(-U/S)`, with `U` the user's share of
     /// all (decayed) usage and `S = 1/users` (equal shares).
+    #[inline]
     pub(crate) fn factor(&mut self, user: u32) -> f64 {
+        let c = self.cache[user as usize];
+        if c.is_nan() {
+            self.compute_factor(user)
+        } else {
+            c
+        }
+    }
+
+    /// [`Usage::factor`] when it is not cached: computes and caches it.
+    /// The cache is cleared whenever the usage it reads changes.
+    fn compute_factor(&mut self, user: u32) -> f64 {
         let (scaled, total) = if self.snapshots {
             (&self.snap, self.snap_total)
         } else {
             (&self.scaled, self.total)
         };
-        if total <= 0.0 {
-            return 1.0;
-        }
-        let c = self.cache[user as usize];
-        if !c.is_nan() {
-            return c;
-        }
-        let u = scaled[user as usize] / total;
-        let f = (-(u * self.n_users as f64)).exp2();
+        let f = if total <= 0.0 {
+            1.0
+        } else {
+            let u = scaled[user as usize] / total;
+            (-(u * self.n_users as f64)).exp2()
+        };
         self.cache[user as usize] = f;
         self.cached.push(user);
         f
@@ -190,7 +199,7 @@ impl Multifactor {
         let age = if c.max_age == 0 {
             1.0
         } else {
-            wait.min(c.max_age) as f64 / c.max_age as f64
+            to_f64(wait.min(c.max_age)) / to_f64(c.max_age)
         };
         let frac = (cpus as f64 / self.total_cpus.max(1.0)).min(1.0);
         let size = if c.favor_small { 1.0 - frac } else { frac };
@@ -199,7 +208,32 @@ impl Multifactor {
             + c.weight_job_size as f64 * size
             + c.weight_partition as f64 * partition_factor
             + c.weight_qos as f64 * qos_factor;
-        p.floor()
+        floor(p)
+    }
+}
+
+/// `x as f64`: the same value, converted through `i64` where it fits,
+/// which baseline x86-64 does in one instruction (a `u64` takes several).
+#[inline]
+fn to_f64(x: u64) -> f64 {
+    if x <= i64::MAX as u64 {
+        x as i64 as f64
+    } else {
+        x as f64
+    }
+}
+
+/// `x.floor()`, bit for bit. Baseline x86-64 has no rounding instruction,
+/// so `f64::floor` is a library call; this truncates through `i64`
+/// instead where that is exact (`0 < |x| < 2^52`; zeros, large values,
+/// infinities and NaN go to `f64::floor`).
+#[inline]
+fn floor(x: f64) -> f64 {
+    if x.abs() < 4_503_599_627_370_496.0 && x != 0.0 {
+        let t = x as i64 as f64;
+        if t > x { t - 1.0 } else { t }
+    } else {
+        x.floor()
     }
 }
 
@@ -252,6 +286,52 @@ mod tests {
         u.add(1, 100.0, 100 * 600);
         assert!(u.factor(0) > 0.99);
         assert!(u.factor(1) < 0.26);
+    }
+
+    #[test]
+    fn inline_floor_and_conversion_are_exact() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            1.5,
+            -1.5,
+            999.999_999_999_9,
+            -2.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            1e300,
+            -1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        // Spread over many magnitudes, both signs.
+        let mut v = 1.234_567e-3;
+        while v < 1e17 {
+            xs.extend([v, -v, v.floor(), -v.floor(), v + 0.5, -(v + 0.5)]);
+            v *= 1.37;
+        }
+        for x in xs {
+            assert_eq!(floor(x).to_bits(), x.floor().to_bits(), "{x:e}");
+        }
+        assert!(floor(f64::NAN).is_nan());
+        for x in [
+            0,
+            1,
+            604_800,
+            (1 << 53) + 1,
+            i64::MAX as u64,
+            1 << 63,
+            u64::MAX,
+        ] {
+            assert_eq!(to_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
+        }
     }
 
     #[test]

@@ -911,7 +911,7 @@ impl<'a> Sim<'a> {
                 part.factor,
                 c.qos_factor,
                 self.usage.factor(c.user),
-                self.jobs[j as usize].submit,
+                self.keys[j as usize].submit,
             );
             let key = &mut self.keys[j as usize];
             key.mf = mf;
