@@ -1174,6 +1174,18 @@ impl<'a> Sim<'a> {
 /// [`Sim::cmp_jobs`] on the keys of jobs `a.1` and `b.1`.
 fn cmp_keys(a: (&Key, u32), b: (&Key, u32)) -> Ordering {
     let ((ka, a), (kb, b)) = (a, b);
+    // Equal bits are equal under `total_cmp`: the common case of equal
+    // priorities skips to the submit time.
+    if ka.tier == kb.tier
+        && ka.score.to_bits() == kb.score.to_bits()
+        && ka.mf.to_bits() == kb.mf.to_bits()
+    {
+        return ka
+            .submit
+            .cmp(&kb.submit)
+            .then_with(|| ka.id.cmp(&kb.id))
+            .then_with(|| a.cmp(&b));
+    }
     kb.tier
         .cmp(&ka.tier)
         .then_with(|| kb.score.total_cmp(&ka.score))
