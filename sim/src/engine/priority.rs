@@ -312,7 +312,7 @@ mod tests {
             f64::NEG_INFINITY,
         ];
         // Spread over many magnitudes, both signs.
-        let mut v = 1.234_567e-3;
+        let mut v: f64 = 1.234_567e-3;
         while v < 1e17 {
             xs.extend([v, -v, v.floor(), -v.floor(), v + 0.5, -(v + 0.5)]);
             v *= 1.37;
