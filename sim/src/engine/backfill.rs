@@ -629,24 +629,15 @@ impl Sim<'_> {
         if !self.bf.prof_valid {
             self.build_profile(resolution);
         }
-        let c = &self.jc[j as usize];
-        let (p, limit, need) = (c.part as usize, c.limit, c.req.cpus as u64);
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let limit = c.limit;
+        let need = c.req.cpus as u64;
         let plan = &mut self.bf;
         let w = plan.words;
-        // Every prefix union is made valid first, so that the loop below
-        // reads the plan through plain slices (and `blocked`, taken out).
-        plan.begun(plan.by_start.len());
-        let mut blocked = std::mem::take(&mut plan.blocked);
-        blocked.fill(0);
-        let mb = &plan.member_bits[p][..];
-        let prof_t = &plan.prof_t[..];
-        let prof_bits = &plan.prof_bits[..];
-        let ends = &plan.ends[..];
-        let by_start = &plan.by_start[..];
-        let by_end = &plan.by_end[..];
-        let start_or = &plan.start_or[..];
-        let (rlist, rbits) = (&plan.rlist[..], &plan.rbits[..]);
-        let state = |k: usize| &prof_bits[k * w..(k + 1) * w];
+        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        let mb = &plan.member_bits[p];
+        let state = |k: usize| &plan.prof_bits[k * w..(k + 1) * w];
         let free_cpus = |k: usize| -> u64 {
             state(k)
                 .iter()
@@ -654,9 +645,8 @@ impl Sim<'_> {
                 .map(|(&f, &m)| (f & m).count_ones() as u64)
                 .sum()
         };
-        // The first state with enough free CPUs in the partition (states
-        // only gain free nodes, so every later one has enough too).
-        let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
+        // The first state with enough free CPUs in the partition.
+        let (mut lo, mut hi) = (0usize, plan.prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
             if free_cpus(mid) < need {
@@ -665,109 +655,108 @@ impl Sim<'_> {
                 hi = mid;
             }
         }
+        if lo == plan.prof_t.len() + 1 {
+            return None;
+        }
+        let t_lo = if lo == 0 {
+            t_min
+        } else {
+            t_min.max(plan.prof_t[lo - 1])
+        };
+        let mut ri = plan.prof_t.partition_point(|&x| x < t_lo);
+        let mut ei = plan.ends.partition_point(|&x| x < t_lo);
+        let (mut bi, mut xi) = (0usize, 0usize);
+        // `blocked` holds the nodes of `by_start[..in_blocked]` less those
+        // ended by the last rebuild, at `by_end[..rebuilt]`.
+        let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
         let mut found = None;
-        if lo <= prof_t.len() {
-            let t_lo = if lo == 0 {
-                t_min
-            } else {
-                t_min.max(prof_t[lo - 1])
-            };
-            let mut ri = prof_t.partition_point(|&x| x < t_lo);
-            let mut ei = ends.partition_point(|&x| x < t_lo);
-            let (mut bi, mut xi) = (0usize, 0usize);
-            // `blocked` holds the nodes of `by_start[..in_blocked]` less
-            // those ended by the last rebuild, at `by_end[..rebuilt]`.
-            let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
-            loop {
-                let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
-                let te = ends.get(ei).copied().unwrap_or(NEVER);
-                let t = tr.min(te);
-                if t == NEVER || t > horizon {
-                    break;
+        loop {
+            let tr = plan.prof_t.get(ri).copied().unwrap_or(NEVER);
+            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let t = tr.min(te);
+            if t == NEVER || t > horizon {
+                break;
+            }
+            while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
+                ri += 1;
+            }
+            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
+                ei += 1;
+            }
+            // The blocked nodes: reservations begun (`by_start[..bi]`) and
+            // not ended (`by_end[..xi]`). A reservation ends after it
+            // begins, so one that has ended was begun at the same candidate
+            // time or earlier.
+            let wend = t.saturating_add(limit);
+            while plan.by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
+                bi += 1;
+            }
+            while plan.by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
+                xi += 1;
+            }
+            if t < t_min {
+                continue;
+            }
+            if xi == 0 {
+                if bi != in_blocked {
+                    plan.begun(bi);
+                    plan.blocked
+                        .copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
                 }
-                while prof_t.get(ri).is_some_and(|&x| x <= t) {
-                    ri += 1;
-                }
-                while ends.get(ei).is_some_and(|&e| e <= t) {
-                    ei += 1;
-                }
-                // The blocked nodes: reservations begun (`by_start[..bi]`)
-                // and not ended (`by_end[..xi]`). A reservation ends after
-                // it begins, so one that has ended was begun at the same
-                // candidate time or earlier.
-                let wend = t.saturating_add(limit);
-                while by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
-                    bi += 1;
-                }
-                while by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
-                    xi += 1;
-                }
-                if t < t_min {
-                    continue;
-                }
-                if xi == 0 {
-                    if bi != in_blocked {
-                        blocked.copy_from_slice(&start_or[bi * w..(bi + 1) * w]);
-                    }
-                } else if xi != rebuilt {
-                    blocked.fill(0);
-                    for &(_, k) in &by_start[..bi] {
-                        if rlist[k as usize].1 > t {
-                            let off = k as usize * w;
-                            for (x, &b) in blocked.iter_mut().zip(&rbits[off..off + w]) {
-                                *x |= b;
-                            }
-                        }
-                    }
-                    rebuilt = xi;
-                } else {
-                    for &(_, k) in &by_start[in_blocked..bi] {
+            } else if xi != rebuilt {
+                plan.blocked.iter_mut().for_each(|x| *x = 0);
+                for &(_, k) in &plan.by_start[..bi] {
+                    if plan.rlist[k as usize].1 > t {
                         let off = k as usize * w;
-                        for (x, &b) in blocked.iter_mut().zip(&rbits[off..off + w]) {
+                        for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
                             *x |= b;
                         }
                     }
                 }
-                in_blocked = bi;
-                // With nothing blocked, the open CPUs are the state's free
-                // ones, enough from state `lo` on (`ri >= lo`).
-                let open_enough = blocked.iter().all(|&b| b == 0)
-                    || state(ri)
-                        .iter()
-                        .zip(mb)
-                        .zip(&blocked)
-                        .map(|((&f, &m), &b)| (f & m & !b).count_ones() as u64)
-                        .sum::<u64>()
-                        >= need;
-                if open_enough {
-                    found = Some((t, ri));
-                    break;
-                }
-            }
-        }
-        if let Some((_, k)) = found {
-            // The lowest `need` usable nodes, into `found_bits`.
-            let mut left = need;
-            let state = state(k);
-            for (i, out) in plan.found_bits.iter_mut().enumerate() {
-                let mut x = state[i] & mb[i] & !blocked[i];
-                if (x.count_ones() as u64) > left {
-                    // Keep the lowest `left` bits of this word.
-                    let mut keep = 0u64;
-                    for _ in 0..left {
-                        let low = x & x.wrapping_neg();
-                        keep |= low;
-                        x &= x - 1;
+                rebuilt = xi;
+            } else {
+                for &(_, k) in &plan.by_start[in_blocked..bi] {
+                    let off = k as usize * w;
+                    for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
+                        *x |= b;
                     }
-                    x = keep;
                 }
-                left -= x.count_ones() as u64;
-                *out = x;
             }
-            debug_assert_eq!(left, 0);
+            in_blocked = bi;
+            let mb = &plan.member_bits[p];
+            let open: u64 = plan.prof_bits[ri * w..(ri + 1) * w]
+                .iter()
+                .zip(mb)
+                .zip(&plan.blocked)
+                .map(|((&f, &m), &b)| (f & m & !b).count_ones() as u64)
+                .sum();
+            if open >= need {
+                found = Some((t, ri));
+                break;
+            }
         }
-        plan.blocked = blocked;
-        found.map(|(t, _)| t)
+        let (t, k) = found?;
+        // The lowest `need` usable nodes, into `found_bits`.
+        let mb = &plan.member_bits[p];
+        let mut left = need;
+        let state = &plan.prof_bits[k * w..(k + 1) * w];
+        for (i, out) in plan.found_bits.iter_mut().enumerate() {
+            let mut x = state[i] & mb[i] & !plan.blocked[i];
+            if (x.count_ones() as u64) > left {
+                // Keep the lowest `left` bits of this word.
+                let mut keep = 0u64;
+                for _ in 0..left {
+                    let low = x & x.wrapping_neg();
+                    keep |= low;
+                    x &= x - 1;
+                }
+                x = keep;
+            }
+            left -= x.count_ones() as u64;
+            *out = x;
+        }
+        debug_assert_eq!(left, 0);
+        Some(t)
     }
 
     /// One backfill cycle.
