@@ -65,7 +65,7 @@ pub(crate) struct Plan {
     slot_bits: Vec<u64>,
     /// Per `rlist` entry: bitset of its nodes.
     rbits: Vec<u64>,
-    /// Within one unit sweep or start-now check: the nodes blocked by a
+    /// Within one unit sweep: the nodes blocked by a
     /// reservation.
     blocked: Vec<u64>,
     /// The release profile of this cycle's running jobs: distinct expected
