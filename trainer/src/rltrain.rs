@@ -19,7 +19,10 @@
 //! policy is measured on the validation windows and the best one is kept
 //! (`model.safetensors`). An optional warm start (`--imitate KEY`,
 //! `--imitate-updates N`) first fits the actor to a heuristic's choices by
-//! maximum likelihood on the same machinery; it is off by default.
+//! maximum likelihood on the same machinery; it is off by default. With a
+//! linear actor (`--linear`), an optional cross-entropy-method stage
+//! (`--cem-iters`) then searches the weights directly on the mean bounded
+//! slowdown of spread 1024-job windows before PPO.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,11 +43,17 @@ use crate::rlenv::{self, MAX_QUEUE_SIZE, RlEnv, RlEnvConfig, RlObservation, Spli
 
 const AFTER_LONG_HELP: &str = "\
 Trains one model for one trace and one backfill setting (RLScheduler trained
-per trace). Training windows (--jobs-per-episode jobs, 256 as RLScheduler)
-never overlap the ten test windows of RLScheduler's table (1024 jobs from
-1981, 2756, 4299, 8850, 3316, 2714, 5228, 7762, 4022, 7085) nor the
---val-windows validation windows, which are cut from the end of the largest
-gap between test windows.
+per trace). With --windows held-out (the default), training windows
+(--jobs-per-episode jobs, 256 as RLScheduler) never overlap the ten test
+windows of RLScheduler's table (1024 jobs from 1981, 2756, 4299, 8850, 3316,
+2714, 5228, 7762, 4022, 7085) nor the --val-windows validation windows, which
+are cut from the end of the largest gap between test windows. With --windows
+whole, as RLScheduler trains, training windows start anywhere in the trace
+(test-window jobs included) and the validation windows (--val-len jobs) are
+spread evenly over it; the test windows themselves are never run.
+
+--linear --cem-iters N adds a cross-entropy-method search on the linear
+actor's weights between the imitation and PPO (needs --windows whole).
 
 Outputs in --out: model.safetensors (the best greedy policy on validation),
 curves.csv (per update), report.json (arguments, split, wall time,
@@ -55,7 +64,10 @@ Evaluate it under the exact protocol with
 Examples:
   slurm-rl rlscheduler-train --trace lublin_256.swf --backfill no --out runs/l1-no
   slurm-rl rlscheduler-train --trace SDSC-SP2-1998-4.2-cln.swf.gz --backfill yes \\
-      --out runs/sdsc-yes --total-updates 80 --learning-rate 3e-3";
+      --out runs/sdsc-yes --total-updates 80 --learning-rate 3e-3
+  slurm-rl rlscheduler-train --trace lublin_256.swf --backfill yes --out runs/l1-yes \\
+      --windows whole --linear --imitate auto --imitate-updates 10 --cem-iters 12 \\
+      --total-updates 30 --val-windows 16 --val-len 1024 --learning-rate 1e-3 --ent-coef 0";
 
 /// Backfill of the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
