@@ -22,8 +22,10 @@
 //!   `max_decisions` was reached first (reward 0; bootstrap from the
 //!   observation if you use a critic).
 //! - **Windows** (`reset`): random training windows of `jobs_per_episode`
-//!   jobs drawn only from jobs outside the ten test windows of the table and
-//!   outside the validation windows ([`Split`]).
+//!   jobs drawn from the allowed starts of a [`Split`]: either only from
+//!   jobs outside the ten test windows of the table and outside the
+//!   validation windows ([`Split::new`]), or, as RLScheduler trains, from
+//!   the whole trace ([`Split::whole`]).
 
 use policy::features::{N_FEATURES, Normalizer, features_array};
 use rand::{Rng, SeedableRng};
@@ -206,6 +208,58 @@ impl Split {
             val_starts,
             train_jobs,
         })
+    }
+
+    /// RLScheduler's own protocol: training windows of `len` jobs start
+    /// anywhere in the trace (they may hold jobs of the test windows, as
+    /// RLScheduler's training windows do), and `val_windows` validation
+    /// windows of `val_len` jobs are spread evenly over the trace, the first
+    /// at job 0 and the last ending at its last job.
+    pub fn whole(
+        n_jobs: usize,
+        len: usize,
+        val_windows: usize,
+        val_len: usize,
+    ) -> Result<Split, RlEnvError> {
+        for l in [len, val_len] {
+            if l == 0 || n_jobs < l {
+                return Err(RlEnvError::NoTrainingWindow { len: l });
+            }
+        }
+        let last = n_jobs - len;
+        let val_last = n_jobs - val_len;
+        let val_starts = match val_windows {
+            0 => Vec::new(),
+            1 => vec![0],
+            v => (0..v).map(|i| i * val_last / (v - 1)).collect(),
+        };
+        Ok(Split {
+            train_starts: vec![(0, last)],
+            val_starts,
+            train_jobs: n_jobs,
+        })
+    }
+
+    /// `k` training starts spread evenly over the allowed ones (a systematic
+    /// sample: a random offset, then equal steps), in trace order.
+    pub fn spread(&self, k: usize, rng: &mut impl Rng) -> Vec<usize> {
+        let total: usize = self.train_starts.iter().map(|(a, b)| b - a + 1).sum();
+        let k = k.max(1);
+        let step = total as f64 / k as f64;
+        let offset = rng.r#gen::<f64>() * step;
+        (0..k)
+            .map(|i| {
+                let mut r = ((offset + i as f64 * step) as usize).min(total - 1);
+                for &(a, b) in &self.train_starts {
+                    let n = b - a + 1;
+                    if r < n {
+                        return a + r;
+                    }
+                    r -= n;
+                }
+                unreachable!("r < total")
+            })
+            .collect()
     }
 
     /// A uniformly random allowed training start.
@@ -580,6 +634,33 @@ mod tests {
         assert_eq!(s.obs.features[fits], 0.0);
         let s = e.step(0).unwrap();
         assert!(s.truncated && !s.terminated && s.reward == 0.0);
+    }
+
+    #[test]
+    fn whole_trace_split_spreads_validation_and_trains_anywhere() {
+        let sp = Split::whole(10_000, 1024, 5, 1024).unwrap();
+        assert_eq!(sp.val_starts, vec![0, 2244, 4488, 6732, 8976]);
+        assert_eq!(sp.train_starts, vec![(0, 8976)]);
+        assert_eq!(sp.train_jobs, 10_000);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let draws: Vec<usize> = (0..2000).map(|_| sp.sample(&mut rng)).collect();
+        assert!(draws.iter().all(|&s| s <= 8976));
+        // Windows inside the test region are drawn too (RLScheduler's protocol).
+        assert!(draws.iter().any(|&s| (7085..8000).contains(&s)));
+        let spread = sp.spread(8, &mut rng);
+        assert_eq!(spread.len(), 8);
+        assert!(
+            spread
+                .windows(2)
+                .all(|w| w[1] - w[0] >= 1121 && w[1] - w[0] <= 1123)
+        );
+        assert!(spread[0] < 1123 && spread[7] <= 8976);
+        assert_eq!(
+            Split::whole(10_000, 256, 2, 1024).unwrap().val_starts,
+            vec![0, 8976]
+        );
+        assert!(Split::whole(100, 256, 1, 64).is_err());
+        assert!(Split::whole(1000, 256, 1, 2000).is_err());
     }
 
     #[test]

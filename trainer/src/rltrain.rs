@@ -19,7 +19,10 @@
 //! policy is measured on the validation windows and the best one is kept
 //! (`model.safetensors`). An optional warm start (`--imitate KEY`,
 //! `--imitate-updates N`) first fits the actor to a heuristic's choices by
-//! maximum likelihood on the same machinery; it is off by default.
+//! maximum likelihood on the same machinery; it is off by default. With a
+//! linear actor (`--linear`), an optional cross-entropy-method stage
+//! (`--cem-iters`) then searches the weights directly on the mean bounded
+//! slowdown of spread 1024-job windows before PPO.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,11 +43,17 @@ use crate::rlenv::{self, MAX_QUEUE_SIZE, RlEnv, RlEnvConfig, RlObservation, Spli
 
 const AFTER_LONG_HELP: &str = "\
 Trains one model for one trace and one backfill setting (RLScheduler trained
-per trace). Training windows (--jobs-per-episode jobs, 256 as RLScheduler)
-never overlap the ten test windows of RLScheduler's table (1024 jobs from
-1981, 2756, 4299, 8850, 3316, 2714, 5228, 7762, 4022, 7085) nor the
---val-windows validation windows, which are cut from the end of the largest
-gap between test windows.
+per trace). With --windows held-out (the default), training windows
+(--jobs-per-episode jobs, 256 as RLScheduler) never overlap the ten test
+windows of RLScheduler's table (1024 jobs from 1981, 2756, 4299, 8850, 3316,
+2714, 5228, 7762, 4022, 7085) nor the --val-windows validation windows, which
+are cut from the end of the largest gap between test windows. With --windows
+whole, as RLScheduler trains, training windows start anywhere in the trace
+(test-window jobs included) and the validation windows (--val-len jobs) are
+spread evenly over it; the test windows themselves are never run.
+
+--linear --cem-iters N adds a cross-entropy-method search on the linear
+actor's weights between the imitation and PPO (needs --windows whole).
 
 Outputs in --out: model.safetensors (the best greedy policy on validation),
 curves.csv (per update), report.json (arguments, split, wall time,
@@ -55,7 +64,10 @@ Evaluate it under the exact protocol with
 Examples:
   slurm-rl rlscheduler-train --trace lublin_256.swf --backfill no --out runs/l1-no
   slurm-rl rlscheduler-train --trace SDSC-SP2-1998-4.2-cln.swf.gz --backfill yes \\
-      --out runs/sdsc-yes --total-updates 80 --learning-rate 3e-3";
+      --out runs/sdsc-yes --total-updates 80 --learning-rate 3e-3
+  slurm-rl rlscheduler-train --trace lublin_256.swf --backfill yes --out runs/l1-yes \\
+      --windows whole --linear --imitate auto --imitate-updates 10 --cem-iters 12 \\
+      --total-updates 30 --val-windows 16 --val-len 1024 --learning-rate 1e-3 --ent-coef 0";
 
 /// Backfill of the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -65,6 +77,19 @@ pub enum Backfill {
     No,
     /// RLScheduler's simplified backfilling.
     Yes,
+}
+
+/// Where training and validation windows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Windows {
+    /// Training windows avoid the ten test windows; validation windows are
+    /// cut from the largest gap between test windows.
+    HeldOut,
+    /// RLScheduler's own protocol: training windows anywhere in the trace
+    /// (so they can hold test-window jobs); validation windows spread
+    /// evenly over the whole trace.
+    Whole,
 }
 
 /// `slurm-rl rlscheduler-train` options.
@@ -95,9 +120,16 @@ pub struct Args {
     /// Jobs per training window.
     #[arg(long, default_value_t = 256)]
     pub jobs_per_episode: usize,
-    /// Validation windows (of --jobs-per-episode jobs).
+    /// Where the training and validation windows lie.
+    #[arg(long, value_enum, default_value_t = Windows::HeldOut)]
+    pub windows: Windows,
+    /// Validation windows.
     #[arg(long, default_value_t = 2)]
     pub val_windows: usize,
+    /// Jobs per validation window (default: --jobs-per-episode; only with
+    /// --windows whole).
+    #[arg(long)]
+    pub val_len: Option<usize>,
     /// Validate every this many updates (and after the last).
     #[arg(long, default_value_t = 5)]
     pub val_every: usize,
@@ -126,6 +158,10 @@ pub struct Args {
     /// Hidden widths of the actor.
     #[arg(long, value_delimiter = ',', default_values_t = [32usize, 16])]
     pub hidden: Vec<usize>,
+    /// A linear actor (no hidden layer; overrides --hidden): the score is a
+    /// weighted sum of the normalized features.
+    #[arg(long)]
+    pub linear: bool,
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
     pub activation: ActivationArg,
@@ -139,6 +175,27 @@ pub struct Args {
     /// Updates of imitation before PPO (with --imitate).
     #[arg(long, default_value_t = 0)]
     pub imitate_updates: usize,
+    /// Cross-entropy-method iterations on the actor's weights after the
+    /// imitation and before PPO (0: none; needs --linear and --windows
+    /// whole).
+    #[arg(long, default_value_t = 0)]
+    pub cem_iters: usize,
+    /// Candidates per CEM iteration.
+    #[arg(long, default_value_t = 24)]
+    pub cem_pop: usize,
+    /// Best candidates that set the next CEM distribution.
+    #[arg(long, default_value_t = 6)]
+    pub cem_elite: usize,
+    /// Windows that score a CEM candidate (spread evenly over the training
+    /// starts, from a random offset).
+    #[arg(long, default_value_t = 32)]
+    pub cem_windows: usize,
+    /// Jobs per CEM window.
+    #[arg(long, default_value_t = 1024)]
+    pub cem_len: usize,
+    /// Initial standard deviation of every CEM weight.
+    #[arg(long, default_value_t = 1.0)]
+    pub cem_std: f64,
     /// Training windows scheduled by F1 to fit the feature normalization.
     #[arg(long, default_value_t = 4)]
     pub norm_windows: usize,
@@ -214,12 +271,34 @@ pub struct Outcome {
     pub train_jobs: usize,
     /// The heuristic imitated first, if any.
     pub imitated: Option<String>,
+    /// The CEM's window starts (empty without the CEM).
+    pub cem_starts: Vec<usize>,
+    /// One row per CEM iteration: iteration, best mean bsld on the CEM
+    /// windows so far, mean of the elite, validation bsld of the result.
+    pub cem_log: Vec<[f64; 4]>,
 }
 
 /// Trains as `a` says on `trace`.
 pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
-    if a.group < 2 || a.windows_per_update == 0 || a.total_updates == 0 || a.update_epochs == 0 {
-        bail!("--group must be ≥ 2; --windows-per-update, --total-updates and --update-epochs ≥ 1");
+    if a.group < 2
+        || a.windows_per_update == 0
+        || (a.total_updates == 0 && a.cem_iters == 0)
+        || a.update_epochs == 0
+    {
+        bail!(
+            "--group must be ≥ 2; --windows-per-update and --update-epochs ≥ 1; --total-updates ≥ 1 unless --cem-iters is set"
+        );
+    }
+    if a.cem_iters > 0 {
+        if !a.linear || a.windows != Windows::Whole {
+            bail!("--cem-iters needs --linear and --windows whole");
+        }
+        if a.cem_pop < 2 || a.cem_elite == 0 || a.cem_elite > a.cem_pop || a.cem_windows == 0 {
+            bail!("--cem-pop must be ≥ 2, --cem-elite in 1..=--cem-pop, --cem-windows ≥ 1");
+        }
+    }
+    if a.val_len.is_some() && a.windows != Windows::Whole {
+        bail!("--val-len needs --windows whole");
     }
     let imitate = match a.imitate.as_deref() {
         None => None,
@@ -237,13 +316,17 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let len = a.jobs_per_episode;
     let backfill = a.backfill == Backfill::Yes;
-    let split = Split::new(
-        trace.jobs.len(),
-        &rlsched::TABLE_STARTS,
-        rlsched::WINDOW_LEN,
-        len,
-        a.val_windows,
-    )?;
+    let val_len = a.val_len.unwrap_or(len);
+    let split = match a.windows {
+        Windows::HeldOut => Split::new(
+            trace.jobs.len(),
+            &rlsched::TABLE_STARTS,
+            rlsched::WINDOW_LEN,
+            len,
+            a.val_windows,
+        )?,
+        Windows::Whole => Split::whole(trace.jobs.len(), len, a.val_windows, val_len)?,
+    };
     let norm_starts: Vec<usize> = (0..a.norm_windows.max(1))
         .map(|_| split.sample(&mut rng))
         .collect();
@@ -256,12 +339,18 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         max_decisions: None,
     };
     let mut env = RlEnv::new(trace.clone(), cfg, normalizer, split.clone());
-    let agent = Agent::new(
-        Device::Cpu,
-        &a.hidden,
-        a.activation.into(),
-        a.actor_out_gain,
-    );
+    let hidden: Vec<usize> = if a.linear {
+        Vec::new()
+    } else {
+        a.hidden.clone()
+    };
+    let mut agent = Agent::new(Device::Cpu, &hidden, a.activation.into(), a.actor_out_gain);
+    // The CEM's windows: spread over the trace from a seeded offset.
+    let cem_starts = if a.cem_iters > 0 {
+        Split::whole(trace.jobs.len(), a.cem_len, 0, a.cem_len)?.spread(a.cem_windows, &mut rng)
+    } else {
+        Vec::new()
+    };
     let mut opt = nn::Adam::default().build(&agent.vs, a.learning_rate)?;
     let reward = "rlscheduler: -mean bsld of the window at its end".to_string();
     let meta = |update: usize, decisions: u64| {
@@ -282,7 +371,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     for key in [Key::Fcfs, Key::Sjf, Key::F1] {
         let mut s = 0.0;
         for &v in &split.val_starts {
-            s += rlsched::run_window(&trace, v, len, key, backfill)?.mean_bsld;
+            s += rlsched::run_window(&trace, v, val_len, key, backfill)?.mean_bsld;
         }
         val_heuristics.push((
             key.name().to_string(),
@@ -319,7 +408,43 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     let mut curves = Vec::new();
     let mut best: Option<(f64, usize, Model)> = None;
     let mut scores: Vec<f32> = Vec::new();
+    let mut cem_log: Vec<[f64; 4]> = Vec::new();
+    // Imitation (if any), then the CEM (if any), then PPO. The CEM's result
+    // is validated like an update and can be the kept model.
+    let cem_at = a.imitate_updates.min(a.total_updates);
+    let mut cem_stage = |agent: &mut Agent,
+                         env: &mut RlEnv,
+                         rng: &mut ChaCha8Rng,
+                         decisions: u64,
+                         best: &mut Option<(f64, usize, Model)>|
+     -> Result<()> {
+        let start = agent.to_model(spec.clone(), reward.clone(), meta(cem_at, decisions))?;
+        let (w, log) = cem(env, &start.mlp().layers()[0], &cem_starts, a, rng)?;
+        let mut layer = start.mlp().layers()[0].clone();
+        layer.weight = w;
+        let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
+            .map_err(anyhow::Error::msg)?;
+        let m = Model::new(
+            mlp,
+            spec.clone(),
+            reward.clone(),
+            meta(cem_at, decisions),
+            chrono::Utc::now().to_rfc3339(),
+        )?;
+        agent.load_actor(&m)?;
+        let v = rlenv::evaluate_model(env, &m, &split.val_starts, val_len)?;
+        let v = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        tracing::info!(val = v, "after the CEM");
+        cem_log.extend(log.into_iter().map(|[i, b, e]| [i, b, e, v]));
+        if best.as_ref().is_none_or(|b| v < b.0) {
+            *best = Some((v, cem_at, m));
+        }
+        Ok(())
+    };
     for update in 1..=a.total_updates {
+        if a.cem_iters > 0 && update == cem_at + 1 {
+            cem_stage(&mut agent, &mut env, &mut rng, decisions, &mut best)?;
+        }
         let t_up = Instant::now();
         let lr = if a.anneal_lr {
             a.learning_rate * (1.0 - (update - 1) as f64 / a.total_updates as f64)
@@ -474,7 +599,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         // --- validation, keep the best ---
         let val = if update % a.val_every.max(1) == 0 || update == a.total_updates {
             let m = agent.to_model(spec.clone(), reward.clone(), meta(update, decisions))?;
-            let v = rlenv::evaluate_model(&mut env, &m, &split.val_starts, len)?;
+            let v = rlenv::evaluate_model(&mut env, &m, &split.val_starts, val_len)?;
             let v = v.iter().sum::<f64>() / v.len().max(1) as f64;
             if best.as_ref().is_none_or(|b| v < b.0) {
                 best = Some((v, update, m));
@@ -503,7 +628,10 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let (best_val, best_update, model) = best.expect("the last update validates");
+    if a.cem_iters > 0 && cem_at == a.total_updates {
+        cem_stage(&mut agent, &mut env, &mut rng, decisions, &mut best)?;
+    }
+    let (best_val, best_update, model) = best.expect("the last update or the CEM validates");
     Ok(Outcome {
         model,
         best_val,
@@ -515,7 +643,81 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         val_heuristics,
         train_jobs: split.train_jobs,
         imitated,
+        cem_starts,
+        cem_log,
     })
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.r#gen::<f64>().max(1e-300);
+    let u2: f64 = rng.r#gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// The cross-entropy method on the weights of a linear actor (`init`, one
+/// output): each iteration draws `--cem-pop` weight vectors from a diagonal
+/// Gaussian (the first one: its mean), scores each by the greedy policy's
+/// mean bounded slowdown on `starts` (windows of `--cem-len` jobs), and
+/// refits the Gaussian to the `--cem-elite` best (standard deviations
+/// floored at 0.01). Returns the best weights seen and one row per
+/// iteration: iteration, best so far, mean of the elite.
+fn cem(
+    env: &mut RlEnv,
+    init: &policy::nn::Linear,
+    starts: &[usize],
+    a: &Args,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<f32>, Vec<[f64; 3]>)> {
+    let dim = init.weight.len();
+    let mut eval = |w: &[f64]| -> Result<f64> {
+        let mut sum = 0.0;
+        for &s in starts {
+            let (bsld, _, _) =
+                rlenv::run_greedy(env, s, a.cem_len, &mut |obs, scores| {
+                    scores.clear();
+                    scores.extend(obs.features.chunks(dim).map(|row| {
+                        row.iter().zip(w).map(|(&x, &c)| x as f64 * c).sum::<f64>() as f32
+                    }));
+                })?;
+            sum += bsld;
+        }
+        Ok(sum / starts.len() as f64)
+    };
+    let mut mu: Vec<f64> = init.weight.iter().map(|&x| x as f64).collect();
+    let mut sd = vec![a.cem_std; dim];
+    let mut best = (eval(&mu)?, mu.clone());
+    let mut log = Vec::with_capacity(a.cem_iters);
+    for it in 1..=a.cem_iters {
+        let mut pop: Vec<(f64, Vec<f64>)> = Vec::with_capacity(a.cem_pop);
+        for k in 0..a.cem_pop {
+            let w: Vec<f64> = if k == 0 {
+                mu.clone()
+            } else {
+                mu.iter()
+                    .zip(&sd)
+                    .map(|(&m, &s)| m + s * normal(rng))
+                    .collect()
+            };
+            pop.push((eval(&w)?, w));
+        }
+        pop.sort_by(|x, y| x.0.total_cmp(&y.0));
+        if pop[0].0 < best.0 {
+            best = pop[0].clone();
+        }
+        let elite = &pop[..a.cem_elite];
+        let n = elite.len() as f64;
+        for d in 0..dim {
+            let m = elite.iter().map(|e| e.1[d]).sum::<f64>() / n;
+            let v = elite.iter().map(|e| (e.1[d] - m).powi(2)).sum::<f64>() / n;
+            mu[d] = m;
+            sd[d] = v.sqrt().max(0.01);
+        }
+        let elite_mean = elite.iter().map(|e| e.0).sum::<f64>() / n;
+        tracing::info!(it, best = best.0, elite_mean, "cem");
+        log.push([it as f64, best.0, elite_mean]);
+    }
+    Ok((best.1.iter().map(|&x| x as f32).collect(), log))
 }
 
 /// Runs the subcommand: trains, writes model, curves and report.
@@ -538,7 +740,11 @@ pub fn run(a: Args) -> Result<()> {
         "args": a,
         "trace_jobs": trace.jobs.len(),
         "train_jobs": out.train_jobs,
+        "windows": a.windows,
         "val_starts": out.val_starts,
+        "val_len": a.val_len.unwrap_or(a.jobs_per_episode),
+        "cem_starts": out.cem_starts,
+        "cem": out.cem_log.iter().map(|r| serde_json::json!({"iteration": r[0], "best_bsld": r[1], "elite_mean_bsld": r[2], "val_bsld_after": r[3]})).collect::<Vec<_>>(),
         "test_starts": rlsched::TABLE_STARTS,
         "imitated": out.imitated,
         "best_update": out.best_update,
@@ -637,7 +843,9 @@ mod tests {
             windows_per_update: 2,
             group: 4,
             jobs_per_episode: len,
+            windows: Windows::HeldOut,
             val_windows: 1,
+            val_len: None,
             val_every: 4,
             learning_rate: 1e-2,
             anneal_lr: false,
@@ -647,10 +855,17 @@ mod tests {
             ent_coef: 0.0,
             max_grad_norm: 0.5,
             hidden: vec![8],
+            linear: false,
             activation: ActivationArg::Relu,
             actor_out_gain: 0.01,
             imitate: None,
             imitate_updates: 0,
+            cem_iters: 0,
+            cem_pop: 24,
+            cem_elite: 6,
+            cem_windows: 32,
+            cem_len: 1024,
+            cem_std: 1.0,
             norm_windows: 1,
             threads: 1,
             quiet: true,
@@ -674,5 +889,88 @@ mod tests {
             got < 0.6 * fcfs,
             "learned {got:.2} should beat FCFS {fcfs:.2} clearly (SJF {sjf:.2})"
         );
+    }
+
+    #[test]
+    fn the_cem_on_a_linear_actor_beats_fcfs_on_the_toy_trace() {
+        let trace = toy();
+        let len = 45;
+        let starts = [0usize, 225, 450, 675];
+        let fcfs = starts
+            .iter()
+            .map(|&s| {
+                rlsched::run_window(&trace, s, len, Key::Fcfs, false)
+                    .unwrap()
+                    .mean_bsld
+            })
+            .sum::<f64>()
+            / starts.len() as f64;
+        let dir = tempfile::tempdir().unwrap();
+        let a = Args {
+            trace: "toy".into(),
+            backfill: Backfill::No,
+            out: dir.path().into(),
+            seed: 5,
+            total_updates: 0,
+            windows_per_update: 2,
+            group: 2,
+            jobs_per_episode: len,
+            windows: Windows::Whole,
+            val_windows: 2,
+            val_len: None,
+            val_every: 1,
+            learning_rate: 1e-3,
+            anneal_lr: false,
+            update_epochs: 1,
+            minibatch_size: 256,
+            clip_coef: 0.2,
+            ent_coef: 0.0,
+            max_grad_norm: 0.5,
+            hidden: vec![8],
+            linear: true,
+            activation: ActivationArg::Relu,
+            actor_out_gain: 0.01,
+            imitate: None,
+            imitate_updates: 0,
+            cem_iters: 4,
+            cem_pop: 8,
+            cem_elite: 2,
+            cem_windows: 3,
+            cem_len: len,
+            cem_std: 1.0,
+            norm_windows: 1,
+            threads: 1,
+            quiet: true,
+        };
+        let out = train(&a, trace.clone()).unwrap();
+        assert!(out.model.mlp().architecture().hidden.is_empty());
+        assert_eq!(out.cem_log.len(), 4);
+        // The best-so-far column never rises.
+        assert!(out.cem_log.windows(2).all(|w| w[1][1] <= w[0][1]));
+        let split = Split::whole(trace.jobs.len(), len, 0, len).unwrap();
+        let cfg = RlEnvConfig {
+            jobs_per_episode: len,
+            ..RlEnvConfig::default()
+        };
+        let mut env = RlEnv::new(
+            trace.clone(),
+            cfg,
+            out.model.spec().normalizer.clone(),
+            split,
+        );
+        let got = rlenv::evaluate_model(&mut env, &out.model, &starts, len).unwrap();
+        let got = got.iter().sum::<f64>() / got.len() as f64;
+        assert!(got < 0.6 * fcfs, "CEM {got:.2} vs FCFS {fcfs:.2}");
+        // The CEM needs a linear actor and whole-trace windows.
+        let bad = Args {
+            linear: false,
+            ..a.clone()
+        };
+        assert!(train(&bad, trace.clone()).is_err());
+        let bad = Args {
+            windows: Windows::HeldOut,
+            ..a
+        };
+        assert!(train(&bad, trace).is_err());
     }
 }

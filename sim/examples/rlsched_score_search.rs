@@ -1,0 +1,183 @@
+//! A diagnostic for RLScheduler's table (docs/results.md): what a simple
+//! score function of the quantities a policy sees can reach under
+//! RLScheduler's protocol (`sim::rlsched`), and what F1 loses without its
+//! absolute-submit-time term. It trains nothing that ships.
+//!
+//! The score of a visible job (the first 128 of the queue in submit order,
+//! as the learned models see it) is minimized:
+//! `p0·ln(1+r) + p1·ln(1+n) + p2·ln(1+w) + p3·ln(1+w/max(r,1)) + p4·fits
+//!  + p5·(n/N)·ln(1+r) + p6·(n/N)`, with r the request, n the processors,
+//! N the machine's, w the wait and fits 1 when the job fits now.
+//! `p = 0,0,0,0,0,1,0` is F1 without its `870·log10(submit)` term.
+//!
+//! ```sh
+//! # FCFS, SJF and F1 on 1024-job windows every 512 jobs (where the load is)
+//! cargo run --release -p sim --example rlsched_score_search -- sweep TRACE BF
+//! # the score on the ten test windows
+//! cargo run --release -p sim --example rlsched_score_search -- eval TRACE BF p0,p1,p2,p3,p4,p5,p6
+//! # cross-entropy method over p (24 candidates, 6 elite) on windows of 1024
+//! # jobs that start every STRIDE jobs of the whole trace, or on the ten test
+//! # windows themselves (`test`: a diagnostic of what is reachable, never a
+//! # way to choose a model); `linear` fixes p5 at 0 (a linear model of the
+//! # features can express the rest)
+//! cargo run --release -p sim --example rlsched_score_search -- search TRACE BF STRIDE|test ITERS SEED [linear]
+//! ```
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sim::rlsched::{self, CompatTrace, Key, PickContext, Queue};
+
+const NP: usize = 7;
+const VISIBLE: usize = 128;
+
+fn ln1p(x: f64) -> f64 {
+    (1.0 + x.max(0.0)).ln()
+}
+
+fn window(trace: &CompatTrace, start: usize, p: &[f64; NP], backfill: bool) -> f64 {
+    let total = trace.max_procs as f64;
+    let mut picker = |ctx: &PickContext, q: &mut Queue<'_>| {
+        q.sort_by_key(|j| (j.submit, j.index));
+        let mut best = (f64::INFINITY, 0);
+        for (i, j) in q[..q.len().min(VISIBLE)].iter().enumerate() {
+            let w = (ctx.now - j.submit).max(0) as f64;
+            let r = j.request.max(0) as f64;
+            let n = j.procs as f64;
+            let fits = (n / ctx.procs_per_node).ceil() as i64 <= ctx.free_nodes;
+            let k = p[0] * ln1p(r)
+                + p[1] * ln1p(n)
+                + p[2] * ln1p(w)
+                + p[3] * ln1p(w / r.max(1.0))
+                + p[4] * f64::from(u8::from(fits))
+                + p[5] * (n / total) * ln1p(r)
+                + p[6] * (n / total);
+            if k < best.0 {
+                best = (k, i);
+            }
+        }
+        best.1
+    };
+    rlsched::run_window_with(trace, start, rlsched::WINDOW_LEN, &mut picker, backfill)
+        .expect("window inside the trace")
+        .mean_bsld
+}
+
+fn mean_over(trace: &CompatTrace, starts: &[usize], p: &[f64; NP], backfill: bool) -> Vec<f64> {
+    starts
+        .iter()
+        .map(|&s| window(trace, s, p, backfill))
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.r#gen::<f64>().max(1e-300);
+    let u2: f64 = rng.r#gen();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let usage = "usage: rlsched_score_search sweep TRACE no|yes | eval TRACE no|yes P | search TRACE no|yes STRIDE|test ITERS SEED [linear]";
+    if a.len() < 4 {
+        eprintln!("{usage}");
+        std::process::exit(2);
+    }
+    let trace = rlsched::load(a[2].as_ref()).unwrap_or_else(|e| panic!("{}: {e}", a[2]));
+    let backfill = a[3] == "yes";
+    let test = rlsched::TABLE_STARTS;
+    match a[1].as_str() {
+        "sweep" => {
+            println!("start fcfs sjf f1");
+            for s in (0..=trace.jobs.len() - rlsched::WINDOW_LEN).step_by(512) {
+                let b: Vec<String> = [Key::Fcfs, Key::Sjf, Key::F1]
+                    .iter()
+                    .map(|&k| {
+                        let r = rlsched::run_window(&trace, s, rlsched::WINDOW_LEN, k, backfill);
+                        format!("{:.1}", r.expect("window inside the trace").mean_bsld)
+                    })
+                    .collect();
+                println!("{s} {}", b.join(" "));
+            }
+        }
+        "eval" if a.len() >= 5 => {
+            let p: Vec<f64> = a[4]
+                .split(',')
+                .map(|x| x.parse().expect("a number"))
+                .collect();
+            let p: [f64; NP] = p.try_into().expect("seven parameters");
+            let v = mean_over(&trace, &test, &p, backfill);
+            println!(
+                "test {:.2} windows {:?}",
+                mean(&v),
+                v.iter().map(|x| x.round()).collect::<Vec<_>>()
+            );
+        }
+        "search" if a.len() >= 7 => {
+            let starts: Vec<usize> = if a[4] == "test" {
+                test.to_vec()
+            } else {
+                let stride: usize = a[4].parse().expect("a stride");
+                (0..=trace.jobs.len() - rlsched::WINDOW_LEN)
+                    .step_by(stride)
+                    .collect()
+            };
+            let iters: usize = a[5].parse().expect("iterations");
+            let mut rng = ChaCha8Rng::seed_from_u64(a[6].parse().expect("a seed"));
+            let linear = a.get(7).is_some_and(|x| x == "linear");
+            let mut mu = [0.0f64; NP];
+            if linear {
+                (mu[0], mu[6]) = (0.3, 1.0);
+            } else {
+                mu[5] = 1.0;
+            }
+            let mut sd = [1.0f64; NP];
+            let mut best = (mean(&mean_over(&trace, &starts, &mu, backfill)), mu);
+            for it in 1..=iters {
+                let mut pop: Vec<(f64, [f64; NP])> = (0..24)
+                    .map(|_| {
+                        let mut p = [0.0; NP];
+                        for k in 0..NP {
+                            p[k] = if linear && k == 5 {
+                                0.0
+                            } else {
+                                mu[k] + sd[k] * normal(&mut rng)
+                            };
+                        }
+                        (mean(&mean_over(&trace, &starts, &p, backfill)), p)
+                    })
+                    .collect();
+                pop.sort_by(|x, y| x.0.total_cmp(&y.0));
+                if pop[0].0 < best.0 {
+                    best = pop[0];
+                }
+                for k in 0..NP {
+                    let m = pop[..6].iter().map(|e| e.1[k]).sum::<f64>() / 6.0;
+                    let v = pop[..6].iter().map(|e| (e.1[k] - m).powi(2)).sum::<f64>() / 6.0;
+                    mu[k] = m;
+                    sd[k] = v.sqrt() + 0.02;
+                }
+                println!(
+                    "iteration {it}: best {:.2} on {} windows",
+                    best.0,
+                    starts.len()
+                );
+            }
+            let v = mean_over(&trace, &test, &best.1, backfill);
+            println!(
+                "best {:.2} on the search windows; test {:.2} windows {:?}; p {:?}",
+                best.0,
+                mean(&v),
+                v.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                best.1
+            );
+        }
+        _ => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    }
+}
