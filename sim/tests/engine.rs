@@ -292,7 +292,9 @@ fn gpu_jobs_are_packed_best_fit() {
     // g0 and g1: 32 CPUs, 8 GPUs each.
     // Two 4-GPU jobs at t=0: the first takes g0 (tie, lowest index), the
     // second the best fit, g0 again (4 GPUs free there vs 8 on g1).
-    // An 8-GPU job at t=1 then finds g1 whole and starts at 1.
+    // An 8-GPU job at t=1 then finds g1 whole. Submitted 1 s after the
+    // background loop's pass at 0, it waits for batch_sched_delay (3 s);
+    // backfill ticks only at 10: it starts at 3.
     let c = cluster(
         vec![node("g0", 32, 8, "a100"), node("g1", 32, 8, "a100")],
         vec![part("p", &[0, 1])],
@@ -303,19 +305,19 @@ fn gpu_jobs_are_packed_best_fit() {
         gpu_job(3, 1, 8, 100),
     ];
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
-    assert_eq!(starts(&r), vec![Some(0), Some(0), Some(1)]);
+    assert_eq!(starts(&r), vec![Some(0), Some(0), Some(3)]);
     assert_eq!(
         (nodes_of(&r, 1), nodes_of(&r, 2), nodes_of(&r, 3)),
         ("g0".into(), "g0".into(), "g1".into())
     );
 
     // Seven 1-GPU jobs go to g0 one after another (best fit), leaving g1
-    // whole: the 8-GPU job submitted at t=1 starts at once.
+    // whole: the 8-GPU job submitted at t=1 starts at the next pass (3).
     let mut jobs: Vec<Job> = (1..=7).map(|i| gpu_job(i, 0, 1, 100)).collect();
     jobs.push(gpu_job(8, 1, 8, 100));
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
     assert!((1..=7).all(|i| nodes_of(&r, i) == "g0"));
-    assert_eq!(r.outcomes[7].start, Some(1));
+    assert_eq!(r.outcomes[7].start, Some(3));
     assert_eq!(nodes_of(&r, 8), "g1");
 }
 
@@ -818,4 +820,80 @@ fn equal_scores_are_ordered_by_multifactor_as_a_site_factor_is() {
     ];
     let r = run(&jobs, &names(), &c, "sjf", Backfill::None);
     assert_eq!(starts(&r), vec![Some(0), Some(150), Some(100)]);
+}
+
+/// Found by the sim-to-real fidelity replay (docs/fidelity.md): slurmctld's
+/// submit RPC does not run the main scheduler, it only asks its background
+/// loop for a pass (`queue_job_scheduler`), which runs it once
+/// `batch_sched_delay` has passed since the loop's last pass; the periodic
+/// pass (`sched_interval`) counts as one. A job end still runs it at once.
+#[test]
+fn a_submission_waits_for_the_background_pass_batch_sched_delay() {
+    // One 4-CPU node, no backfill, sched_interval 60, batch_sched_delay 3
+    // (Slurm's default). Every job takes 1 CPU.
+    // A (t=0): the periodic pass at 0 starts it at 0.
+    // B (t=1): the last pass was at 0, so the delayed pass is at 3.
+    // C (t=2): the pass already booked at 3 serves it too.
+    // D (t=10): more than 3 s since the pass at 3: a pass at 10.
+    // E (t=11): the pass at 10 was 1 s ago: the next one is at 13.
+    let c = cluster(vec![node("n0", 4, 0, "")], vec![part("p", &[0])]);
+    let jobs = [
+        job(1, 0, 1, 100, 200),
+        job(2, 1, 1, 100, 200),
+        job(3, 2, 1, 5, 200),
+        job(4, 10, 1, 100, 200),
+        job(5, 11, 1, 100, 200),
+    ];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
+    assert_eq!(
+        starts(&r),
+        vec![Some(0), Some(3), Some(3), Some(10), Some(13)]
+    );
+    // batch_sched_delay=0: every submission is scheduled in its second.
+    let mut c0 = c.clone();
+    c0.sched.batch_sched_delay = 0;
+    let r = run(&jobs, &names(), &c0, "fcfs", Backfill::None);
+    assert_eq!(
+        starts(&r),
+        vec![Some(0), Some(1), Some(2), Some(10), Some(11)]
+    );
+    // With backfill every second, backfill starts B, C and E first, in
+    // their own second (D still falls on the background loop's pass).
+    let mut cb = c.clone();
+    cb.sched.bf_interval = 1;
+    let r = run(&jobs, &names(), &cb, "fcfs", Backfill::Slurm);
+    assert_eq!(
+        starts(&r),
+        vec![Some(0), Some(1), Some(2), Some(10), Some(11)]
+    );
+    let bf: Vec<bool> = r.outcomes.iter().map(|o| o.backfilled).collect();
+    assert_eq!(bf, vec![false, true, true, false, true]);
+}
+
+#[test]
+fn a_job_end_runs_the_main_scheduler_at_once() {
+    // One 1-CPU node, no backfill, sched_interval 60. A (t=0, runs 10);
+    // B (t=1) waits. A ends at 10 (epilog complete): the main scheduler runs
+    // in that second, whatever batch_sched_delay says: B starts at 10.
+    let c = cluster(vec![node("n0", 1, 0, "")], vec![part("p", &[0])]);
+    let jobs = [job(1, 0, 1, 10, 100), job(2, 1, 1, 10, 100)];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(0), Some(10)]);
+}
+
+#[test]
+fn the_periodic_pass_serves_submissions_when_sched_interval_is_shorter() {
+    // sched_interval 2 < batch_sched_delay 3 (the fidelity replays'
+    // setting): the background loop's periodic pass, on even seconds,
+    // always comes first. No backfill; one 4-CPU node, 1-CPU jobs.
+    // B (t=1) starts at 2; C (t=4) at 4; D (t=5) at 6.
+    let mut c = cluster(vec![node("n0", 4, 0, "")], vec![part("p", &[0])]);
+    c.sched.sched_interval = 2;
+    let jobs = [
+        job(1, 1, 1, 100, 200),
+        job(2, 4, 1, 100, 200),
+        job(3, 5, 1, 100, 200),
+    ];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
+    assert_eq!(starts(&r), vec![Some(2), Some(4), Some(6)]);
 }

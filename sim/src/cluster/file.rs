@@ -103,6 +103,7 @@ struct RawSched {
     bf_resolution: Option<Spanned<Dur>>,
     sched_interval: Option<Spanned<Dur>>,
     default_queue_depth: Option<u32>,
+    batch_sched_delay: Option<Spanned<Dur>>,
 }
 
 /// Context for error messages: the file name and its text (for lines).
@@ -360,6 +361,11 @@ pub fn parse(text: &str, file: &str) -> Result<Cluster, ClusterError> {
             d.sched_interval,
         )?,
         default_queue_depth: r.default_queue_depth.unwrap_or(d.default_queue_depth),
+        batch_sched_delay: cx.dur_finite(
+            &r.batch_sched_delay,
+            "sched.batch_sched_delay",
+            d.batch_sched_delay,
+        )?,
     };
     for (key, v, span) in [
         (
@@ -450,6 +456,7 @@ struct OutSched {
     bf_resolution: String,
     sched_interval: String,
     default_queue_depth: u32,
+    batch_sched_delay: String,
 }
 
 /// Renders `cluster` as the text of a cluster file.
@@ -550,6 +557,7 @@ pub fn to_toml(cluster: &Cluster) -> Result<String, ClusterError> {
             bf_resolution: format_time(s.bf_resolution),
             sched_interval: format_time(s.sched_interval),
             default_queue_depth: s.default_queue_depth,
+            batch_sched_delay: format_time(s.batch_sched_delay),
         },
     };
     let body = toml::to_string(&out)
@@ -614,6 +622,7 @@ max_age = "1-0"
 [sched]
 bf_window = "2880"
 bf_interval = 15
+batch_sched_delay = 7
 "#;
 
     #[test]
@@ -645,6 +654,7 @@ bf_interval = 15
         assert_eq!(c.priority.max_age, 86_400);
         assert_eq!(c.sched.bf_window, 2 * 86_400);
         assert_eq!(c.sched.bf_interval, 15);
+        assert_eq!(c.sched.batch_sched_delay, 7);
         assert_eq!(c.sched.bf_resolution, SchedConfig::default().bf_resolution);
     }
 

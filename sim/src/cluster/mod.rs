@@ -135,6 +135,10 @@ pub struct SchedConfig {
     pub sched_interval: u64,
     /// `default_queue_depth`: jobs the event-triggered main pass examines.
     pub default_queue_depth: u32,
+    /// `batch_sched_delay`, seconds: a submission asks for a main-scheduler
+    /// pass, which slurmctld's background loop runs only when this long has
+    /// passed since its last pass (periodic or delayed).
+    pub batch_sched_delay: u64,
 }
 
 impl Default for SchedConfig {
@@ -148,6 +152,7 @@ impl Default for SchedConfig {
             bf_resolution: 60,
             sched_interval: 60,
             default_queue_depth: 100,
+            batch_sched_delay: 3,
         }
     }
 }

@@ -1157,6 +1157,7 @@ fn scheduler_parameters(
             "bf_interval" => sched.bf_interval = num()?,
             "bf_resolution" => sched.bf_resolution = num()?,
             "sched_interval" => sched.sched_interval = num()?,
+            "batch_sched_delay" => sched.batch_sched_delay = num()?,
             "default_queue_depth" => {
                 sched.default_queue_depth = u32::try_from(num()?)
                     .map_err(|_| perr(l, k, format!("`{opt}` is too large")))?
@@ -1449,9 +1450,10 @@ mod tests {
                 s.bf_interval,
                 s.bf_resolution,
                 s.sched_interval,
-                s.default_queue_depth
+                s.default_queue_depth,
+                s.batch_sched_delay
             ),
-            (1000, 45, 120, 30, 200)
+            (1000, 45, 120, 30, 200, 5)
         );
         for needle in [
             "bf_continue",

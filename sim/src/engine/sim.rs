@@ -43,6 +43,9 @@ pub(super) enum Event {
     SchedTick,
     /// `bf_interval` tick: a backfill cycle.
     BackfillTick,
+    /// slurmctld's background loop: the main-scheduler pass that a
+    /// submission asked for, `batch_sched_delay` after the last one.
+    DelayedSched,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +160,14 @@ pub(crate) struct Sim<'a> {
     bf_tick_pending: bool,
     /// Time of the last fairshare recalculation (priority tick).
     last_recalc: u64,
+    /// A submission is waiting for the background loop's main pass
+    /// (slurmctld's `job_sched_cnt` > 0).
+    arrival_sched: bool,
+    delayed_pending: bool,
+    delayed_due: bool,
+    /// Time of the last delayed (submission-driven) main pass.
+    last_delayed_pass: u64,
+
     last_sched_pass: u64,
     last_bf_cycle: u64,
     pub(super) backfill: bool,
@@ -361,6 +372,10 @@ impl<'a> Sim<'a> {
             sched_tick_pending: false,
             bf_tick_pending: false,
             last_recalc: 0,
+            arrival_sched: false,
+            delayed_pending: false,
+            delayed_due: false,
+            last_delayed_pass: NEVER,
             last_sched_pass: NEVER,
             last_bf_cycle: NEVER,
             backfill: cfg.backfill == Backfill::Slurm && cluster.sched.backfill,
@@ -653,6 +668,12 @@ impl<'a> Sim<'a> {
                 self.bf_tick_pending = false;
                 self.bf_due = true;
             }
+            Event::DelayedSched => {
+                self.delayed_pending = false;
+                if self.arrival_sched {
+                    self.delayed_due = true;
+                }
+            }
         }
     }
 
@@ -686,7 +707,7 @@ impl<'a> Sim<'a> {
             .pending
             .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
         self.pending.insert(pos, j);
-        self.mark_change();
+        self.mark_arrival();
         if self.rescore == Rescore::SubmitAndPeriod
             && !self.prio_tick_pending
             && self.cluster.priority.calc_period > 0
@@ -709,6 +730,38 @@ impl<'a> Sim<'a> {
             self.push(t, Event::SchedTick);
         }
         self.mark_bf_dirty();
+    }
+
+    /// A submission: like [`Self::mark_change`], but the main scheduler
+    /// is not run at once. slurmctld's submit RPC only asks for a pass
+    /// (`queue_job_scheduler`); its background loop runs it when
+    /// `batch_sched_delay` has passed since its last pass, periodic or
+    /// delayed (the periodic pass, every `sched_interval`, also serves it).
+    fn mark_arrival(&mut self) {
+        self.changed_main = true;
+        let si = self.cluster.sched.sched_interval.max(1);
+        if !self.sched_tick_pending {
+            self.sched_tick_pending = true;
+            let t = next_grid(self.now, si, self.last_sched_pass == self.now);
+            self.push(t, Event::SchedTick);
+        }
+        self.mark_bf_dirty();
+        self.arrival_sched = true;
+        if !self.delayed_pending {
+            let periodic = self.now / si * si;
+            let last = if self.last_delayed_pass == NEVER {
+                periodic
+            } else {
+                periodic.max(self.last_delayed_pass)
+            };
+            let t = last
+                .saturating_add(self.cluster.sched.batch_sched_delay)
+                .max(self.now);
+            if next_grid(self.now, si, self.last_sched_pass == self.now) > t {
+                self.delayed_pending = true;
+                self.push(t, Event::DelayedSched);
+            }
+        }
     }
 
     pub(super) fn mark_bf_dirty(&mut self) {
@@ -738,11 +791,18 @@ impl<'a> Sim<'a> {
         if self.sched_due {
             self.sched_due = false;
             self.triggered = false;
+            self.arrival_sched = false;
+            self.delayed_due = false;
             self.last_sched_pass = self.now;
             if self.changed_main {
                 self.main_pass(true);
             }
-        } else if self.triggered {
+        } else if self.triggered || self.delayed_due {
+            if self.delayed_due {
+                self.delayed_due = false;
+                self.arrival_sched = false;
+                self.last_delayed_pass = self.now;
+            }
             self.triggered = false;
             self.main_pass(false);
         }

@@ -145,6 +145,28 @@ impl Setup {
             std::fs::read_to_string(d.join("clusterB.toml")).unwrap(),
             "A and B run on the same cluster"
         );
+        // These scenarios were sized (training updates, windows) when the
+        // simulator ran the main scheduler in the second of each submission;
+        // batch_sched_delay = 0 keeps that schedule (docs/simulator.md, Main
+        // scheduler). With Slurm's default of 3 s the 12-update candidates
+        // no longer differ from the deployed model by more than the gate's
+        // confidence interval.
+        for cl in ["cluster.toml", "clusterB.toml"] {
+            let text = std::fs::read_to_string(d.join(cl)).unwrap();
+            assert!(text.contains("\nbatch_sched_delay = "), "{text}");
+            let pinned: String = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("batch_sched_delay = ") {
+                        "batch_sched_delay = 0"
+                    } else {
+                        l
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            std::fs::write(d.join(cl), pinned + "\n").unwrap();
+        }
         std::fs::create_dir_all(d.join("m")).unwrap();
         Setup { dir }
     }
