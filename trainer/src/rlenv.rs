@@ -248,24 +248,18 @@ impl Split {
         let step = total as f64 / k as f64;
         let offset = rng.r#gen::<f64>() * step;
         (0..k)
-            .map(|i| {
-                let mut r = ((offset + i as f64 * step) as usize).min(total - 1);
-                for &(a, b) in &self.train_starts {
-                    let n = b - a + 1;
-                    if r < n {
-                        return a + r;
-                    }
-                    r -= n;
-                }
-                unreachable!("r < total")
-            })
+            .map(|i| self.nth_start(((offset + i as f64 * step) as usize).min(total - 1)))
             .collect()
     }
 
     /// A uniformly random allowed training start.
     pub fn sample(&self, rng: &mut impl Rng) -> usize {
         let total: usize = self.train_starts.iter().map(|(a, b)| b - a + 1).sum();
-        let mut r = rng.gen_range(0..total);
+        self.nth_start(rng.gen_range(0..total))
+    }
+
+    /// The `r`-th allowed training start, counting through the ranges in order.
+    fn nth_start(&self, mut r: usize) -> usize {
         for &(a, b) in &self.train_starts {
             let n = b - a + 1;
             if r < n {
@@ -273,7 +267,7 @@ impl Split {
             }
             r -= n;
         }
-        unreachable!("r < total")
+        unreachable!("r is below the number of allowed starts")
     }
 }
 

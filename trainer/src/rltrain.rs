@@ -815,6 +815,21 @@ mod tests {
         })
     }
 
+    /// The greedy mean bounded slowdown of `model` over the windows at `starts`.
+    fn mean_bsld_of(
+        trace: &Arc<rlsched::CompatTrace>,
+        cfg: RlEnvConfig,
+        split: Split,
+        model: &policy::Model,
+        starts: &[usize],
+        len: usize,
+    ) -> f64 {
+        let normalizer = model.spec().normalizer.clone();
+        let mut env = RlEnv::new(trace.clone(), cfg, normalizer, split);
+        let got = rlenv::evaluate_model(&mut env, model, starts, len).unwrap();
+        got.iter().sum::<f64>() / got.len() as f64
+    }
+
     #[test]
     fn a_few_ppo_updates_beat_fcfs_on_a_toy_trace_where_sjf_wins() {
         let trace = toy();
@@ -877,14 +892,7 @@ mod tests {
             ..RlEnvConfig::default()
         };
         let split = Split::new(trace.jobs.len(), &[], 0, len, 1).unwrap();
-        let mut env = RlEnv::new(
-            trace.clone(),
-            cfg,
-            out.model.spec().normalizer.clone(),
-            split,
-        );
-        let got = rlenv::evaluate_model(&mut env, &out.model, &starts, len).unwrap();
-        let got = got.iter().sum::<f64>() / got.len() as f64;
+        let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
         assert!(
             got < 0.6 * fcfs,
             "learned {got:.2} should beat FCFS {fcfs:.2} clearly (SJF {sjf:.2})"
@@ -952,14 +960,7 @@ mod tests {
             jobs_per_episode: len,
             ..RlEnvConfig::default()
         };
-        let mut env = RlEnv::new(
-            trace.clone(),
-            cfg,
-            out.model.spec().normalizer.clone(),
-            split,
-        );
-        let got = rlenv::evaluate_model(&mut env, &out.model, &starts, len).unwrap();
-        let got = got.iter().sum::<f64>() / got.len() as f64;
+        let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
         assert!(got < 0.6 * fcfs, "CEM {got:.2} vs FCFS {fcfs:.2}");
         // The CEM needs a linear actor and whole-trace windows.
         let bad = Args {
