@@ -414,43 +414,31 @@ fn retrain_is_locked_against_a_concurrent_run() {
     let model = dir.path().join("model.safetensors");
     let lock = std::fs::File::create(dir.path().join("model.safetensors.lock")).unwrap();
     lock.try_lock().unwrap();
-    let o = run(
-        &[
-            "retrain",
-            "--model",
-            "{}",
-            "--trace",
-            "{}",
-            "--work-dir",
-            "{}",
-        ],
-        &[
-            &model,
-            Path::new("/nonexistent.jsonl"),
-            &dir.path().join("w"),
-        ],
-    );
+    let retrain = || {
+        run(
+            &[
+                "retrain",
+                "--model",
+                "{}",
+                "--trace",
+                "{}",
+                "--work-dir",
+                "{}",
+            ],
+            &[
+                &model,
+                Path::new("/nonexistent.jsonl"),
+                &dir.path().join("w"),
+            ],
+        )
+    };
+    let o = retrain();
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds"));
     assert!(!dir.path().join("w").exists(), "a busy run does nothing");
     drop(lock);
     // Unlocked, the same run proceeds (and fails on the missing trace: 1).
-    let o = run(
-        &[
-            "retrain",
-            "--model",
-            "{}",
-            "--trace",
-            "{}",
-            "--work-dir",
-            "{}",
-        ],
-        &[
-            &model,
-            Path::new("/nonexistent.jsonl"),
-            &dir.path().join("w"),
-        ],
-    );
+    let o = retrain();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(!model.exists());
 }
