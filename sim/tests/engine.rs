@@ -737,6 +737,44 @@ fn periodic_pass_reaches_jobs_beyond_the_queue_depth() {
 }
 
 #[test]
+fn sched_interval_0_runs_the_full_pass_every_second() {
+    // slurmctld 22.05 runs a full main pass whenever `now - last_full >=
+    // sched_interval`: with 0, at every turn of its background loop. Two
+    // 1-CPU partitions, default_queue_depth = 1, no backfill. A (p0) runs
+    // [0, 100), D (p1) [0, 50). B (p0, t=1) and C (p1, t=1) wait. D ends at
+    // 50: the event-triggered pass examines only B (blocked), so C waits
+    // for the next full pass: at 60 with sched_interval = 60, at 50 with
+    // 1 and with 0. (Treating 0 as "no periodic pass" would leave C to
+    // the triggered pass after B ends at 110.)
+    let mut c = cluster(
+        vec![node("n0", 1, 0, ""), node("n1", 1, 0, "")],
+        vec![part("p0", &[0]), part("p1", &[1])],
+    );
+    c.sched.default_queue_depth = 1;
+    let mut n = names();
+    let p0 = n.partitions.intern("p0");
+    let p1 = n.partitions.intern("p1");
+    let mut jobs = vec![
+        job(1, 0, 1, 100, 100),
+        job(2, 0, 1, 50, 100),
+        job(3, 1, 1, 10, 100),
+        job(4, 1, 1, 10, 100),
+    ];
+    for (j, p) in jobs.iter_mut().zip([p0, p1, p0, p1]) {
+        j.partition = p;
+    }
+    for (interval, c_start) in [(60, 60), (1, 50), (0, 50)] {
+        c.sched.sched_interval = interval;
+        let r = run(&jobs, &n, &c, "fcfs", Backfill::None);
+        assert_eq!(
+            starts(&r),
+            vec![Some(0), Some(0), Some(100), Some(c_start)],
+            "sched_interval = {interval}"
+        );
+    }
+}
+
+#[test]
 fn unit_and_cpu_only_fast_paths_match_the_general_planner() {
     // The backfill planner has three paths for the same schedule: 1-CPU
     // nodes without GPUs (bitsets), CPU-only jobs on other nodes (running

@@ -367,21 +367,14 @@ pub fn parse(text: &str, file: &str) -> Result<Cluster, ClusterError> {
             d.batch_sched_delay,
         )?,
     };
-    for (key, v, span) in [
-        (
+    // sched_interval = 0 is valid (a pass every second, as in slurmctld).
+    if sched.bf_resolution == 0 {
+        let span = r.bf_resolution.as_ref().map(Spanned::span);
+        return Err(cx.err(
+            span.unwrap_or(0..0),
             "sched.bf_resolution",
-            sched.bf_resolution,
-            r.bf_resolution.as_ref().map(Spanned::span),
-        ),
-        (
-            "sched.sched_interval",
-            sched.sched_interval,
-            r.sched_interval.as_ref().map(Spanned::span),
-        ),
-    ] {
-        if v == 0 {
-            return Err(cx.err(span.unwrap_or(0..0), key, "must be at least 1 second"));
-        }
+            "must be at least 1 second",
+        ));
     }
     Ok(Cluster {
         name: raw.name,

@@ -131,7 +131,9 @@ pub struct SchedConfig {
     pub bf_interval: u64,
     /// `bf_resolution`, seconds.
     pub bf_resolution: u64,
-    /// `sched_interval`, seconds (the periodic main-scheduler pass).
+    /// `sched_interval`, seconds (the periodic main-scheduler pass). 0, as
+    /// in slurmctld, runs it at every turn of the background loop: every
+    /// second here.
     pub sched_interval: u64,
     /// `default_queue_depth`: jobs the event-triggered main pass examines.
     pub default_queue_depth: u32,

@@ -1154,9 +1154,17 @@ fn scheduler_parameters(
                 sched.bf_max_job_test = u32::try_from(num()?)
                     .map_err(|_| perr(l, k, format!("`{opt}` is too large")))?
             }
-            "bf_interval" => sched.bf_interval = num()?,
-            "bf_resolution" => sched.bf_resolution = num()?,
-            "sched_interval" => sched.sched_interval = num()?,
+            // slurmctld logs an error for an out-of-range value and uses
+            // its default; -1 turns the loop off, which is not modelled.
+            "bf_interval" => sched.bf_interval = ranged(opt, val, l, k, 1..=10_800, 30, warnings)?,
+            "bf_resolution" => {
+                sched.bf_resolution = ranged(opt, val, l, k, 1..=3600, 60, warnings)?
+            }
+            // 0 is valid: a full pass at every turn of slurmctld's
+            // background loop (about every second).
+            "sched_interval" => {
+                sched.sched_interval = ranged(opt, val, l, k, 0..=i64::MAX, 60, warnings)?
+            }
             "batch_sched_delay" => sched.batch_sched_delay = num()?,
             "default_queue_depth" => {
                 sched.default_queue_depth = u32::try_from(num()?)
@@ -1169,6 +1177,46 @@ fn scheduler_parameters(
         }
     }
     Ok(())
+}
+
+/// Parses the value of a `SchedulerParameters` interval as slurmctld does:
+/// a value outside `range` is logged and replaced by `default`, and -1,
+/// which turns that scheduling loop off, is an error (not modelled).
+fn ranged(
+    opt: &str,
+    val: &str,
+    l: &Line,
+    k: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: u64,
+    warnings: &mut Vec<String>,
+) -> Result<u64, ClusterError> {
+    let name = opt.split('=').next().unwrap_or(opt);
+    let v: i64 = val
+        .parse()
+        .map_err(|_| perr(l, k, format!("`{opt}`: expected `{name}=<integer>`")))?;
+    if v == -1 {
+        return Err(perr(
+            l,
+            k,
+            format!(
+                "`{opt}` turns that scheduling loop off, which the simulator does not model \
+                 (for no backfill, set SchedulerType=sched/builtin)"
+            ),
+        ));
+    }
+    if range.contains(&v) {
+        return Ok(v.unsigned_abs());
+    }
+    warnings.push(format!(
+        "{}:{}: `{k}`: `{opt}` is out of range ({}..={}); slurmctld rejects it and uses \
+         the default {default}, and so does the simulator",
+        l.file,
+        l.line,
+        range.start(),
+        range.end()
+    ));
+    Ok(default)
 }
 
 /// Reads `gres.conf` and applies its GPU counts and types to the nodes.
@@ -1541,6 +1589,49 @@ mod tests {
             "Include",
             "missing.conf",
         );
+    }
+
+    #[test]
+    fn scheduler_intervals_out_of_range_fall_back_as_slurmctld_does() {
+        let base = "NodeName=n[1-2] CPUs=4 RealMemory=1000\nPartitionName=p Nodes=ALL\n";
+        let (c, warnings) = read_files(&[(
+            "slurm.conf",
+            &format!(
+                "{base}SchedulerParameters=bf_interval=0,bf_resolution=7200,sched_interval=-5\n"
+            ),
+        )])
+        .expect("parses");
+        let s = &c.sched;
+        assert_eq!(
+            (s.bf_interval, s.bf_resolution, s.sched_interval),
+            (30, 60, 60)
+        );
+        for opt in ["bf_interval=0", "bf_resolution=7200", "sched_interval=-5"] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.contains(opt) && w.contains("default")),
+                "no warning about {opt}: {warnings:#?}"
+            );
+        }
+        let (c, _) = read_files(&[(
+            "slurm.conf",
+            &format!("{base}SchedulerParameters=sched_interval=0,bf_interval=10800\n"),
+        )])
+        .expect("parses");
+        assert_eq!((c.sched.sched_interval, c.sched.bf_interval), (0, 10_800));
+        for opt in ["sched_interval=-1", "bf_interval=-1"] {
+            expect_parse_err(
+                &[(
+                    "slurm.conf",
+                    &format!("{base}SchedulerParameters=bf_window=60,{opt}\n"),
+                )],
+                "slurm.conf",
+                3,
+                "SchedulerParameters",
+                "not model",
+            );
+        }
     }
 
     #[test]

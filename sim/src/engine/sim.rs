@@ -723,8 +723,8 @@ impl<'a> Sim<'a> {
     fn mark_change(&mut self) {
         self.changed_main = true;
         self.triggered = true;
-        let interval = self.cluster.sched.sched_interval;
-        if !self.sched_tick_pending && interval > 0 {
+        let interval = self.cluster.sched.sched_interval.max(1);
+        if !self.sched_tick_pending {
             self.sched_tick_pending = true;
             let t = next_grid(self.now, interval, self.last_sched_pass == self.now);
             self.push(t, Event::SchedTick);
