@@ -4,6 +4,7 @@
 //! codes. Each subcommand lives in `cmd/`.
 
 mod adam;
+mod cem;
 mod cmd;
 mod env;
 mod plot;

@@ -261,6 +261,24 @@ pub struct Args {
     /// uniform first rankings; larger values start from sharper rankings).
     #[arg(long, default_value_t = 0.01)]
     pub actor_out_gain: f64,
+    /// A linear actor and critic (no hidden layer; overrides --hidden): the
+    /// score is a weighted sum of the normalized features.
+    #[arg(long)]
+    pub linear: bool,
+    /// The CEM stage (`--cem-iters`; needs --linear): after --init, before
+    /// the first PPO update, a search on the actor's weights for the lowest
+    /// mean bounded slowdown of the deterministic (deployed) policy on
+    /// --cem-windows training windows, relative to slurm's on the same
+    /// windows, plus 10 × the excess of its p99 wait over the --keep-best
+    /// bound (×slurm's). Its result is validated like an update (update 0)
+    /// and PPO starts from it.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub cem: crate::cem::CemArgs,
+    /// Training windows (evenly spaced over the training jobs) that cost a
+    /// CEM candidate.
+    #[arg(long, default_value_t = 30)]
+    pub cem_windows: usize,
 
     // --- plumbing ---
     /// Write a checkpoint every this many updates (0: never).
@@ -323,14 +341,20 @@ impl Args {
             ("--num-minibatches", self.num_minibatches),
             ("--update-epochs", self.update_epochs),
             ("--rank-depth", self.rank_depth),
-            ("--total-updates", self.total_updates),
         ] {
             if v == 0 {
                 bail!("{name} must be at least 1");
             }
         }
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
+        if self.total_updates == 0 && self.cem.cem_iters == 0 {
+            bail!("--total-updates must be at least 1 (or 0 with --cem-iters)");
+        }
+        if !self.linear && (self.hidden.is_empty() || self.hidden.contains(&0)) {
             bail!("--hidden needs at least one non-zero width");
+        }
+        self.cem.check()?;
+        if self.cem.cem_iters > 0 && !(self.linear && self.cem_windows > 0) {
+            bail!("--cem-iters needs --linear and --cem-windows ≥ 1");
         }
         Ok(())
     }
@@ -772,6 +796,9 @@ pub struct Outcome {
     pub wall_s: f64,
     /// The seed actually used.
     pub seed: u64,
+    /// The CEM stage, one row per iteration: iteration, best cost so far,
+    /// mean cost of the elite (cost 1 = slurm's bsld); empty without it.
+    pub cem_log: Vec<[f64; 3]>,
 }
 
 /// The feature spec with normalization fitted on raw features that the
@@ -1009,12 +1036,8 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     let reward = args.reward_config()?;
 
     // --- PLUMBING: the agent, its normalization, resume ---
-    let mut agent = Agent::new(
-        device,
-        &args.hidden,
-        args.activation.into(),
-        args.actor_out_gain,
-    );
+    let hidden: &[usize] = if args.linear { &[] } else { &args.hidden };
+    let mut agent = Agent::new(device, hidden, args.activation.into(), args.actor_out_gain);
     let mut first_update = 1;
     let mut global_step: u64 = 0;
     let normalizer = if let Some(ckpt) = &args.resume {
@@ -1137,6 +1160,76 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     let mut episode_counter: u64 = 0;
     // (update, p99 within the guard, val bsld, model) of the best validated model.
     let mut best: Option<(usize, bool, f64, Model)> = None;
+    let keep_best_ratio = args.keep_best_p99_ratio.or(args.guard_p99_ratio);
+    let mut cem_log = Vec::new();
+
+    // --- 1b. ALGO: the CEM stage (--cem-iters), from the initial actor ---
+    if args.cem.cem_iters > 0 && first_update == 1 {
+        let windows: Vec<usize> = (0..args.cem_windows)
+            .map(|i| i * (split - k) / args.cem_windows.saturating_sub(1).max(1))
+            .collect();
+        let with_weights = |w: &[f64]| -> Result<Model> {
+            let start = agent.to_model(spec.clone(), reward.describe(), training_meta(0, 0))?;
+            let mut layer = start.mlp().layers()[0].clone();
+            layer.weight = w.iter().map(|&x| x as f32).collect();
+            let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
+                .map_err(anyhow::Error::msg)?;
+            Ok(Model::new(
+                mlp,
+                spec.clone(),
+                reward.describe(),
+                training_meta(0, 0),
+                chrono::Utc::now().to_rfc3339(),
+            )?)
+        };
+        let on_windows = |spec: sim::eval::PolicySpec<'_>| {
+            validate(&trace, &cluster, &sim_cfg, k, &windows, spec)
+        };
+        let (ref_bsld, ref_p99) =
+            on_windows(sim::eval::PolicySpec::baseline("slurm").expect("slurm"))?;
+        let init: Vec<f64> = agent.actor_mlp()?.layers()[0]
+            .weight
+            .iter()
+            .map(|&x| x as f64)
+            .collect();
+        let found = crate::cem::search(&init, &args.cem, &mut rng, |w| {
+            let m = with_weights(w)?;
+            let (bsld, p99) = on_windows(sim::eval::PolicySpec::new("cem", move || {
+                Box::new(policy::LearnedPolicy::new(m.clone()))
+            }))?;
+            let over = keep_best_ratio.map_or(0.0, |r| (p99 / ref_p99.max(1.0) - r).max(0.0));
+            Ok(bsld / ref_bsld.max(1e-9) + 10.0 * over)
+        })?;
+        let model = with_weights(&found.weights)?;
+        agent.load_actor(&model)?;
+        write_csv(
+            &args.out.join("cem.csv"),
+            "iteration,best_cost,elite_mean_cost",
+            &found.log,
+        )?;
+        cem_log = found.log;
+        if !val_starts.is_empty() {
+            let m = model.clone();
+            let (bsld, p99) = validate(
+                &trace,
+                &cluster,
+                &sim_cfg,
+                k,
+                &val_starts,
+                sim::eval::PolicySpec::new("learned", move || {
+                    Box::new(policy::LearnedPolicy::new(m.clone()))
+                }),
+            )?;
+            let p99_ok = keep_best_ratio.is_none_or(|r| p99 <= r * val_slurm_p99);
+            tracing::info!(
+                cost = found.cost,
+                val_bsld = bsld,
+                val_p99 = p99,
+                "after the CEM"
+            );
+            best = Some((0, p99_ok, bsld, model));
+        }
+    }
 
     for update in first_update..=args.total_updates {
         let t_update = Instant::now();
@@ -1327,10 +1420,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 }),
             )?;
             // Model selection on the validation windows (--keep-best).
-            let p99_ok = args
-                .keep_best_p99_ratio
-                .or(args.guard_p99_ratio)
-                .is_none_or(|r| p99 <= r * val_slurm_p99);
+            let p99_ok = keep_best_ratio.is_none_or(|r| p99 <= r * val_slurm_p99);
             let better = match &best {
                 None => true,
                 Some((_, b_ok, b_bsld, _)) => (p99_ok, -bsld) > (*b_ok, -*b_bsld),
@@ -1428,6 +1518,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         global_step,
         wall_s: t_start.elapsed().as_secs_f64(),
         seed,
+        cem_log,
     })
 }
 
@@ -1894,6 +1985,65 @@ mod tests {
         let mut argv = vec!["train", "--trace", "t.jsonl", "--quiet"];
         argv.extend_from_slice(extra);
         W::parse_from(argv).a
+    }
+
+    #[test]
+    fn the_cem_stage_finds_a_linear_actor_better_than_slurm() {
+        // Four 8-GPU nodes: a queue that the order matters for.
+        let mut cfg = sim::synth::SynthConfig {
+            jobs: 400,
+            seed: 3,
+            ..Default::default()
+        };
+        cfg.cluster.nodes = 4;
+        let (trace, cluster) = sim::synth::generate(&cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap().to_string();
+        let base = [
+            "--out",
+            &out,
+            "--jobs-per-episode",
+            "150",
+            "--val-fraction",
+            "0.2",
+            "--val-sequences",
+            "1",
+            "--checkpoint-every",
+            "0",
+            "--linear",
+            "--cem-windows",
+            "3",
+            "--cem-pop",
+            "12",
+            "--cem-elite",
+            "3",
+        ];
+        let args =
+            parse_args(&[&base[..], &["--cem-iters", "10", "--total-updates", "0"]].concat());
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        assert!(o.model.mlp().architecture().hidden.is_empty());
+        assert_eq!(o.chosen_update, 0, "the CEM's model is the one validated");
+        let rows = &o.cem_log;
+        assert_eq!(rows.len(), 10);
+        assert!(rows.windows(2).all(|w| w[1][1] <= w[0][1]));
+        let csv = std::fs::read_to_string(dir.path().join("cem.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 10);
+        // The cost is the bsld relative to slurm's on the same windows: the
+        // search must find an order clearly better than slurm's there.
+        let best = rows.last().unwrap()[1];
+        assert!(best < 0.93, "CEM cost {best} (1 = slurm's bsld)");
+        // Misuse is refused before any work.
+        for bad in [
+            vec!["--cem-iters", "2"],
+            vec!["--linear", "--total-updates", "0"],
+            vec!["--linear", "--cem-iters", "2", "--cem-elite", "30"],
+        ] {
+            let a = parse_args(&[&["--out", &out][..], &bad[..]].concat());
+            assert!(
+                train(&a, trace.clone(), cluster.clone()).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -175,17 +175,11 @@ pub struct Args {
     /// Updates of imitation before PPO (with --imitate).
     #[arg(long, default_value_t = 0)]
     pub imitate_updates: usize,
-    /// Cross-entropy-method iterations on the actor's weights after the
-    /// imitation and before PPO (0: none; needs --linear and --windows
-    /// whole).
-    #[arg(long, default_value_t = 0)]
-    pub cem_iters: usize,
-    /// Candidates per CEM iteration.
-    #[arg(long, default_value_t = 24)]
-    pub cem_pop: usize,
-    /// Best candidates that set the next CEM distribution.
-    #[arg(long, default_value_t = 6)]
-    pub cem_elite: usize,
+    /// The CEM stage (`--cem-iters`; needs --linear and --windows whole):
+    /// after the imitation and before PPO.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub cem: crate::cem::CemArgs,
     /// Windows that score a CEM candidate (spread evenly over the training
     /// starts, from a random offset).
     #[arg(long, default_value_t = 32)]
@@ -193,9 +187,6 @@ pub struct Args {
     /// Jobs per CEM window.
     #[arg(long, default_value_t = 1024)]
     pub cem_len: usize,
-    /// Initial standard deviation of every CEM weight.
-    #[arg(long, default_value_t = 1.0)]
-    pub cem_std: f64,
     /// Training windows scheduled by F1 to fit the feature normalization.
     #[arg(long, default_value_t = 4)]
     pub norm_windows: usize,
@@ -282,19 +273,20 @@ pub struct Outcome {
 pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     if a.group < 2
         || a.windows_per_update == 0
-        || (a.total_updates == 0 && a.cem_iters == 0)
+        || (a.total_updates == 0 && a.cem.cem_iters == 0)
         || a.update_epochs == 0
     {
         bail!(
             "--group must be ≥ 2; --windows-per-update and --update-epochs ≥ 1; --total-updates ≥ 1 unless --cem-iters is set"
         );
     }
-    if a.cem_iters > 0 {
+    a.cem.check()?;
+    if a.cem.cem_iters > 0 {
         if !a.linear || a.windows != Windows::Whole {
             bail!("--cem-iters needs --linear and --windows whole");
         }
-        if a.cem_pop < 2 || a.cem_elite == 0 || a.cem_elite > a.cem_pop || a.cem_windows == 0 {
-            bail!("--cem-pop must be ≥ 2, --cem-elite in 1..=--cem-pop, --cem-windows ≥ 1");
+        if a.cem_windows == 0 {
+            bail!("--cem-windows must be ≥ 1");
         }
     }
     if a.val_len.is_some() && a.windows != Windows::Whole {
@@ -346,7 +338,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     };
     let mut agent = Agent::new(Device::Cpu, &hidden, a.activation.into(), a.actor_out_gain);
     // The CEM's windows: spread over the trace from a seeded offset.
-    let cem_starts = if a.cem_iters > 0 {
+    let cem_starts = if a.cem.cem_iters > 0 {
         Split::whole(trace.jobs.len(), a.cem_len, 0, a.cem_len)?.spread(a.cem_windows, &mut rng)
     } else {
         Vec::new()
@@ -442,7 +434,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         Ok(())
     };
     for update in 1..=a.total_updates {
-        if a.cem_iters > 0 && update == cem_at + 1 {
+        if a.cem.cem_iters > 0 && update == cem_at + 1 {
             cem_stage(&mut agent, &mut env, &mut rng, decisions, &mut best)?;
         }
         let t_up = Instant::now();
@@ -628,7 +620,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    if a.cem_iters > 0 && cem_at == a.total_updates {
+    if a.cem.cem_iters > 0 && cem_at == a.total_updates {
         cem_stage(&mut agent, &mut env, &mut rng, decisions, &mut best)?;
     }
     let (best_val, best_update, model) = best.expect("the last update or the CEM validates");
@@ -648,20 +640,11 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     })
 }
 
-/// A standard normal draw (Box–Muller).
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
-    let u1: f64 = rng.r#gen::<f64>().max(1e-300);
-    let u2: f64 = rng.r#gen();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
-
-/// The cross-entropy method on the weights of a linear actor (`init`, one
-/// output): each iteration draws `--cem-pop` weight vectors from a diagonal
-/// Gaussian (the first one: its mean), scores each by the greedy policy's
-/// mean bounded slowdown on `starts` (windows of `--cem-len` jobs), and
-/// refits the Gaussian to the `--cem-elite` best (standard deviations
-/// floored at 0.01). Returns the best weights seen and one row per
-/// iteration: iteration, best so far, mean of the elite.
+/// The CEM ([`crate::cem`]) on the weights of a linear actor (`init`, one
+/// output), each candidate costed by the greedy policy's mean bounded
+/// slowdown on `starts` (windows of `--cem-len` jobs). Returns the best
+/// weights seen and one row per iteration: iteration, best so far, mean of
+/// the elite.
 fn cem(
     env: &mut RlEnv,
     init: &policy::nn::Linear,
@@ -670,7 +653,8 @@ fn cem(
     rng: &mut ChaCha8Rng,
 ) -> Result<(Vec<f32>, Vec<[f64; 3]>)> {
     let dim = init.weight.len();
-    let mut eval = |w: &[f64]| -> Result<f64> {
+    let mu: Vec<f64> = init.weight.iter().map(|&x| x as f64).collect();
+    let found = crate::cem::search(&mu, &a.cem, rng, |w| {
         let mut sum = 0.0;
         for &s in starts {
             let (bsld, _, _) =
@@ -683,41 +667,8 @@ fn cem(
             sum += bsld;
         }
         Ok(sum / starts.len() as f64)
-    };
-    let mut mu: Vec<f64> = init.weight.iter().map(|&x| x as f64).collect();
-    let mut sd = vec![a.cem_std; dim];
-    let mut best = (eval(&mu)?, mu.clone());
-    let mut log = Vec::with_capacity(a.cem_iters);
-    for it in 1..=a.cem_iters {
-        let mut pop: Vec<(f64, Vec<f64>)> = Vec::with_capacity(a.cem_pop);
-        for k in 0..a.cem_pop {
-            let w: Vec<f64> = if k == 0 {
-                mu.clone()
-            } else {
-                mu.iter()
-                    .zip(&sd)
-                    .map(|(&m, &s)| m + s * normal(rng))
-                    .collect()
-            };
-            pop.push((eval(&w)?, w));
-        }
-        pop.sort_by(|x, y| x.0.total_cmp(&y.0));
-        if pop[0].0 < best.0 {
-            best = pop[0].clone();
-        }
-        let elite = &pop[..a.cem_elite];
-        let n = elite.len() as f64;
-        for d in 0..dim {
-            let m = elite.iter().map(|e| e.1[d]).sum::<f64>() / n;
-            let v = elite.iter().map(|e| (e.1[d] - m).powi(2)).sum::<f64>() / n;
-            mu[d] = m;
-            sd[d] = v.sqrt().max(0.01);
-        }
-        let elite_mean = elite.iter().map(|e| e.0).sum::<f64>() / n;
-        tracing::info!(it, best = best.0, elite_mean, "cem");
-        log.push([it as f64, best.0, elite_mean]);
-    }
-    Ok((best.1.iter().map(|&x| x as f32).collect(), log))
+    })?;
+    Ok((found.weights.iter().map(|&x| x as f32).collect(), found.log))
 }
 
 /// Runs the subcommand: trains, writes model, curves and report.
@@ -875,12 +826,14 @@ mod tests {
             actor_out_gain: 0.01,
             imitate: None,
             imitate_updates: 0,
-            cem_iters: 0,
-            cem_pop: 24,
-            cem_elite: 6,
+            cem: crate::cem::CemArgs {
+                cem_iters: 0,
+                cem_pop: 24,
+                cem_elite: 6,
+                cem_std: 1.0,
+            },
             cem_windows: 32,
             cem_len: 1024,
-            cem_std: 1.0,
             norm_windows: 1,
             threads: 1,
             quiet: true,
@@ -940,12 +893,14 @@ mod tests {
             actor_out_gain: 0.01,
             imitate: None,
             imitate_updates: 0,
-            cem_iters: 4,
-            cem_pop: 8,
-            cem_elite: 2,
+            cem: crate::cem::CemArgs {
+                cem_iters: 4,
+                cem_pop: 8,
+                cem_elite: 2,
+                cem_std: 1.0,
+            },
             cem_windows: 3,
             cem_len: len,
-            cem_std: 1.0,
             norm_windows: 1,
             threads: 1,
             quiet: true,

@@ -147,6 +147,16 @@ fn render_report(
             a.test_fraction
         )?;
     }
+    if let (Some(first), Some(last)) = (out.cem_log.first(), out.cem_log.last()) {
+        writeln!(
+            s,
+            "- CEM stage (update 0): {} iterations on {} training windows, best cost (bsld ÷ slurm's on those windows, plus the p99 penalty) {:.4} after the first, {:.4} after the last (cem.csv)",
+            out.cem_log.len(),
+            a.cem_windows,
+            first[1],
+            last[1]
+        )?;
+    }
     writeln!(
         s,
         "- model written: update {} of {} (--keep-best {})",
