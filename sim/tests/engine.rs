@@ -709,29 +709,37 @@ fn jobs_beyond_bf_window_get_no_reservation() {
     assert_eq!(starts(&r), vec![Some(0), Some(1000), Some(1100)]);
 }
 
-#[test]
-fn periodic_pass_reaches_jobs_beyond_the_queue_depth() {
-    // default_queue_depth = 1 on two partitions sharing nothing: p0 (n0,
-    // 1 CPU) and p1 (n1, 1 CPU). A (p0) runs [0, 100). B (p0, t=1) is
-    // blocked. C (p1, t=1) arrives in the same second, after B: the
-    // event-triggered pass at 1 examines only B (depth 1), so C waits for
-    // the periodic pass at the next multiple of sched_interval = 60.
+/// Two 1-CPU partitions sharing nothing, p0 (n0) and p1 (n1), with
+/// `default_queue_depth` = 1; the jobs go to the partitions named
+/// (0 or 1), in order.
+fn depth_one_two_partitions(mut jobs: Vec<Job>, parts: &[usize]) -> (Vec<Job>, Names, Cluster) {
     let mut c = cluster(
         vec![node("n0", 1, 0, ""), node("n1", 1, 0, "")],
         vec![part("p0", &[0]), part("p1", &[1])],
     );
     c.sched.default_queue_depth = 1;
     let mut n = names();
-    let p0 = n.partitions.intern("p0");
-    let p1 = n.partitions.intern("p1");
-    let mut jobs = vec![
-        job(1, 0, 1, 100, 100),
-        job(2, 1, 1, 10, 100),
-        job(3, 1, 1, 10, 100),
-    ];
-    jobs[0].partition = p0;
-    jobs[1].partition = p0;
-    jobs[2].partition = p1;
+    let ids = [n.partitions.intern("p0"), n.partitions.intern("p1")];
+    for (j, &p) in jobs.iter_mut().zip(parts) {
+        j.partition = ids[p];
+    }
+    (jobs, n, c)
+}
+
+#[test]
+fn periodic_pass_reaches_jobs_beyond_the_queue_depth() {
+    // A (p0) runs [0, 100). B (p0, t=1) is blocked. C (p1, t=1) arrives
+    // in the same second, after B: the event-triggered pass at 1 examines
+    // only B (depth 1), so C waits for the periodic pass at the next
+    // multiple of sched_interval = 60.
+    let (jobs, n, c) = depth_one_two_partitions(
+        vec![
+            job(1, 0, 1, 100, 100),
+            job(2, 1, 1, 10, 100),
+            job(3, 1, 1, 10, 100),
+        ],
+        &[0, 0, 1],
+    );
     let r = run(&jobs, &n, &c, "fcfs", Backfill::None);
     assert_eq!(starts(&r), vec![Some(0), Some(100), Some(60)]);
 }
@@ -739,30 +747,22 @@ fn periodic_pass_reaches_jobs_beyond_the_queue_depth() {
 #[test]
 fn sched_interval_0_runs_the_full_pass_every_second() {
     // slurmctld 22.05 runs a full main pass whenever `now - last_full >=
-    // sched_interval`: with 0, at every turn of its background loop. Two
-    // 1-CPU partitions, default_queue_depth = 1, no backfill. A (p0) runs
-    // [0, 100), D (p1) [0, 50). B (p0, t=1) and C (p1, t=1) wait. D ends at
-    // 50: the event-triggered pass examines only B (blocked), so C waits
-    // for the next full pass: at 60 with sched_interval = 60, at 50 with
-    // 1 and with 0. (Treating 0 as "no periodic pass" would leave C to
-    // the triggered pass after B ends at 110.)
-    let mut c = cluster(
-        vec![node("n0", 1, 0, ""), node("n1", 1, 0, "")],
-        vec![part("p0", &[0]), part("p1", &[1])],
+    // sched_interval`: with 0, at every turn of its background loop. No
+    // backfill. A (p0) runs [0, 100), D (p1) [0, 50). B (p0, t=1) and C
+    // (p1, t=1) wait. D ends at 50: the event-triggered pass examines only
+    // B (blocked), so C waits for the next full pass: at 60 with
+    // sched_interval = 60, at 50 with 1 and with 0. (Treating 0 as "no
+    // periodic pass" would leave C to the triggered pass after B ends at
+    // 110.)
+    let (jobs, n, mut c) = depth_one_two_partitions(
+        vec![
+            job(1, 0, 1, 100, 100),
+            job(2, 0, 1, 50, 100),
+            job(3, 1, 1, 10, 100),
+            job(4, 1, 1, 10, 100),
+        ],
+        &[0, 1, 0, 1],
     );
-    c.sched.default_queue_depth = 1;
-    let mut n = names();
-    let p0 = n.partitions.intern("p0");
-    let p1 = n.partitions.intern("p1");
-    let mut jobs = vec![
-        job(1, 0, 1, 100, 100),
-        job(2, 0, 1, 50, 100),
-        job(3, 1, 1, 10, 100),
-        job(4, 1, 1, 10, 100),
-    ];
-    for (j, p) in jobs.iter_mut().zip([p0, p1, p0, p1]) {
-        j.partition = p;
-    }
     for (interval, c_start) in [(60, 60), (1, 50), (0, 50)] {
         c.sched.sched_interval = interval;
         let r = run(&jobs, &n, &c, "fcfs", Backfill::None);

@@ -1161,6 +1161,25 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     // (update, p99 within the guard, val bsld, model) of the best validated model.
     let mut best: Option<(usize, bool, f64, Model)> = None;
     let keep_best_ratio = args.keep_best_p99_ratio.or(args.guard_p99_ratio);
+    // The deployed (deterministic) model on the validation windows: mean
+    // bsld, mean p99 wait, and whether that p99 is within the --keep-best bound.
+    let validate_model = |model: Model| -> Result<(f64, f64, bool)> {
+        let (bsld, p99) = validate(
+            &trace,
+            &cluster,
+            &sim_cfg,
+            k,
+            &val_starts,
+            sim::eval::PolicySpec::new("learned", move || {
+                Box::new(policy::LearnedPolicy::new(model.clone()))
+            }),
+        )?;
+        Ok((
+            bsld,
+            p99,
+            keep_best_ratio.is_none_or(|r| p99 <= r * val_slurm_p99),
+        ))
+    };
     let mut cem_log = Vec::new();
 
     // --- 1b. ALGO: the CEM stage (--cem-iters), from the initial actor ---
@@ -1209,18 +1228,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         )?;
         cem_log = found.log;
         if !val_starts.is_empty() {
-            let m = model.clone();
-            let (bsld, p99) = validate(
-                &trace,
-                &cluster,
-                &sim_cfg,
-                k,
-                &val_starts,
-                sim::eval::PolicySpec::new("learned", move || {
-                    Box::new(policy::LearnedPolicy::new(m.clone()))
-                }),
-            )?;
-            let p99_ok = keep_best_ratio.is_none_or(|r| p99 <= r * val_slurm_p99);
+            let (bsld, p99, p99_ok) = validate_model(model.clone())?;
             tracing::info!(
                 cost = found.cost,
                 val_bsld = bsld,
@@ -1408,25 +1416,14 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 reward.describe(),
                 training_meta(update, global_step),
             )?;
-            let candidate = model.clone();
-            let (bsld, p99) = validate(
-                &trace,
-                &cluster,
-                &sim_cfg,
-                k,
-                &val_starts,
-                sim::eval::PolicySpec::new("learned", move || {
-                    Box::new(policy::LearnedPolicy::new(model.clone()))
-                }),
-            )?;
+            let (bsld, p99, p99_ok) = validate_model(model.clone())?;
             // Model selection on the validation windows (--keep-best).
-            let p99_ok = keep_best_ratio.is_none_or(|r| p99 <= r * val_slurm_p99);
             let better = match &best {
                 None => true,
                 Some((_, b_ok, b_bsld, _)) => (p99_ok, -bsld) > (*b_ok, -*b_bsld),
             };
             if better && bsld.is_finite() {
-                best = Some((update, p99_ok, bsld, candidate));
+                best = Some((update, p99_ok, bsld, model));
             }
             (bsld, p99)
         } else {
