@@ -78,6 +78,34 @@ pub(crate) struct Plan {
     prof_valid: bool,
     /// How many `rlist` entries `res` holds.
     synced: usize,
+    /// Where the last sweep stopped without a start: the first candidate
+    /// time beyond the horizon, or [`NEVER`] when there was none.
+    beyond: u64,
+    /// The sweeps made since the last start or end of a job, in the order
+    /// of the walk that made them (see [`Sim::earliest_start`]); the nodes
+    /// of entry `k`'s start are `log_bits[k * words..]`.
+    log: Vec<Swept>,
+    log_bits: Vec<u64>,
+    /// A job started or ended since the log, the free nodes and the
+    /// release profile were made: they are out of date.
+    stale: bool,
+    /// Reuse the log (off only in tests, to compare with the full path).
+    pub(crate) memo: bool,
+    /// The running jobs when the log was begun (debug builds check that
+    /// every start and end set `stale`).
+    #[cfg(debug_assertions)]
+    log_running: Vec<(u64, u32)>,
+}
+
+/// One sweep of [`Plan::log`]: job `job`'s earliest start at or after
+/// `t_min`, `found` (`None` = none up to the horizon of its cycle, and
+/// the next candidate time was `beyond`).
+#[derive(Debug, Clone, Copy)]
+struct Swept {
+    job: u32,
+    t_min: u64,
+    found: Option<u64>,
+    beyond: u64,
 }
 
 impl Plan {
@@ -114,6 +142,13 @@ impl Plan {
             prof_bits: Vec::new(),
             prof_valid: false,
             synced: 0,
+            beyond: NEVER,
+            log: Vec::new(),
+            log_bits: Vec::new(),
+            stale: true,
+            memo: true,
+            #[cfg(debug_assertions)]
+            log_running: Vec::new(),
             blocked: vec![0; words],
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
@@ -136,8 +171,13 @@ impl Plan {
         self.by_end.clear();
         self.start_or_ok = 1;
         self.rbits.clear();
-        self.prof_valid = false;
         self.synced = 0;
+    }
+
+    /// A job started or ended: the log, the free nodes and the release
+    /// profile no longer describe the cluster.
+    pub(crate) fn forget(&mut self) {
+        self.stale = true;
     }
 
     /// Whether partition `p` has only 1-CPU nodes without GPUs.
@@ -145,8 +185,10 @@ impl Plan {
         self.unit[p]
     }
 
-    /// Records the nodes of allocation slot `slot`.
+    /// Records the nodes of allocation slot `slot` (a job starts on them,
+    /// which also makes the plan [`Plan::forget`] what it knew).
     pub(crate) fn set_slot_bits(&mut self, slot: u32, allocs: &[select::Alloc]) {
+        self.forget();
         let w = self.words;
         let off = slot as usize * w;
         if self.slot_bits.len() < off + w {
@@ -167,21 +209,9 @@ impl Plan {
         }
     }
 
-    /// Records one job's reservation of `nodes` over `[t, t + len)` in
-    /// the sorted ends and the lists that fast sweeps walk; `sync` later
-    /// copies it to the per-node intervals.
-    fn record(&mut self, nodes: &[select::Alloc], t: u64, len: u64) {
-        if nodes.is_empty() {
-            return;
-        }
-        self.found_bits.iter_mut().for_each(|x| *x = 0);
-        for a in nodes {
-            self.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
-        }
-        self.record_bits(t, len);
-    }
-
-    /// [`Plan::record`] of the nodes in `found_bits` (not empty).
+    /// Records one job's reservation of the nodes in `found_bits` (not
+    /// empty) over `[t, t + len)` in the sorted ends and the lists that
+    /// fast sweeps walk; `sync` later copies it to the per-node intervals.
     fn record_bits(&mut self, t: u64, len: u64) {
         let e = t.saturating_add(len);
         if let Err(pos) = self.ends.binary_search(&e) {
@@ -418,6 +448,7 @@ impl Sim<'_> {
             let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
+                self.bf.beyond = t;
                 break;
             }
             while let Some(&(e, r)) = self.running.get(ri) {
@@ -505,6 +536,7 @@ impl Sim<'_> {
             let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
+                plan.beyond = t;
                 break;
             }
             while let Some(&(e, r)) = self.running.get(ri) {
@@ -656,6 +688,7 @@ impl Sim<'_> {
             }
         }
         if lo == plan.prof_t.len() + 1 {
+            plan.beyond = NEVER;
             return None;
         }
         let t_lo = if lo == 0 {
@@ -675,6 +708,7 @@ impl Sim<'_> {
             let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
+                plan.beyond = t;
                 break;
             }
             while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
@@ -759,6 +793,88 @@ impl Sim<'_> {
         Some(t)
     }
 
+    /// The earliest start of job `j` at or after `t_min` within the
+    /// horizon (the sweep that fits its request), with the nodes it would
+    /// use left in `found_bits`.
+    ///
+    /// The answer comes from the log when it can. While no job starts or
+    /// ends, the free nodes, the running jobs and so every candidate time
+    /// of a sweep stay the same; only the horizon (`now + bf_window`)
+    /// moves, and only later. So a sweep made in an earlier cycle of the
+    /// same job from the same `t_min`, on the same reservations, gives
+    /// the same answer: a start found then lay within the old horizon and
+    /// is found again; "none" stands while the next candidate time it
+    /// stopped at is still beyond the horizon. The reservations are the
+    /// same when every sweep before this one in the cycle matched the log
+    /// entry at its place (`*q` counts them); the first sweep that does
+    /// not (another job, another `t_min`, another answer) cuts the log
+    /// there and continues it. A start in this cycle ends the log's use.
+    fn earliest_start(
+        &mut self,
+        j: u32,
+        t_min: u64,
+        horizon: u64,
+        resolution: u64,
+        q: &mut usize,
+    ) -> Option<u64> {
+        let w = self.bf.words;
+        let use_log = self.bf.memo && !self.bf.stale;
+        if use_log
+            && let Some(&e) = self.bf.log.get(*q)
+            && e.job == j
+            && e.t_min == t_min
+            && (e.found.is_some() || e.beyond > horizon)
+        {
+            let k = *q;
+            *q += 1;
+            self.stats.bf_reused += 1;
+            if e.found.is_some() {
+                let plan = &mut self.bf;
+                plan.found_bits
+                    .copy_from_slice(&plan.log_bits[k * w..(k + 1) * w]);
+            }
+            return e.found;
+        }
+        self.stats.bf_sweeps += 1;
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let fast = {
+            let part = &self.parts[p];
+            !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
+        };
+        let found = if fast && self.bf.unit[p] {
+            self.unit_sweep(j, t_min, horizon, resolution)
+        } else {
+            let f = if fast {
+                self.fast_sweep(j, t_min, horizon, resolution)
+            } else {
+                self.sweep(j, t_min, horizon, resolution)
+            };
+            if f.is_some() {
+                let plan = &mut self.bf;
+                plan.found_bits.iter_mut().for_each(|x| *x = 0);
+                for a in &self.alloc_buf {
+                    plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
+                }
+            }
+            f
+        };
+        if use_log {
+            let plan = &mut self.bf;
+            plan.log.truncate(*q);
+            plan.log_bits.truncate(*q * w);
+            plan.log.push(Swept {
+                job: j,
+                t_min,
+                found,
+                beyond: plan.beyond,
+            });
+            plan.log_bits.extend_from_slice(&plan.found_bits);
+            *q += 1;
+        }
+        found
+    }
+
     /// One backfill cycle.
     pub(super) fn backfill_cycle(&mut self) {
         if self.pending.is_empty() {
@@ -775,21 +891,38 @@ impl Sim<'_> {
         let horizon = now.saturating_add(self.cluster.sched.bf_window);
         let resolution = self.cluster.sched.bf_resolution.max(1);
         self.bf.clear();
-        let mut free_now = std::mem::take(&mut self.bf.free_now);
-        free_now.clear();
-        free_now.extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
-        self.bf.free_now = free_now;
-        self.bf.set_free_bits();
+        if self.bf.stale {
+            // A job started or ended since the last cycle.
+            let plan = &mut self.bf;
+            plan.free_now.clear();
+            plan.free_now
+                .extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
+            plan.set_free_bits();
+            plan.prof_valid = false;
+            plan.log.clear();
+            plan.log_bits.clear();
+            plan.stale = false;
+            #[cfg(debug_assertions)]
+            {
+                plan.log_running.clear();
+                plan.log_running.extend_from_slice(&self.running);
+            }
+        }
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            self.bf.log_running == self.running,
+            "a job started or ended without Plan::forget"
+        );
         let Some(mut last) = self.last_starter(0, max_test - 1) else {
             return;
         };
         let mut started = false;
+        let mut q = 0;
         let mut i = 0;
         while i <= last {
             let j = self.pending[i];
             i += 1;
             let c = self.jc[j as usize];
-            let p = c.part as usize;
             let limit = c.limit;
             if self.fits_open_now(j, true) {
                 self.start_job(j, true);
@@ -819,18 +952,7 @@ impl Sim<'_> {
                 Some(Some(t)) => t,
                 None => 0,
             };
-            let fast = {
-                let part = &self.parts[p];
-                !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
-            };
-            let unit = fast && self.bf.unit[p];
-            let found = if unit {
-                self.unit_sweep(j, t_min, horizon, resolution)
-            } else if fast {
-                self.fast_sweep(j, t_min, horizon, resolution)
-            } else {
-                self.sweep(j, t_min, horizon, resolution)
-            };
+            let found = self.earliest_start(j, t_min, horizon, resolution, &mut q);
             match shape {
                 Some(k) => self.bf.shapes[k].3 = found,
                 None if self.bf.shapes.len() < 16 => {
@@ -839,10 +961,15 @@ impl Sim<'_> {
                 None => {}
             }
             if let Some(t) = found {
-                if unit {
+                if self.bf.found_bits.iter().any(|&x| x != 0) {
                     self.bf.record_bits(t, limit);
-                } else {
-                    self.bf.record(&self.alloc_buf, t, limit);
+                }
+                // The job at `last` could start before this reservation;
+                // one that begins after its window `[now, now + limit)`
+                // leaves it able to.
+                let lj = self.pending[last] as usize;
+                if t >= now.saturating_add(self.jc[lj].limit) {
+                    continue;
                 }
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
@@ -932,4 +1059,129 @@ fn bit_iter(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
             Some((k * 64) as u32 + b)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Backfill, SimConfig, SimResult};
+    use super::Sim;
+    use crate::baselines;
+    use crate::cluster::{Cluster, Node, Partition, PriorityConfig, SchedConfig};
+    use crate::trace::{Job, Names};
+
+    /// 16 nodes of 1 CPU (with `gpus` untyped GPUs each, which no job asks
+    /// for) and jobs that arrive faster than they end, so that many
+    /// backfill cycles follow arrivals only.
+    fn workload(gpus: u32, mem: u64) -> (Vec<Job>, Names, Cluster) {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |m: u64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s % m
+        };
+        let mut t = 0;
+        let jobs = (0..300u64)
+            .map(|id| {
+                t += next(40);
+                let limit = 60 * (1 + next(60));
+                Job {
+                    id: id + 1,
+                    submit: t,
+                    eligible: t,
+                    cpus: 1 + next(10) as u32,
+                    mem_mb: mem,
+                    run_time: next(limit + limit / 4),
+                    time_limit: Some(limit),
+                    user: 1 + next(2) as u32,
+                    ..Job::default()
+                }
+            })
+            .collect();
+        let mut names = Names::default();
+        names.users.intern("alice");
+        names.users.intern("bob");
+        let nodes = (0..16)
+            .map(|i| Node {
+                name: format!("n{i}"),
+                cpus: 1,
+                mem_mb: 0,
+                gpus,
+                gpu_type: String::new(),
+                features: vec![],
+            })
+            .collect();
+        let cluster = Cluster {
+            name: "t".into(),
+            nodes,
+            partitions: vec![Partition {
+                name: "p".into(),
+                nodes: (0..16).collect(),
+                priority_tier: 1,
+                priority_job_factor: 1,
+                max_time: None,
+                default_time: None,
+                default: true,
+                exclusive: false,
+            }],
+            priority: PriorityConfig::default(),
+            sched: SchedConfig {
+                bf_interval: 5,
+                bf_resolution: 60,
+                ..SchedConfig::default()
+            },
+        };
+        (jobs, names, cluster)
+    }
+
+    fn run(jobs: &[Job], names: &Names, c: &Cluster, policy: &str, memo: bool) -> SimResult {
+        let mut p = baselines::by_name(policy).expect("policy");
+        let cfg = SimConfig {
+            backfill: Backfill::Slurm,
+            record_events: true,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(jobs, names, c, p.as_mut(), &cfg).expect("valid");
+        sim.bf.memo = memo;
+        sim.run().expect("simulation")
+    }
+
+    #[test]
+    fn reused_sweeps_give_the_schedule_of_full_cycles() {
+        // Each planner path (1-CPU nodes; CPU-only jobs on other nodes;
+        // the general sweep, here for a memory request), windows short
+        // enough that "no start in the window" answers turn into starts
+        // as `now` moves on (reusing those answers regardless of the
+        // horizon changes the wfp3 schedules at 600 s and 300 s), and a
+        // `bf_max_job_test` that cuts the queue.
+        for (gpus, mem) in [(0, 0), (1, 0), (1, 1)] {
+            let (jobs, names, base) = workload(gpus, mem);
+            for (window, max_test) in [(86_400, 500), (600, 500), (300, 500), (3_600, 6)] {
+                let mut c = base.clone();
+                c.sched.bf_window = window;
+                c.sched.bf_max_job_test = max_test;
+                for policy in ["slurm", "wfp3"] {
+                    let what = format!(
+                        "gpus={gpus} mem={mem} window={window} max_test={max_test} {policy}"
+                    );
+                    let full = run(&jobs, &names, &c, policy, false);
+                    let memo = run(&jobs, &names, &c, policy, true);
+                    assert_eq!(full.stats.bf_reused, 0, "{what}");
+                    assert!(
+                        memo.stats.bf_reused > 20,
+                        "{what}: {} sweeps reused",
+                        memo.stats.bf_reused
+                    );
+                    assert!(full.outcomes.iter().filter(|o| o.backfilled).count() > 50);
+                    assert_eq!(full.outcomes, memo.outcomes, "{what}");
+                    assert_eq!(full.events, memo.events, "{what}");
+                    assert_eq!(
+                        full.stats.bf_sweeps,
+                        memo.stats.bf_sweeps + memo.stats.bf_reused,
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
 }

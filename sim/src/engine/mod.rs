@@ -96,6 +96,11 @@ pub struct SimStats {
     pub main_passes: u64,
     /// Backfill cycles run.
     pub bf_cycles: u64,
+    /// Backfill sweeps answered from earlier cycles' sweeps (nothing had
+    /// started or ended since) instead of sweeping again.
+    pub bf_reused: u64,
+    /// Backfill sweeps made.
+    pub bf_sweeps: u64,
 }
 
 /// Result of one simulation.
