@@ -78,6 +78,9 @@ pub(crate) struct Plan {
     prof_valid: bool,
     /// How many `rlist` entries `res` holds.
     synced: usize,
+    /// Unit-partition jobs (partition, CPUs, limit) found unable to start
+    /// now in this cycle, none larger and longer than another.
+    nofit: Vec<(u16, u32, u64)>,
     /// Where the last sweep stopped without a start: the first candidate
     /// time beyond the horizon, or [`NEVER`] when there was none.
     beyond: u64,
@@ -142,6 +145,7 @@ impl Plan {
             prof_bits: Vec::new(),
             prof_valid: false,
             synced: 0,
+            nofit: Vec::new(),
             beyond: NEVER,
             log: Vec::new(),
             log_bits: Vec::new(),
@@ -166,6 +170,7 @@ impl Plan {
         self.touched.clear();
         self.ends.clear();
         self.shapes.clear();
+        self.nofit.clear();
         self.rlist.clear();
         self.by_start.clear();
         self.by_end.clear();
@@ -312,7 +317,27 @@ impl Sim<'_> {
         let now = self.now;
         let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
         if fast && self.bf.unit[c.part as usize] {
-            return self.unit_fits_now(j, take);
+            // A job with as many CPUs and as long a limit as one that could
+            // not start earlier in this cycle cannot either: free nodes
+            // only shrink and reservations only grow within a cycle, and a
+            // longer limit meets more of them.
+            let (need, limit) = (c.req.cpus, c.limit);
+            let nofit = &mut self.bf.nofit;
+            if nofit
+                .iter()
+                .any(|&(fp, fc, fl)| fp == c.part && fc <= need && fl <= limit)
+            {
+                return false;
+            }
+            let ok = self.unit_fits_now(j, take);
+            if !ok {
+                let nofit = &mut self.bf.nofit;
+                nofit.retain(|&(fp, fc, fl)| !(fp == c.part && need <= fc && limit <= fl));
+                if nofit.len() < 8 {
+                    nofit.push((c.part, need, limit));
+                }
+            }
+            return ok;
         }
         self.bf.sync();
         let plan = &self.bf;
