@@ -76,6 +76,10 @@ pub(crate) struct Plan {
     prof_t: Vec<u64>,
     prof_bits: Vec<u64>,
     prof_valid: bool,
+    /// Free CPUs of partition `prof_cnt_part` in each state of the release
+    /// profile, as far as counted (`u64::MAX` = not yet).
+    prof_cnt: Vec<u64>,
+    prof_cnt_part: usize,
     /// How many `rlist` entries `res` holds.
     synced: usize,
     /// Unit-partition jobs (partition, CPUs, limit) found unable to start
@@ -144,6 +148,8 @@ impl Plan {
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
             prof_valid: false,
+            prof_cnt: Vec::new(),
+            prof_cnt_part: usize::MAX,
             synced: 0,
             nofit: Vec::new(),
             beyond: NEVER,
@@ -670,6 +676,7 @@ impl Sim<'_> {
             }
         }
         plan.prof_valid = true;
+        plan.prof_cnt_part = usize::MAX;
     }
 
     /// [`Sim::fast_sweep`] on a partition of 1-CPU nodes without GPUs,
@@ -693,20 +700,26 @@ impl Sim<'_> {
         let plan = &mut self.bf;
         let w = plan.words;
         plan.blocked.iter_mut().for_each(|x| *x = 0);
+        if plan.prof_cnt_part != p {
+            plan.prof_cnt.clear();
+            plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
+            plan.prof_cnt_part = p;
+        }
         let mb = &plan.member_bits[p];
-        let state = |k: usize| &plan.prof_bits[k * w..(k + 1) * w];
-        let free_cpus = |k: usize| -> u64 {
-            state(k)
-                .iter()
-                .zip(mb)
-                .map(|(&f, &m)| (f & m).count_ones() as u64)
-                .sum()
-        };
         // The first state with enough free CPUs in the partition.
         let (mut lo, mut hi) = (0usize, plan.prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if free_cpus(mid) < need {
+            let mut free = plan.prof_cnt[mid];
+            if free == u64::MAX {
+                free = plan.prof_bits[mid * w..(mid + 1) * w]
+                    .iter()
+                    .zip(mb)
+                    .map(|(&f, &m)| (f & m).count_ones() as u64)
+                    .sum();
+                plan.prof_cnt[mid] = free;
+            }
+            if free < need {
                 lo = mid + 1;
             } else {
                 hi = mid;
