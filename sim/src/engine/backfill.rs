@@ -759,6 +759,64 @@ impl Sim<'_> {
         Some(t)
     }
 
+    /// The start Slurm's backfill plans for a job of partition `p` that
+    /// first fits at `t`, given the running jobs' expected ends.
+    /// select/cons_tres's will-run test (`_will_run_test`) does not try
+    /// the job after each end: it removes running jobs in groups and
+    /// reports the end of the last job removed. The first group is every
+    /// job ending by `E + 30` s, where `E` is the first end rounded up to
+    /// the next multiple of 30 s (strictly later), and each later group
+    /// doubles the window (`E + 60`, `E + 120`, ...). A job that fits once
+    /// the jobs ending by `t` are gone is therefore planned at the last
+    /// end within the first window that reaches the last of those ends,
+    /// and no earlier than `t`. A job that fits before any running job
+    /// ends (at a reservation's end) keeps `t`. Only running jobs on the
+    /// partition's nodes count, as the test skips jobs outside its nodes.
+    fn will_run_start(&self, p: usize, t: u64, resolution: u64) -> u64 {
+        /// Slurm's first will-run window (`time_window` in job_test.c;
+        /// `bf_window_linear` is not modelled).
+        const WINDOW: u64 = 30;
+        let member = &self.parts[p].member;
+        let mut ends = self
+            .running
+            .iter()
+            .filter(|&&(_, r)| {
+                self.slots[self.jc[r as usize].slot as usize]
+                    .iter()
+                    .any(|a| member[a.node as usize])
+            })
+            .map(|&(e, _)| round_up(e, resolution))
+            .peekable();
+        let Some(&first) = ends.peek() else {
+            return t;
+        };
+        // The last end by `t`: the job fits once it is gone.
+        let mut last = None;
+        while let Some(&e) = ends.peek() {
+            if e > t {
+                break;
+            }
+            last = Some(e);
+            ends.next();
+        }
+        let Some(mut g) = last else {
+            return t;
+        };
+        let base = first.saturating_add(WINDOW - first % WINDOW);
+        let mut w = WINDOW;
+        while base.saturating_add(w) < g {
+            w = w.saturating_mul(2);
+        }
+        let bound = base.saturating_add(w);
+        for e in ends {
+            if e > bound {
+                break;
+            }
+            g = e;
+        }
+        g.max(t)
+    }
+
     /// One backfill cycle.
     pub(super) fn backfill_cycle(&mut self) {
         if self.pending.is_empty() {
@@ -824,12 +882,27 @@ impl Sim<'_> {
                 !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
             };
             let unit = fast && self.bf.unit[p];
-            let found = if unit {
-                self.unit_sweep(j, t_min, horizon, resolution)
-            } else if fast {
-                self.fast_sweep(j, t_min, horizon, resolution)
-            } else {
-                self.sweep(j, t_min, horizon, resolution)
+            // The first time the job fits, moved to the start cons_tres's
+            // will-run test reports (`will_run_start`); the sweep from
+            // there places it.
+            let mut from = t_min;
+            let found = loop {
+                let t = if unit {
+                    self.unit_sweep(j, from, horizon, resolution)
+                } else if fast {
+                    self.fast_sweep(j, from, horizon, resolution)
+                } else {
+                    self.sweep(j, from, horizon, resolution)
+                };
+                let Some(t) = t else { break None };
+                let g = self.will_run_start(p, t, resolution);
+                if g == t {
+                    break Some(t);
+                }
+                if g > horizon {
+                    break None;
+                }
+                from = g;
             };
             match shape {
                 Some(k) => self.bf.shapes[k].3 = found,
