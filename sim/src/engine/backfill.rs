@@ -759,62 +759,134 @@ impl Sim<'_> {
         Some(t)
     }
 
-    /// The start Slurm's backfill plans for a job of partition `p` that
-    /// first fits at `t`, given the running jobs' expected ends.
-    /// select/cons_tres's will-run test (`_will_run_test`) does not try
-    /// the job after each end: it removes running jobs in groups and
-    /// reports the end of the last job removed. The first group is every
-    /// job ending by `E + 30` s, where `E` is the first end rounded up to
-    /// the next multiple of 30 s (strictly later), and each later group
-    /// doubles the window (`E + 60`, `E + 120`, ...). A job that fits once
-    /// the jobs ending by `t` are gone is therefore planned at the last
-    /// end within the first window that reaches the last of those ends,
-    /// and no earlier than `t`. A job that fits before any running job
-    /// ends (at a reservation's end) keeps `t`. Only running jobs on the
-    /// partition's nodes count, as the test skips jobs outside its nodes.
-    fn will_run_start(&self, p: usize, t: u64, resolution: u64) -> u64 {
-        /// Slurm's first will-run window (`time_window` in job_test.c;
-        /// `bf_window_linear` is not modelled).
+    /// The start Slurm's backfill plans for job `j`, which the sweep found
+    /// first fits at `t`. select/cons_tres's will-run test
+    /// (`_will_run_test`), which backfill asks for a blocked job's start
+    /// on the nodes free of reservations over its window, does not try
+    /// the job after each running job's expected end: it removes the
+    /// running jobs on those nodes in groups and reports the end of the
+    /// last job removed. The first group is every job ending by `E + 30`
+    /// s, where `E` is the first end rounded up to the next multiple of 30
+    /// s (strictly later); each later group doubles the window (`E + 60`,
+    /// `E + 120`, ...). Here: the first end after which the job fits on the
+    /// nodes open over `[t, t + limit)` falls in some window; the job is
+    /// planned at the last end in that window, and no earlier than `t`. A
+    /// job that fits there before any running job ends keeps `t`. The
+    /// nodes, in `alloc_buf`, are chosen on the state the test saw: the
+    /// free resources once the whole group has ended.
+    fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+        /// Slurm's first will-run window (`time_window` in cons_tres's
+        /// job_test.c; `bf_window_linear` is not modelled).
         const WINDOW: u64 = 30;
-        let member = &self.parts[p].member;
-        let mut ends = self
-            .running
-            .iter()
-            .filter(|&&(_, r)| {
-                self.slots[self.jc[r as usize].slot as usize]
-                    .iter()
-                    .any(|a| member[a.node as usize])
-            })
-            .map(|&(e, _)| round_up(e, resolution))
-            .peekable();
-        let Some(&first) = ends.peek() else {
-            return t;
+        let c = self.jc[j as usize];
+        let limit = c.limit;
+        let part = &self.parts[c.part as usize];
+        self.bf.sync();
+        let mut ff = std::mem::take(&mut self.bf.ff);
+        let plan = &self.bf;
+        let open = |n: u32| part.member[n as usize] && plan.open(n, t, limit);
+        ff.clear();
+        ff.extend_from_slice(&self.free);
+        let fits = |ff: &[select::Res],
+                    scratch: &mut select::Scratch,
+                    out: Option<&mut Vec<select::Alloc>>| {
+            select::select(
+                &c.req,
+                &part.nodes,
+                &self.cap,
+                ff,
+                part.exclusive,
+                &open,
+                scratch,
+                out,
+            )
         };
-        // The last end by `t`: the job fits once it is gone.
-        let mut last = None;
-        while let Some(&e) = ends.peek() {
-            if e > t {
-                break;
+        // The free CPUs and GPUs on the open nodes: select runs only once
+        // they suffice.
+        let mut agg = (0u64, 0u64);
+        for &n in &part.nodes {
+            if open(n) {
+                agg.0 += ff[n as usize].cpus as u64;
+                agg.1 += ff[n as usize].gpus as u64;
             }
-            last = Some(e);
-            ends.next();
         }
-        let Some(mut g) = last else {
-            return t;
+        let enough = |agg: (u64, u64)| agg.0 >= c.req.cpus as u64 && agg.1 >= c.req.gpus as u64;
+        let slots = &self.slots;
+        let jc = &self.jc;
+        // Frees running job `r`'s allocation in `ff` if it holds an open
+        // node (the test skips jobs on none of its nodes).
+        let release = |r: u32, ff: &mut [select::Res], agg: &mut (u64, u64)| {
+            let allocs = &slots[jc[r as usize].slot as usize];
+            if !allocs.iter().any(|a| open(a.node)) {
+                return false;
+            }
+            for a in allocs {
+                let f = &mut ff[a.node as usize];
+                f.cpus += a.cpus;
+                f.gpus += a.gpus;
+                if f.mem != select::MEM_UNLIMITED {
+                    f.mem += a.mem;
+                }
+                if open(a.node) {
+                    agg.0 += a.cpus as u64;
+                    agg.1 += a.gpus as u64;
+                }
+            }
+            true
         };
-        let base = first.saturating_add(WINDOW - first % WINDOW);
-        let mut w = WINDOW;
-        while base.saturating_add(w) < g {
-            w = w.saturating_mul(2);
-        }
-        let bound = base.saturating_add(w);
-        for e in ends {
-            if e > bound {
-                break;
+        let mut result = t;
+        if !(enough(agg) && fits(&ff, &mut self.scratch, None)) {
+            let mut first = None;
+            let mut fit_end = None;
+            let mut i = 0;
+            while i < self.running.len() {
+                let e = round_up(self.running[i].0, resolution);
+                if e > t {
+                    break;
+                }
+                // Every job ending at `e`.
+                let mut any = false;
+                while let Some(&(er, r)) = self.running.get(i) {
+                    if round_up(er, resolution) != e {
+                        break;
+                    }
+                    i += 1;
+                    any |= release(r, &mut ff, &mut agg);
+                }
+                if !any {
+                    continue;
+                }
+                first.get_or_insert(e);
+                if enough(agg) && fits(&ff, &mut self.scratch, None) {
+                    fit_end = Some(e);
+                    break;
+                }
             }
-            g = e;
+            if let (Some(first), Some(e)) = (first, fit_end) {
+                let base = first.saturating_add(WINDOW - first % WINDOW);
+                let mut w = WINDOW;
+                while base.saturating_add(w) < e {
+                    w = w.saturating_mul(2);
+                }
+                let bound = base.saturating_add(w);
+                let mut g = e;
+                for &(er, r) in &self.running[i..] {
+                    let er = round_up(er, resolution);
+                    if er > bound {
+                        break;
+                    }
+                    if release(r, &mut ff, &mut agg) {
+                        g = er;
+                    }
+                }
+                result = g.max(t);
+            }
         }
-        g.max(t)
+        // The nodes: chosen on the state the test saw when the job fit.
+        let placed = fits(&ff, &mut self.scratch, Some(&mut self.alloc_buf));
+        debug_assert!(placed);
+        self.bf.ff = ff;
+        result
     }
 
     /// One backfill cycle.
@@ -895,12 +967,13 @@ impl Sim<'_> {
                     self.sweep(j, from, horizon, resolution)
                 };
                 let Some(t) = t else { break None };
-                let g = self.will_run_start(p, t, resolution);
-                if g == t {
-                    break Some(t);
-                }
+                let g = self.will_run_start(j, t, resolution);
                 if g > horizon {
                     break None;
+                }
+                let plan = &self.bf;
+                if g == t || self.alloc_buf.iter().all(|a| plan.open(a.node, g, limit)) {
+                    break Some(g);
                 }
                 from = g;
             };
@@ -912,11 +985,7 @@ impl Sim<'_> {
                 None => {}
             }
             if let Some(t) = found {
-                if unit {
-                    self.bf.record_bits(t, limit);
-                } else {
-                    self.bf.record(&self.alloc_buf, t, limit);
-                }
+                self.bf.record(&self.alloc_buf, t, limit);
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
                     None => break,
