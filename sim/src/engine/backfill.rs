@@ -231,6 +231,20 @@ impl Plan {
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
     }
 
+    /// Whether no reservation of this cycle holds any of `nodes` during
+    /// `[t, t + len)` (from the reservation list; `res` may be stale).
+    fn clear_of_reservations(&self, nodes: &[select::Alloc], t: u64, len: u64) -> bool {
+        let w = self.words;
+        let e = t.saturating_add(len);
+        self.rlist.iter().enumerate().all(|(k, &(rs, re))| {
+            rs >= e
+                || re <= t
+                || nodes
+                    .iter()
+                    .all(|a| self.rbits[k * w + a.node as usize / 64] & (1 << (a.node % 64)) == 0)
+        })
+    }
+
     /// Brings the per-node intervals (`res`, which `open` reads) up to
     /// date with `rlist`; unit sweeps and checks never need them.
     fn sync(&mut self) {
@@ -775,16 +789,35 @@ impl Sim<'_> {
     /// nodes, in `alloc_buf`, are chosen on the state the test saw: the
     /// free resources once the whole group has ended.
     fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
-        /// Slurm's first will-run window (`time_window` in cons_tres's
-        /// job_test.c; `bf_window_linear` is not modelled).
-        const WINDOW: u64 = 30;
         let c = self.jc[j as usize];
+        let p = c.part as usize;
+        if !self.parts[p].exclusive
+            && c.req.nodes == 0
+            && c.req.gpus == 0
+            && c.req.mem == 0
+            && self.bf.unit[p]
+        {
+            return self.will_run_unit(j, t, resolution);
+        }
         let limit = c.limit;
         let part = &self.parts[c.part as usize];
-        self.bf.sync();
         let mut ff = std::mem::take(&mut self.bf.ff);
-        let plan = &self.bf;
-        let open = |n: u32| part.member[n as usize] && plan.open(n, t, limit);
+        // The nodes some reservation holds during `[t, t + limit)`, as a
+        // bitset (`blocked` is free between sweeps).
+        let plan = &mut self.bf;
+        let w = plan.words;
+        let wend = t.saturating_add(limit);
+        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+            if s < wend && e > t {
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
+                    *x |= b;
+                }
+            }
+        }
+        let blocked = &plan.blocked;
+        let open =
+            |n: u32| part.member[n as usize] && blocked[n as usize / 64] & (1 << (n % 64)) == 0;
         ff.clear();
         ff.extend_from_slice(&self.free);
         let fits = |ff: &[select::Res],
@@ -863,12 +896,7 @@ impl Sim<'_> {
                 }
             }
             if let (Some(first), Some(e)) = (first, fit_end) {
-                let base = first.saturating_add(WINDOW - first % WINDOW);
-                let mut w = WINDOW;
-                while base.saturating_add(w) < e {
-                    w = w.saturating_mul(2);
-                }
-                let bound = base.saturating_add(w);
+                let bound = will_run_bound(first, e);
                 let mut g = e;
                 for &(er, r) in &self.running[i..] {
                     let er = round_up(er, resolution);
@@ -886,6 +914,107 @@ impl Sim<'_> {
         let placed = fits(&ff, &mut self.scratch, Some(&mut self.alloc_buf));
         debug_assert!(placed);
         self.bf.ff = ff;
+        result
+    }
+
+    /// [`Sim::will_run_start`] for a CPU-only job on a partition of 1-CPU
+    /// nodes without GPUs, on bitsets: a node is free or not, the job
+    /// fits once enough open nodes are free, and select takes the lowest
+    /// of them. Same answer and allocation.
+    fn will_run_unit(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+        let c = self.jc[j as usize];
+        let need = c.req.cpus as u64;
+        let wend = t.saturating_add(c.limit);
+        let plan = &mut self.bf;
+        let w = plan.words;
+        // `blocked` = the open nodes: members free of reservations during
+        // `[t, t + limit)`; `found_bits` = the open nodes free so far.
+        plan.blocked
+            .copy_from_slice(&plan.member_bits[c.part as usize]);
+        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+            if s < wend && e > t {
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
+                    *x &= !b;
+                }
+            }
+        }
+        for ((f, &o), &b) in plan
+            .found_bits
+            .iter_mut()
+            .zip(&plan.blocked)
+            .zip(&plan.free_bits)
+        {
+            *f = o & b;
+        }
+        let count = |x: &[u64]| x.iter().map(|v| v.count_ones() as u64).sum::<u64>();
+        let mut result = t;
+        if count(&plan.found_bits) < need {
+            let mut first = None;
+            let mut fit_end = None;
+            let mut i = 0;
+            // Adds running job `r`'s nodes if it holds an open one.
+            let release = |r: u32, found: &mut [u64]| {
+                let off = self.jc[r as usize].slot as usize * w;
+                let nodes = &plan.slot_bits[off..off + w];
+                if nodes.iter().zip(&plan.blocked).all(|(&n, &o)| n & o == 0) {
+                    return false;
+                }
+                for ((f, &n), &o) in found.iter_mut().zip(nodes).zip(&plan.blocked) {
+                    *f |= n & o;
+                }
+                true
+            };
+            let mut found = std::mem::take(&mut plan.usable);
+            found.copy_from_slice(&plan.found_bits);
+            while i < self.running.len() {
+                let e = round_up(self.running[i].0, resolution);
+                if e > t {
+                    break;
+                }
+                let mut any = false;
+                while let Some(&(er, r)) = self.running.get(i) {
+                    if round_up(er, resolution) != e {
+                        break;
+                    }
+                    i += 1;
+                    any |= release(r, &mut found);
+                }
+                if !any {
+                    continue;
+                }
+                first.get_or_insert(e);
+                if count(&found) >= need {
+                    fit_end = Some(e);
+                    break;
+                }
+            }
+            if let (Some(first), Some(e)) = (first, fit_end) {
+                let bound = will_run_bound(first, e);
+                let mut g = e;
+                for &(er, r) in &self.running[i..] {
+                    let er = round_up(er, resolution);
+                    if er > bound {
+                        break;
+                    }
+                    if release(r, &mut found) {
+                        g = er;
+                    }
+                }
+                result = g.max(t);
+            }
+            plan.found_bits.copy_from_slice(&found);
+            plan.usable = found;
+        }
+        // The lowest `need` free open nodes, one CPU each.
+        self.alloc_buf.clear();
+        for n in bit_iter(&plan.found_bits).take(need as usize) {
+            self.alloc_buf.push(select::Alloc {
+                node: n,
+                cpus: 1,
+                gpus: 0,
+                mem: 0,
+            });
+        }
         result
     }
 
@@ -971,8 +1100,7 @@ impl Sim<'_> {
                 if g > horizon {
                     break None;
                 }
-                let plan = &self.bf;
-                if g == t || self.alloc_buf.iter().all(|a| plan.open(a.node, g, limit)) {
+                if g == t || self.bf.clear_of_reservations(&self.alloc_buf, g, limit) {
                     break Some(g);
                 }
                 from = g;
@@ -1059,6 +1187,22 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// The end of the will-run window that holds end `e`, given the first
+/// running job's end `first` (see [`Sim::will_run_start`]): windows end
+/// at `E + 30`, `E + 60`, `E + 120`, ... s, where `E` is `first` rounded
+/// up to the next multiple of 30 s (strictly later). Slurm's
+/// `time_window` in cons_tres's job_test.c; `bf_window_linear` is not
+/// modelled.
+fn will_run_bound(first: u64, e: u64) -> u64 {
+    const WINDOW: u64 = 30;
+    let base = first.saturating_add(WINDOW - first % WINDOW);
+    let mut w = WINDOW;
+    while base.saturating_add(w) < e {
+        w = w.saturating_mul(2);
+    }
+    base.saturating_add(w)
 }
 
 /// The set bits of a node bitset, ascending.
