@@ -897,3 +897,43 @@ fn the_periodic_pass_serves_submissions_when_sched_interval_is_shorter() {
     let r = run(&jobs, &names(), &c, "fcfs", Backfill::None);
     assert_eq!(starts(&r), vec![Some(2), Some(4), Some(6)]);
 }
+
+/// Found by the sim-to-real fidelity replays of the GPU-heavy workload
+/// (docs/fidelity.md): select/cons_tres's will-run test, which backfill
+/// asks for a blocked job's start, removes running jobs in groups (all
+/// ending within 30 s past the first end rounded up to 30 s, then windows
+/// of 60, 120, ... s) and plans the job at the last end of the group, so
+/// reservations start later than the first end that frees enough.
+#[test]
+fn will_run_plans_a_blocked_job_at_the_end_of_the_group_of_ends() {
+    // One 4-CPU node. A, B, C (1 CPU each, t=0) expect to end at 100, 125
+    // and 1000 (they run 1 s less). H (2 CPUs, t=1) is blocked (1 free):
+    // it fits once A ends at 100, but the first group is every job ending
+    // by 150 (100 rounded up to 120, plus 30), so Slurm plans H at B's end,
+    // 125. S (1 CPU, t=2, limit 110) fits now; at the backfill tick at 10
+    // it would hold the node over [10, 120): clear of a reservation from
+    // 125, so it starts at 10. (Planned at 100, H's reservation would block
+    // S until B's CPU frees at 124.) H starts at 99 when A ends.
+    let c = cluster(vec![node("n0", 4, 0, "")], vec![part("p", &[0])]);
+    let jobs = [
+        job(1, 0, 1, 99, 100),
+        job(2, 0, 1, 124, 125),
+        job(3, 0, 1, 999, 1000),
+        job(4, 1, 2, 50, 200),
+        job(5, 2, 1, 50, 110),
+    ];
+    let r = run(&jobs, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(
+        starts(&r),
+        vec![Some(0), Some(0), Some(0), Some(99), Some(10)]
+    );
+    assert!(r.outcomes[4].backfilled);
+    // With B expected to end at 160, past the first group (by 150), that
+    // group is A alone: H is planned at 100, S (to 120) would cross it and
+    // waits until H, which took A's CPU and the free one at 99, ends at 149.
+    let mut late = jobs.clone();
+    late[1] = job(2, 0, 1, 159, 160);
+    let r = run(&late, &names(), &c, "fcfs", Backfill::Slurm);
+    assert_eq!(r.outcomes[4].start, Some(149));
+    assert!(!r.outcomes[4].backfilled);
+}

@@ -25,10 +25,9 @@ pub(crate) struct Plan {
     ff: Vec<select::Res>,
     /// Nodes with a free CPU now.
     free_now: Vec<u32>,
-    /// Earliest starts found in this cycle, by job shape (request,
-    /// partition, limit); `None` = beyond the window. A later job of the
-    /// same shape cannot start earlier: reservations only grow.
-    shapes: Vec<(select::Req, u16, u64, Option<u64>)>,
+    /// The plans made in this cycle, one per job shape (the first
+    /// `SHAPES`).
+    shapes: Vec<Shape>,
     /// This cycle's reservations as `(start, end)`, one per job; its
     /// nodes are the bitset `rbits[k * words..]`.
     rlist: Vec<(u64, u64)>,
@@ -104,15 +103,48 @@ pub(crate) struct Plan {
     log_running: Vec<(u64, u32)>,
 }
 
-/// One sweep of [`Plan::log`]: job `job`'s earliest start at or after
-/// `t_min`, `found` (`None` = none up to the horizon of its cycle, and
-/// the next candidate time was `beyond`).
+/// One plan of [`Plan::log`] ([`Sim::earliest_start`]): job `job`'s
+/// planned start searching from `t_min`, `found` (`None` = none up to the
+/// horizon of its cycle, and the search stopped at `beyond`), and its
+/// first sweep's answer `first`.
 #[derive(Debug, Clone, Copy)]
 struct Swept {
     job: u32,
     t_min: u64,
     found: Option<u64>,
+    first: Option<u64>,
     beyond: u64,
+}
+
+/// How many job shapes a cycle keeps plans for.
+const SHAPES: usize = 64;
+
+/// How many of them a later job of the same shape starts its search from
+/// (see `Plan::shapes`' use in [`Sim::backfill_cycle`]).
+const EXACT_SHAPES: usize = 16;
+
+/// The plan made in a cycle for a job of this shape (request, partition,
+/// limit).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    req: select::Req,
+    part: u16,
+    limit: u64,
+    /// The planned start (`None` = none within the window).
+    found: Option<u64>,
+    /// Where the search would have begun without bounds from other
+    /// shapes: 0, or the planned start of an earlier job of this shape.
+    from: u64,
+    /// The job's earliest fit at or after `from`: the first candidate time
+    /// (an expected end of a running job or an end of a reservation) at
+    /// which its request fits the nodes free then and open over its
+    /// window (`None` = none within the window). `from` is 0 or such a
+    /// candidate time, so a later CPU-only job on the same 1-CPU
+    /// partition with at least as many CPUs and as long a limit, whose own
+    /// search begins no earlier than `from`, fits no earlier than `first`:
+    /// wherever it fits, this job fit at the candidate time at or before
+    /// (or now, which it did not).
+    first: Option<u64>,
 }
 
 impl Plan {
@@ -270,6 +302,20 @@ impl Plan {
         let e = t.saturating_add(len);
         let i = v.partition_point(|&(_, re)| re <= t);
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
+    }
+
+    /// Whether no reservation of this cycle holds any of `nodes` during
+    /// `[t, t + len)` (from the reservation list; `res` may be stale).
+    fn clear_of_reservations(&self, nodes: &[select::Alloc], t: u64, len: u64) -> bool {
+        let w = self.words;
+        let e = t.saturating_add(len);
+        self.rlist.iter().enumerate().all(|(k, &(rs, re))| {
+            rs >= e
+                || re <= t
+                || nodes
+                    .iter()
+                    .all(|a| self.rbits[k * w + a.node as usize / 64] & (1 << (a.node % 64)) == 0)
+        })
     }
 
     /// Brings the per-node intervals (`res`, which `open` reads) up to
@@ -831,22 +877,30 @@ impl Sim<'_> {
         Some(t)
     }
 
-    /// The earliest start of job `j` at or after `t_min` within the
-    /// horizon (the sweep that fits its request), with the nodes it would
-    /// use left in `found_bits`.
+    /// The start planned for job `j`, searching from `t_min` within the
+    /// horizon, with the nodes it would reserve left in `found_bits`; and
+    /// the first sweep's answer, the job's earliest fit at or after
+    /// `t_min` (see [`Shape::first`]).
+    ///
+    /// The plan: the sweep finds the first time `t` the job fits,
+    /// [`Sim::will_run_start`] moves it to the start cons_tres's will-run
+    /// test reports (and picks the nodes); if those nodes are reserved at
+    /// that later time, the sweep resumes from there.
     ///
     /// The answer comes from the log when it can. While no job starts or
     /// ends, the free nodes, the running jobs and so every candidate time
-    /// of a sweep stay the same; only the horizon (`now + bf_window`)
-    /// moves, and only later. So a sweep made in an earlier cycle of the
-    /// same job from the same `t_min`, on the same reservations, gives
-    /// the same answer: a start found then lay within the old horizon and
-    /// is found again; "none" stands while the next candidate time it
-    /// stopped at is still beyond the horizon. The reservations are the
-    /// same when every sweep before this one in the cycle matched the log
-    /// entry at its place (`*q` counts them); the first sweep that does
-    /// not (another job, another `t_min`, another answer) cuts the log
-    /// there and continues it. A start in this cycle ends the log's use.
+    /// of a sweep and every will-run answer stay the same; only the
+    /// horizon (`now + bf_window`) moves, and only later. So a plan made
+    /// in an earlier cycle for the same job from the same `t_min`, on the
+    /// same reservations, is made again: a start found then lay within
+    /// the old horizon and is found again; "none" stands while the time
+    /// it stopped at (the next candidate time of the sweep that found
+    /// nothing, or the will-run start past the horizon) is still beyond
+    /// the horizon. The reservations are the same when every plan before
+    /// this one in the cycle matched the log entry at its place (`*q`
+    /// counts them); the first plan that does not (another job, another
+    /// `t_min`, another answer) cuts the log there and continues it. A
+    /// start in this cycle ends the log's use.
     fn earliest_start(
         &mut self,
         j: u32,
@@ -854,7 +908,7 @@ impl Sim<'_> {
         horizon: u64,
         resolution: u64,
         q: &mut usize,
-    ) -> Option<u64> {
+    ) -> (Option<u64>, Option<u64>) {
         let w = self.bf.words;
         let use_log = self.bf.memo && !self.bf.stale;
         if use_log
@@ -871,32 +925,10 @@ impl Sim<'_> {
                 plan.found_bits
                     .copy_from_slice(&plan.log_bits[k * w..(k + 1) * w]);
             }
-            return e.found;
+            return (e.found, e.first);
         }
         self.stats.bf_sweeps += 1;
-        let c = self.jc[j as usize];
-        let p = c.part as usize;
-        let fast = {
-            let part = &self.parts[p];
-            !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
-        };
-        let found = if fast && self.bf.unit[p] {
-            self.unit_sweep(j, t_min, horizon, resolution)
-        } else {
-            let f = if fast {
-                self.fast_sweep(j, t_min, horizon, resolution)
-            } else {
-                self.sweep(j, t_min, horizon, resolution)
-            };
-            if f.is_some() {
-                let plan = &mut self.bf;
-                plan.found_bits.iter_mut().for_each(|x| *x = 0);
-                for a in &self.alloc_buf {
-                    plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
-                }
-            }
-            f
-        };
+        let (found, first) = self.plan_start(j, t_min, horizon, resolution);
         if use_log {
             let plan = &mut self.bf;
             plan.log.truncate(*q);
@@ -905,12 +937,309 @@ impl Sim<'_> {
                 job: j,
                 t_min,
                 found,
+                first,
                 beyond: plan.beyond,
             });
             plan.log_bits.extend_from_slice(&plan.found_bits);
             *q += 1;
         }
-        found
+        (found, first)
+    }
+
+    /// [`Sim::earliest_start`] without the log: the sweeps and will-run
+    /// tests themselves. When there is no start, `Plan::beyond` is left
+    /// at the time the search stopped beyond the horizon.
+    fn plan_start(
+        &mut self,
+        j: u32,
+        t_min: u64,
+        horizon: u64,
+        resolution: u64,
+    ) -> (Option<u64>, Option<u64>) {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let limit = c.limit;
+        let fast = !self.parts[p].exclusive && cpu_only(&c.req);
+        let unit = fast && self.bf.unit[p];
+        let mut from = t_min;
+        let mut first = None;
+        let mut resumed = false;
+        let found = loop {
+            let t = if unit {
+                self.unit_sweep(j, from, horizon, resolution)
+            } else if fast {
+                self.fast_sweep(j, from, horizon, resolution)
+            } else {
+                self.sweep(j, from, horizon, resolution)
+            };
+            if !resumed {
+                first = t;
+            }
+            let Some(t) = t else { break None };
+            let g = self.will_run_start(j, t, resolution);
+            if g > horizon {
+                self.bf.beyond = g;
+                break None;
+            }
+            if g == t || self.bf.clear_of_reservations(&self.alloc_buf, g, limit) {
+                break Some(g);
+            }
+            from = g;
+            resumed = true;
+        };
+        if found.is_some() {
+            let plan = &mut self.bf;
+            plan.found_bits.iter_mut().for_each(|x| *x = 0);
+            for a in &self.alloc_buf {
+                plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
+            }
+        }
+        (found, first)
+    }
+
+    /// The start Slurm's backfill plans for job `j`, which the sweep found
+    /// first fits at `t`. select/cons_tres's will-run test
+    /// (`_will_run_test`), which backfill asks for a blocked job's start
+    /// on the nodes free of reservations over its window, does not try
+    /// the job after each running job's expected end: it removes the
+    /// running jobs on those nodes in groups and reports the end of the
+    /// last job removed. The first group is every job ending by `E + 30`
+    /// s, where `E` is the first end rounded up to the next multiple of 30
+    /// s (strictly later); each later group doubles the window (`E + 60`,
+    /// `E + 120`, ...). Here: the first end after which the job fits on the
+    /// nodes open over `[t, t + limit)` falls in some window; the job is
+    /// planned at the last end in that window, and no earlier than `t`. A
+    /// job that fits there before any running job ends keeps `t`. The
+    /// nodes, in `alloc_buf`, are chosen on the state the test saw: the
+    /// free resources once the whole group has ended.
+    fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        if !self.parts[p].exclusive
+            && c.req.nodes == 0
+            && c.req.gpus == 0
+            && c.req.mem == 0
+            && self.bf.unit[p]
+        {
+            return self.will_run_unit(j, t, resolution);
+        }
+        let limit = c.limit;
+        let part = &self.parts[c.part as usize];
+        let mut ff = std::mem::take(&mut self.bf.ff);
+        // The nodes some reservation holds during `[t, t + limit)`, as a
+        // bitset (`blocked` is free between sweeps).
+        let plan = &mut self.bf;
+        let w = plan.words;
+        let wend = t.saturating_add(limit);
+        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+            if s < wend && e > t {
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
+                    *x |= b;
+                }
+            }
+        }
+        let blocked = &plan.blocked;
+        let open =
+            |n: u32| part.member[n as usize] && blocked[n as usize / 64] & (1 << (n % 64)) == 0;
+        ff.clear();
+        ff.extend_from_slice(&self.free);
+        let fits = |ff: &[select::Res],
+                    scratch: &mut select::Scratch,
+                    out: Option<&mut Vec<select::Alloc>>| {
+            select::select(
+                &c.req,
+                &part.nodes,
+                &self.cap,
+                ff,
+                part.exclusive,
+                &open,
+                scratch,
+                out,
+            )
+        };
+        // The free CPUs and GPUs on the open nodes: select runs only once
+        // they suffice.
+        let mut agg = (0u64, 0u64);
+        for &n in &part.nodes {
+            if open(n) {
+                agg.0 += ff[n as usize].cpus as u64;
+                agg.1 += ff[n as usize].gpus as u64;
+            }
+        }
+        let enough = |agg: (u64, u64)| agg.0 >= c.req.cpus as u64 && agg.1 >= c.req.gpus as u64;
+        let slots = &self.slots;
+        let jc = &self.jc;
+        // Frees running job `r`'s allocation in `ff` if it holds an open
+        // node (the test skips jobs on none of its nodes).
+        let release = |r: u32, ff: &mut [select::Res], agg: &mut (u64, u64)| {
+            let allocs = &slots[jc[r as usize].slot as usize];
+            if !allocs.iter().any(|a| open(a.node)) {
+                return false;
+            }
+            for a in allocs {
+                let f = &mut ff[a.node as usize];
+                f.cpus += a.cpus;
+                f.gpus += a.gpus;
+                if f.mem != select::MEM_UNLIMITED {
+                    f.mem += a.mem;
+                }
+                if open(a.node) {
+                    agg.0 += a.cpus as u64;
+                    agg.1 += a.gpus as u64;
+                }
+            }
+            true
+        };
+        let mut result = t;
+        if !(enough(agg) && fits(&ff, &mut self.scratch, None)) {
+            let mut first = None;
+            let mut fit_end = None;
+            let mut i = 0;
+            while i < self.running.len() {
+                let e = round_up(self.running[i].0, resolution);
+                if e > t {
+                    break;
+                }
+                // Every job ending at `e`.
+                let mut any = false;
+                while let Some(&(er, r)) = self.running.get(i) {
+                    if round_up(er, resolution) != e {
+                        break;
+                    }
+                    i += 1;
+                    any |= release(r, &mut ff, &mut agg);
+                }
+                if !any {
+                    continue;
+                }
+                first.get_or_insert(e);
+                if enough(agg) && fits(&ff, &mut self.scratch, None) {
+                    fit_end = Some(e);
+                    break;
+                }
+            }
+            if let (Some(first), Some(e)) = (first, fit_end) {
+                let bound = will_run_bound(first, e);
+                let mut g = e;
+                for &(er, r) in &self.running[i..] {
+                    let er = round_up(er, resolution);
+                    if er > bound {
+                        break;
+                    }
+                    if release(r, &mut ff, &mut agg) {
+                        g = er;
+                    }
+                }
+                result = g.max(t);
+            }
+        }
+        // The nodes: chosen on the state the test saw when the job fit.
+        let placed = fits(&ff, &mut self.scratch, Some(&mut self.alloc_buf));
+        debug_assert!(placed);
+        self.bf.ff = ff;
+        result
+    }
+
+    /// [`Sim::will_run_start`] for a CPU-only job on a partition of 1-CPU
+    /// nodes without GPUs, on bitsets: a node is free or not, the job
+    /// fits once enough open nodes are free, and select takes the lowest
+    /// of them. Same answer and allocation.
+    fn will_run_unit(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+        let c = self.jc[j as usize];
+        let need = c.req.cpus as u64;
+        let wend = t.saturating_add(c.limit);
+        let plan = &mut self.bf;
+        let w = plan.words;
+        // `blocked` = the open nodes: members free of reservations during
+        // `[t, t + limit)`; `found_bits` = the open nodes free so far.
+        plan.blocked
+            .copy_from_slice(&plan.member_bits[c.part as usize]);
+        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+            if s < wend && e > t {
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
+                    *x &= !b;
+                }
+            }
+        }
+        for ((f, &o), &b) in plan
+            .found_bits
+            .iter_mut()
+            .zip(&plan.blocked)
+            .zip(&plan.free_bits)
+        {
+            *f = o & b;
+        }
+        let count = |x: &[u64]| x.iter().map(|v| v.count_ones() as u64).sum::<u64>();
+        let mut result = t;
+        if count(&plan.found_bits) < need {
+            let mut first = None;
+            let mut fit_end = None;
+            let mut i = 0;
+            // Adds running job `r`'s nodes if it holds an open one.
+            let release = |r: u32, found: &mut [u64]| {
+                let off = self.jc[r as usize].slot as usize * w;
+                let nodes = &plan.slot_bits[off..off + w];
+                if nodes.iter().zip(&plan.blocked).all(|(&n, &o)| n & o == 0) {
+                    return false;
+                }
+                for ((f, &n), &o) in found.iter_mut().zip(nodes).zip(&plan.blocked) {
+                    *f |= n & o;
+                }
+                true
+            };
+            let mut found = std::mem::take(&mut plan.usable);
+            found.copy_from_slice(&plan.found_bits);
+            while i < self.running.len() {
+                let e = round_up(self.running[i].0, resolution);
+                if e > t {
+                    break;
+                }
+                let mut any = false;
+                while let Some(&(er, r)) = self.running.get(i) {
+                    if round_up(er, resolution) != e {
+                        break;
+                    }
+                    i += 1;
+                    any |= release(r, &mut found);
+                }
+                if !any {
+                    continue;
+                }
+                first.get_or_insert(e);
+                if count(&found) >= need {
+                    fit_end = Some(e);
+                    break;
+                }
+            }
+            if let (Some(first), Some(e)) = (first, fit_end) {
+                let bound = will_run_bound(first, e);
+                let mut g = e;
+                for &(er, r) in &self.running[i..] {
+                    let er = round_up(er, resolution);
+                    if er > bound {
+                        break;
+                    }
+                    if release(r, &mut found) {
+                        g = er;
+                    }
+                }
+                result = g.max(t);
+            }
+            plan.found_bits.copy_from_slice(&found);
+            plan.usable = found;
+        }
+        // The lowest `need` free open nodes, one CPU each.
+        self.alloc_buf.clear();
+        for n in bit_iter(&plan.found_bits).take(need as usize) {
+            self.alloc_buf.push(select::Alloc {
+                node: n,
+                cpus: 1,
+                gpus: 0,
+                mem: 0,
+            });
+        }
+        result
     }
 
     /// One backfill cycle.
@@ -980,46 +1309,65 @@ impl Sim<'_> {
                 break; // No job after this one can start: its reservation is moot.
             }
             // Earliest later start: sweep expected ends of running jobs and
-            // ends of reservations.
+            // ends of reservations, then Slurm's will-run start.
             let shape = self
                 .bf
                 .shapes
                 .iter()
-                .position(|&(r, sp, sl, _)| r == c.req && sp == c.part && sl == limit);
-            let t_min = match shape.map(|k| self.bf.shapes[k].3) {
+                .position(|s| s.req == c.req && s.part == c.part && s.limit == limit);
+            // A job of the same shape among the first `EXACT_SHAPES`: the
+            // search starts at its planned start, or is skipped if it found
+            // none. With will-run starts this is part of the plan, not a
+            // shortcut (the planned start can lie past the job's earliest
+            // fit), so it keeps the reach it has always had.
+            let t0 = match shape
+                .filter(|&k| k < EXACT_SHAPES)
+                .map(|k| self.bf.shapes[k].found)
+            {
                 Some(None) => continue, // Same shape found no start in the window.
                 Some(Some(t)) => t,
                 None => 0,
             };
             // On a partition of 1-CPU nodes, a CPU-only job fits no
             // earlier than one of this cycle with as few CPUs and as short
-            // a limit: its free nodes have only shrunk since, and more of
-            // them are reserved (for longer), so whenever it could start,
-            // that job could have.
-            let t_min = if self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive {
-                let mut t_min = t_min;
-                let mut none = false;
-                for &(r, sp, sl, f) in &self.bf.shapes {
-                    if sp == c.part && sl <= limit && cpu_only(&r) && r.cpus <= c.req.cpus {
-                        match f {
-                            Some(t) => t_min = t_min.max(t),
+            // a limit, searched from no later: its free nodes have only
+            // shrunk since, and more of them are reserved (for longer), so
+            // whenever it could start, that job could have (see
+            // `Shape::first`). So its first sweep may start at that job's
+            // earliest fit, and none for that job means none for it.
+            let mut from = t0;
+            let mut none = false;
+            if self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive {
+                for s in &self.bf.shapes {
+                    if s.part == c.part
+                        && s.limit <= limit
+                        && cpu_only(&s.req)
+                        && s.req.cpus <= c.req.cpus
+                        && s.from <= t0
+                    {
+                        match s.first {
+                            Some(t) => from = from.max(t),
                             None => none = true,
                         }
                     }
                 }
-                if none {
-                    continue; // A smaller, shorter job found no start in the window.
-                }
-                t_min
+            }
+            let (found, first) = if none {
+                (None, None)
             } else {
-                t_min
+                self.earliest_start(j, from, horizon, resolution, &mut q)
             };
-            let found = self.earliest_start(j, t_min, horizon, resolution, &mut q);
+            let entry = Shape {
+                req: c.req,
+                part: c.part,
+                limit,
+                found,
+                from: t0,
+                first,
+            };
             match shape {
-                Some(k) => self.bf.shapes[k].3 = found,
-                None if self.bf.shapes.len() < 64 => {
-                    self.bf.shapes.push((c.req, c.part, limit, found));
-                }
+                Some(k) => self.bf.shapes[k] = entry,
+                None if self.bf.shapes.len() < SHAPES => self.bf.shapes.push(entry),
                 None => {}
             }
             if let Some(t) = found {
@@ -1111,6 +1459,22 @@ fn alloc_fast(
 /// Whether `req` asks for CPUs only, on any number of nodes.
 fn cpu_only(req: &select::Req) -> bool {
     req.nodes == 0 && req.gpus == 0 && req.mem == 0
+}
+
+/// The end of the will-run window that holds end `e`, given the first
+/// running job's end `first` (see [`Sim::will_run_start`]): windows end
+/// at `E + 30`, `E + 60`, `E + 120`, ... s, where `E` is `first` rounded
+/// up to the next multiple of 30 s (strictly later). Slurm's
+/// `time_window` in cons_tres's job_test.c; `bf_window_linear` is not
+/// modelled.
+fn will_run_bound(first: u64, e: u64) -> u64 {
+    const WINDOW: u64 = 30;
+    let base = first.saturating_add(WINDOW - first % WINDOW);
+    let mut w = WINDOW;
+    while base.saturating_add(w) < e {
+        w = w.saturating_mul(2);
+    }
+    base.saturating_add(w)
 }
 
 /// The set bits of a node bitset, ascending.
