@@ -220,7 +220,7 @@ fn measure(label: &str, jobs: &[Job], names: &Names, cluster: &Cluster, policy: 
         }
     }
     println!(
-        "{label:<28} {policy:<7} {:>7} jobs  {:>8.4} s  {:>10.0} jobs/s  mean_queue={:.1} schedule={h:016x} events={} main_passes={} bf_cycles={} backfilled={}",
+        "{label:<28} {policy:<7} {:>7} jobs  {:>8.4} s  {:>10.0} jobs/s  mean_queue={:.1} schedule={h:016x} events={} main_passes={} bf_cycles={} bf_reused={} bf_sweeps={} backfilled={}",
         jobs.len(),
         best,
         jobs.len() as f64 / best,
@@ -228,6 +228,8 @@ fn measure(label: &str, jobs: &[Job], names: &Names, cluster: &Cluster, policy: 
         r.stats.events,
         r.stats.main_passes,
         r.stats.bf_cycles,
+        r.stats.bf_reused,
+        r.stats.bf_sweeps,
         backfilled
     );
 }

@@ -25,10 +25,9 @@ pub(crate) struct Plan {
     ff: Vec<select::Res>,
     /// Nodes with a free CPU now.
     free_now: Vec<u32>,
-    /// Earliest starts found in this cycle, by job shape (request,
-    /// partition, limit); `None` = beyond the window. A later job of the
-    /// same shape cannot start earlier: reservations only grow.
-    shapes: Vec<(select::Req, u16, u64, Option<u64>)>,
+    /// The plans made in this cycle, one per job shape (the first
+    /// `SHAPES`).
+    shapes: Vec<Shape>,
     /// This cycle's reservations as `(start, end)`, one per job; its
     /// nodes are the bitset `rbits[k * words..]`.
     rlist: Vec<(u64, u64)>,
@@ -76,8 +75,76 @@ pub(crate) struct Plan {
     prof_t: Vec<u64>,
     prof_bits: Vec<u64>,
     prof_valid: bool,
+    /// Free CPUs of partition `prof_cnt_part` in each state of the release
+    /// profile, as far as counted (`u64::MAX` = not yet).
+    prof_cnt: Vec<u64>,
+    prof_cnt_part: usize,
     /// How many `rlist` entries `res` holds.
     synced: usize,
+    /// Unit-partition jobs (partition, CPUs, limit) found unable to start
+    /// now in this cycle, none larger and longer than another.
+    nofit: Vec<(u16, u32, u64)>,
+    /// Where the last sweep stopped without a start: the first candidate
+    /// time beyond the horizon, or [`NEVER`] when there was none.
+    beyond: u64,
+    /// The sweeps made since the last start or end of a job, in the order
+    /// of the walk that made them (see [`Sim::earliest_start`]); the nodes
+    /// of entry `k`'s start are `log_bits[k * words..]`.
+    log: Vec<Swept>,
+    log_bits: Vec<u64>,
+    /// A job started or ended since the log, the free nodes and the
+    /// release profile were made: they are out of date.
+    stale: bool,
+    /// Reuse the log (off only in tests, to compare with the full path).
+    pub(crate) memo: bool,
+    /// The running jobs when the log was begun (debug builds check that
+    /// every start and end set `stale`).
+    #[cfg(debug_assertions)]
+    log_running: Vec<(u64, u32)>,
+}
+
+/// One plan of [`Plan::log`] ([`Sim::earliest_start`]): job `job`'s
+/// planned start searching from `t_min`, `found` (`None` = none up to the
+/// horizon of its cycle, and the search stopped at `beyond`), and its
+/// first sweep's answer `first`.
+#[derive(Debug, Clone, Copy)]
+struct Swept {
+    job: u32,
+    t_min: u64,
+    found: Option<u64>,
+    first: Option<u64>,
+    beyond: u64,
+}
+
+/// How many job shapes a cycle keeps plans for.
+const SHAPES: usize = 64;
+
+/// How many of them a later job of the same shape starts its search from
+/// (see `Plan::shapes`' use in [`Sim::backfill_cycle`]).
+const EXACT_SHAPES: usize = 16;
+
+/// The plan made in a cycle for a job of this shape (request, partition,
+/// limit).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    req: select::Req,
+    part: u16,
+    limit: u64,
+    /// The planned start (`None` = none within the window).
+    found: Option<u64>,
+    /// Where the search would have begun without bounds from other
+    /// shapes: 0, or the planned start of an earlier job of this shape.
+    from: u64,
+    /// The job's earliest fit at or after `from`: the first candidate time
+    /// (an expected end of a running job or an end of a reservation) at
+    /// which its request fits the nodes free then and open over its
+    /// window (`None` = none within the window). `from` is 0 or such a
+    /// candidate time, so a later CPU-only job on the same 1-CPU
+    /// partition with at least as many CPUs and as long a limit, whose own
+    /// search begins no earlier than `from`, fits no earlier than `first`:
+    /// wherever it fits, this job fit at the candidate time at or before
+    /// (or now, which it did not).
+    first: Option<u64>,
 }
 
 impl Plan {
@@ -113,7 +180,17 @@ impl Plan {
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
             prof_valid: false,
+            prof_cnt: Vec::new(),
+            prof_cnt_part: usize::MAX,
             synced: 0,
+            nofit: Vec::new(),
+            beyond: NEVER,
+            log: Vec::new(),
+            log_bits: Vec::new(),
+            stale: true,
+            memo: true,
+            #[cfg(debug_assertions)]
+            log_running: Vec::new(),
             blocked: vec![0; words],
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
@@ -131,13 +208,19 @@ impl Plan {
         self.touched.clear();
         self.ends.clear();
         self.shapes.clear();
+        self.nofit.clear();
         self.rlist.clear();
         self.by_start.clear();
         self.by_end.clear();
         self.start_or_ok = 1;
         self.rbits.clear();
-        self.prof_valid = false;
         self.synced = 0;
+    }
+
+    /// A job started or ended: the log, the free nodes and the release
+    /// profile no longer describe the cluster.
+    pub(crate) fn forget(&mut self) {
+        self.stale = true;
     }
 
     /// Whether partition `p` has only 1-CPU nodes without GPUs.
@@ -145,8 +228,10 @@ impl Plan {
         self.unit[p]
     }
 
-    /// Records the nodes of allocation slot `slot`.
+    /// Records the nodes of allocation slot `slot` (a job starts on them,
+    /// which also makes the plan [`Plan::forget`] what it knew).
     pub(crate) fn set_slot_bits(&mut self, slot: u32, allocs: &[select::Alloc]) {
+        self.forget();
         let w = self.words;
         let off = slot as usize * w;
         if self.slot_bits.len() < off + w {
@@ -167,21 +252,9 @@ impl Plan {
         }
     }
 
-    /// Records one job's reservation of `nodes` over `[t, t + len)` in
-    /// the sorted ends and the lists that fast sweeps walk; `sync` later
-    /// copies it to the per-node intervals.
-    fn record(&mut self, nodes: &[select::Alloc], t: u64, len: u64) {
-        if nodes.is_empty() {
-            return;
-        }
-        self.found_bits.iter_mut().for_each(|x| *x = 0);
-        for a in nodes {
-            self.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
-        }
-        self.record_bits(t, len);
-    }
-
-    /// [`Plan::record`] of the nodes in `found_bits` (not empty).
+    /// Records one job's reservation of the nodes in `found_bits` (not
+    /// empty) over `[t, t + len)` in the sorted ends and the lists that
+    /// fast sweeps walk; `sync` later copies it to the per-node intervals.
     fn record_bits(&mut self, t: u64, len: u64) {
         let e = t.saturating_add(len);
         if let Err(pos) = self.ends.binary_search(&e) {
@@ -229,6 +302,20 @@ impl Plan {
         let e = t.saturating_add(len);
         let i = v.partition_point(|&(_, re)| re <= t);
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
+    }
+
+    /// Whether no reservation of this cycle holds any of `nodes` during
+    /// `[t, t + len)` (from the reservation list; `res` may be stale).
+    fn clear_of_reservations(&self, nodes: &[select::Alloc], t: u64, len: u64) -> bool {
+        let w = self.words;
+        let e = t.saturating_add(len);
+        self.rlist.iter().enumerate().all(|(k, &(rs, re))| {
+            rs >= e
+                || re <= t
+                || nodes
+                    .iter()
+                    .all(|a| self.rbits[k * w + a.node as usize / 64] & (1 << (a.node % 64)) == 0)
+        })
     }
 
     /// Brings the per-node intervals (`res`, which `open` reads) up to
@@ -282,7 +369,27 @@ impl Sim<'_> {
         let now = self.now;
         let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
         if fast && self.bf.unit[c.part as usize] {
-            return self.unit_fits_now(j, take);
+            // A job with as many CPUs and as long a limit as one that could
+            // not start earlier in this cycle cannot either: free nodes
+            // only shrink and reservations only grow within a cycle, and a
+            // longer limit meets more of them.
+            let (need, limit) = (c.req.cpus, c.limit);
+            let nofit = &mut self.bf.nofit;
+            if nofit
+                .iter()
+                .any(|&(fp, fc, fl)| fp == c.part && fc <= need && fl <= limit)
+            {
+                return false;
+            }
+            let ok = self.unit_fits_now(j, take);
+            if !ok {
+                let nofit = &mut self.bf.nofit;
+                nofit.retain(|&(fp, fc, fl)| !(fp == c.part && need <= fc && limit <= fl));
+                if nofit.len() < 8 {
+                    nofit.push((c.part, need, limit));
+                }
+            }
+            return ok;
         }
         self.bf.sync();
         let plan = &self.bf;
@@ -418,6 +525,7 @@ impl Sim<'_> {
             let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
+                self.bf.beyond = t;
                 break;
             }
             while let Some(&(e, r)) = self.running.get(ri) {
@@ -505,6 +613,7 @@ impl Sim<'_> {
             let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
+                plan.beyond = t;
                 break;
             }
             while let Some(&(e, r)) = self.running.get(ri) {
@@ -613,6 +722,7 @@ impl Sim<'_> {
             }
         }
         plan.prof_valid = true;
+        plan.prof_cnt_part = usize::MAX;
     }
 
     /// [`Sim::fast_sweep`] on a partition of 1-CPU nodes without GPUs,
@@ -636,26 +746,33 @@ impl Sim<'_> {
         let plan = &mut self.bf;
         let w = plan.words;
         plan.blocked.iter_mut().for_each(|x| *x = 0);
+        if plan.prof_cnt_part != p {
+            plan.prof_cnt.clear();
+            plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
+            plan.prof_cnt_part = p;
+        }
         let mb = &plan.member_bits[p];
-        let state = |k: usize| &plan.prof_bits[k * w..(k + 1) * w];
-        let free_cpus = |k: usize| -> u64 {
-            state(k)
-                .iter()
-                .zip(mb)
-                .map(|(&f, &m)| (f & m).count_ones() as u64)
-                .sum()
-        };
         // The first state with enough free CPUs in the partition.
         let (mut lo, mut hi) = (0usize, plan.prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if free_cpus(mid) < need {
+            let mut free = plan.prof_cnt[mid];
+            if free == u64::MAX {
+                free = plan.prof_bits[mid * w..(mid + 1) * w]
+                    .iter()
+                    .zip(mb)
+                    .map(|(&f, &m)| (f & m).count_ones() as u64)
+                    .sum();
+                plan.prof_cnt[mid] = free;
+            }
+            if free < need {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         if lo == plan.prof_t.len() + 1 {
+            plan.beyond = NEVER;
             return None;
         }
         let t_lo = if lo == 0 {
@@ -675,6 +792,7 @@ impl Sim<'_> {
             let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
+                plan.beyond = t;
                 break;
             }
             while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
@@ -759,6 +877,371 @@ impl Sim<'_> {
         Some(t)
     }
 
+    /// The start planned for job `j`, searching from `t_min` within the
+    /// horizon, with the nodes it would reserve left in `found_bits`; and
+    /// the first sweep's answer, the job's earliest fit at or after
+    /// `t_min` (see [`Shape::first`]).
+    ///
+    /// The plan: the sweep finds the first time `t` the job fits,
+    /// [`Sim::will_run_start`] moves it to the start cons_tres's will-run
+    /// test reports (and picks the nodes); if those nodes are reserved at
+    /// that later time, the sweep resumes from there.
+    ///
+    /// The answer comes from the log when it can. While no job starts or
+    /// ends, the free nodes, the running jobs and so every candidate time
+    /// of a sweep and every will-run answer stay the same; only the
+    /// horizon (`now + bf_window`) moves, and only later. So a plan made
+    /// in an earlier cycle for the same job from the same `t_min`, on the
+    /// same reservations, is made again: a start found then lay within
+    /// the old horizon and is found again; "none" stands while the time
+    /// it stopped at (the next candidate time of the sweep that found
+    /// nothing, or the will-run start past the horizon) is still beyond
+    /// the horizon. The reservations are the same when every plan before
+    /// this one in the cycle matched the log entry at its place (`*q`
+    /// counts them); the first plan that does not (another job, another
+    /// `t_min`, another answer) cuts the log there and continues it. A
+    /// start in this cycle ends the log's use.
+    fn earliest_start(
+        &mut self,
+        j: u32,
+        t_min: u64,
+        horizon: u64,
+        resolution: u64,
+        q: &mut usize,
+    ) -> (Option<u64>, Option<u64>) {
+        let w = self.bf.words;
+        let use_log = self.bf.memo && !self.bf.stale;
+        if use_log
+            && let Some(&e) = self.bf.log.get(*q)
+            && e.job == j
+            && e.t_min == t_min
+            && (e.found.is_some() || e.beyond > horizon)
+        {
+            let k = *q;
+            *q += 1;
+            self.stats.bf_reused += 1;
+            if e.found.is_some() {
+                let plan = &mut self.bf;
+                plan.found_bits
+                    .copy_from_slice(&plan.log_bits[k * w..(k + 1) * w]);
+            }
+            return (e.found, e.first);
+        }
+        self.stats.bf_sweeps += 1;
+        let (found, first) = self.plan_start(j, t_min, horizon, resolution);
+        if use_log {
+            let plan = &mut self.bf;
+            plan.log.truncate(*q);
+            plan.log_bits.truncate(*q * w);
+            plan.log.push(Swept {
+                job: j,
+                t_min,
+                found,
+                first,
+                beyond: plan.beyond,
+            });
+            plan.log_bits.extend_from_slice(&plan.found_bits);
+            *q += 1;
+        }
+        (found, first)
+    }
+
+    /// [`Sim::earliest_start`] without the log: the sweeps and will-run
+    /// tests themselves. When there is no start, `Plan::beyond` is left
+    /// at the time the search stopped beyond the horizon.
+    fn plan_start(
+        &mut self,
+        j: u32,
+        t_min: u64,
+        horizon: u64,
+        resolution: u64,
+    ) -> (Option<u64>, Option<u64>) {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        let limit = c.limit;
+        let fast = !self.parts[p].exclusive && cpu_only(&c.req);
+        let unit = fast && self.bf.unit[p];
+        let mut from = t_min;
+        let mut first = None;
+        let mut resumed = false;
+        let found = loop {
+            let t = if unit {
+                self.unit_sweep(j, from, horizon, resolution)
+            } else if fast {
+                self.fast_sweep(j, from, horizon, resolution)
+            } else {
+                self.sweep(j, from, horizon, resolution)
+            };
+            if !resumed {
+                first = t;
+            }
+            let Some(t) = t else { break None };
+            let g = self.will_run_start(j, t, resolution);
+            if g > horizon {
+                self.bf.beyond = g;
+                break None;
+            }
+            if g == t || self.bf.clear_of_reservations(&self.alloc_buf, g, limit) {
+                break Some(g);
+            }
+            from = g;
+            resumed = true;
+        };
+        if found.is_some() {
+            let plan = &mut self.bf;
+            plan.found_bits.iter_mut().for_each(|x| *x = 0);
+            for a in &self.alloc_buf {
+                plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
+            }
+        }
+        (found, first)
+    }
+
+    /// The start Slurm's backfill plans for job `j`, which the sweep found
+    /// first fits at `t`. select/cons_tres's will-run test
+    /// (`_will_run_test`), which backfill asks for a blocked job's start
+    /// on the nodes free of reservations over its window, does not try
+    /// the job after each running job's expected end: it removes the
+    /// running jobs on those nodes in groups and reports the end of the
+    /// last job removed. The first group is every job ending by `E + 30`
+    /// s, where `E` is the first end rounded up to the next multiple of 30
+    /// s (strictly later); each later group doubles the window (`E + 60`,
+    /// `E + 120`, ...). Here: the first end after which the job fits on the
+    /// nodes open over `[t, t + limit)` falls in some window; the job is
+    /// planned at the last end in that window, and no earlier than `t`. A
+    /// job that fits there before any running job ends keeps `t`. The
+    /// nodes, in `alloc_buf`, are chosen on the state the test saw: the
+    /// free resources once the whole group has ended.
+    fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+        let c = self.jc[j as usize];
+        let p = c.part as usize;
+        if !self.parts[p].exclusive
+            && c.req.nodes == 0
+            && c.req.gpus == 0
+            && c.req.mem == 0
+            && self.bf.unit[p]
+        {
+            return self.will_run_unit(j, t, resolution);
+        }
+        let limit = c.limit;
+        let part = &self.parts[c.part as usize];
+        let mut ff = std::mem::take(&mut self.bf.ff);
+        // The nodes some reservation holds during `[t, t + limit)`, as a
+        // bitset (`blocked` is free between sweeps).
+        let plan = &mut self.bf;
+        let w = plan.words;
+        let wend = t.saturating_add(limit);
+        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+            if s < wend && e > t {
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
+                    *x |= b;
+                }
+            }
+        }
+        let blocked = &plan.blocked;
+        let open =
+            |n: u32| part.member[n as usize] && blocked[n as usize / 64] & (1 << (n % 64)) == 0;
+        ff.clear();
+        ff.extend_from_slice(&self.free);
+        let fits = |ff: &[select::Res],
+                    scratch: &mut select::Scratch,
+                    out: Option<&mut Vec<select::Alloc>>| {
+            select::select(
+                &c.req,
+                &part.nodes,
+                &self.cap,
+                ff,
+                part.exclusive,
+                &open,
+                scratch,
+                out,
+            )
+        };
+        // The free CPUs and GPUs on the open nodes: select runs only once
+        // they suffice.
+        let mut agg = (0u64, 0u64);
+        for &n in &part.nodes {
+            if open(n) {
+                agg.0 += ff[n as usize].cpus as u64;
+                agg.1 += ff[n as usize].gpus as u64;
+            }
+        }
+        let enough = |agg: (u64, u64)| agg.0 >= c.req.cpus as u64 && agg.1 >= c.req.gpus as u64;
+        let slots = &self.slots;
+        let jc = &self.jc;
+        // Frees running job `r`'s allocation in `ff` if it holds an open
+        // node (the test skips jobs on none of its nodes).
+        let release = |r: u32, ff: &mut [select::Res], agg: &mut (u64, u64)| {
+            let allocs = &slots[jc[r as usize].slot as usize];
+            if !allocs.iter().any(|a| open(a.node)) {
+                return false;
+            }
+            for a in allocs {
+                let f = &mut ff[a.node as usize];
+                f.cpus += a.cpus;
+                f.gpus += a.gpus;
+                if f.mem != select::MEM_UNLIMITED {
+                    f.mem += a.mem;
+                }
+                if open(a.node) {
+                    agg.0 += a.cpus as u64;
+                    agg.1 += a.gpus as u64;
+                }
+            }
+            true
+        };
+        let mut result = t;
+        if !(enough(agg) && fits(&ff, &mut self.scratch, None)) {
+            let mut first = None;
+            let mut fit_end = None;
+            let mut i = 0;
+            while i < self.running.len() {
+                let e = round_up(self.running[i].0, resolution);
+                if e > t {
+                    break;
+                }
+                // Every job ending at `e`.
+                let mut any = false;
+                while let Some(&(er, r)) = self.running.get(i) {
+                    if round_up(er, resolution) != e {
+                        break;
+                    }
+                    i += 1;
+                    any |= release(r, &mut ff, &mut agg);
+                }
+                if !any {
+                    continue;
+                }
+                first.get_or_insert(e);
+                if enough(agg) && fits(&ff, &mut self.scratch, None) {
+                    fit_end = Some(e);
+                    break;
+                }
+            }
+            if let (Some(first), Some(e)) = (first, fit_end) {
+                let bound = will_run_bound(first, e);
+                let mut g = e;
+                for &(er, r) in &self.running[i..] {
+                    let er = round_up(er, resolution);
+                    if er > bound {
+                        break;
+                    }
+                    if release(r, &mut ff, &mut agg) {
+                        g = er;
+                    }
+                }
+                result = g.max(t);
+            }
+        }
+        // The nodes: chosen on the state the test saw when the job fit.
+        let placed = fits(&ff, &mut self.scratch, Some(&mut self.alloc_buf));
+        debug_assert!(placed);
+        self.bf.ff = ff;
+        result
+    }
+
+    /// [`Sim::will_run_start`] for a CPU-only job on a partition of 1-CPU
+    /// nodes without GPUs, on bitsets: a node is free or not, the job
+    /// fits once enough open nodes are free, and select takes the lowest
+    /// of them. Same answer and allocation.
+    fn will_run_unit(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+        let c = self.jc[j as usize];
+        let need = c.req.cpus as u64;
+        let wend = t.saturating_add(c.limit);
+        let plan = &mut self.bf;
+        let w = plan.words;
+        // `blocked` = the open nodes: members free of reservations during
+        // `[t, t + limit)`; `found_bits` = the open nodes free so far.
+        plan.blocked
+            .copy_from_slice(&plan.member_bits[c.part as usize]);
+        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+            if s < wend && e > t {
+                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
+                    *x &= !b;
+                }
+            }
+        }
+        for ((f, &o), &b) in plan
+            .found_bits
+            .iter_mut()
+            .zip(&plan.blocked)
+            .zip(&plan.free_bits)
+        {
+            *f = o & b;
+        }
+        let count = |x: &[u64]| x.iter().map(|v| v.count_ones() as u64).sum::<u64>();
+        let mut result = t;
+        if count(&plan.found_bits) < need {
+            let mut first = None;
+            let mut fit_end = None;
+            let mut i = 0;
+            // Adds running job `r`'s nodes if it holds an open one.
+            let release = |r: u32, found: &mut [u64]| {
+                let off = self.jc[r as usize].slot as usize * w;
+                let nodes = &plan.slot_bits[off..off + w];
+                if nodes.iter().zip(&plan.blocked).all(|(&n, &o)| n & o == 0) {
+                    return false;
+                }
+                for ((f, &n), &o) in found.iter_mut().zip(nodes).zip(&plan.blocked) {
+                    *f |= n & o;
+                }
+                true
+            };
+            let mut found = std::mem::take(&mut plan.usable);
+            found.copy_from_slice(&plan.found_bits);
+            while i < self.running.len() {
+                let e = round_up(self.running[i].0, resolution);
+                if e > t {
+                    break;
+                }
+                let mut any = false;
+                while let Some(&(er, r)) = self.running.get(i) {
+                    if round_up(er, resolution) != e {
+                        break;
+                    }
+                    i += 1;
+                    any |= release(r, &mut found);
+                }
+                if !any {
+                    continue;
+                }
+                first.get_or_insert(e);
+                if count(&found) >= need {
+                    fit_end = Some(e);
+                    break;
+                }
+            }
+            if let (Some(first), Some(e)) = (first, fit_end) {
+                let bound = will_run_bound(first, e);
+                let mut g = e;
+                for &(er, r) in &self.running[i..] {
+                    let er = round_up(er, resolution);
+                    if er > bound {
+                        break;
+                    }
+                    if release(r, &mut found) {
+                        g = er;
+                    }
+                }
+                result = g.max(t);
+            }
+            plan.found_bits.copy_from_slice(&found);
+            plan.usable = found;
+        }
+        // The lowest `need` free open nodes, one CPU each.
+        self.alloc_buf.clear();
+        for n in bit_iter(&plan.found_bits).take(need as usize) {
+            self.alloc_buf.push(select::Alloc {
+                node: n,
+                cpus: 1,
+                gpus: 0,
+                mem: 0,
+            });
+        }
+        result
+    }
+
     /// One backfill cycle.
     pub(super) fn backfill_cycle(&mut self) {
         if self.pending.is_empty() {
@@ -775,15 +1258,33 @@ impl Sim<'_> {
         let horizon = now.saturating_add(self.cluster.sched.bf_window);
         let resolution = self.cluster.sched.bf_resolution.max(1);
         self.bf.clear();
-        let mut free_now = std::mem::take(&mut self.bf.free_now);
-        free_now.clear();
-        free_now.extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
-        self.bf.free_now = free_now;
-        self.bf.set_free_bits();
+        if self.bf.stale {
+            // A job started or ended since the last cycle.
+            let plan = &mut self.bf;
+            plan.free_now.clear();
+            plan.free_now
+                .extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
+            plan.set_free_bits();
+            plan.prof_valid = false;
+            plan.log.clear();
+            plan.log_bits.clear();
+            plan.stale = false;
+            #[cfg(debug_assertions)]
+            {
+                plan.log_running.clear();
+                plan.log_running.extend_from_slice(&self.running);
+            }
+        }
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            self.bf.log_running == self.running,
+            "a job started or ended without Plan::forget"
+        );
         let Some(mut last) = self.last_starter(0, max_test - 1) else {
             return;
         };
         let mut started = false;
+        let mut q = 0;
         let mut i = 0;
         while i <= last {
             let j = self.pending[i];
@@ -808,41 +1309,77 @@ impl Sim<'_> {
                 break; // No job after this one can start: its reservation is moot.
             }
             // Earliest later start: sweep expected ends of running jobs and
-            // ends of reservations.
+            // ends of reservations, then Slurm's will-run start.
             let shape = self
                 .bf
                 .shapes
                 .iter()
-                .position(|&(r, sp, sl, _)| r == c.req && sp == c.part && sl == limit);
-            let t_min = match shape.map(|k| self.bf.shapes[k].3) {
+                .position(|s| s.req == c.req && s.part == c.part && s.limit == limit);
+            // A job of the same shape among the first `EXACT_SHAPES`: the
+            // search starts at its planned start, or is skipped if it found
+            // none. With will-run starts this is part of the plan, not a
+            // shortcut (the planned start can lie past the job's earliest
+            // fit), so it keeps the reach it has always had.
+            let t0 = match shape
+                .filter(|&k| k < EXACT_SHAPES)
+                .map(|k| self.bf.shapes[k].found)
+            {
                 Some(None) => continue, // Same shape found no start in the window.
                 Some(Some(t)) => t,
                 None => 0,
             };
-            let fast = {
-                let part = &self.parts[p];
-                !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0
-            };
-            let unit = fast && self.bf.unit[p];
-            let found = if unit {
-                self.unit_sweep(j, t_min, horizon, resolution)
-            } else if fast {
-                self.fast_sweep(j, t_min, horizon, resolution)
+            // On a partition of 1-CPU nodes, a CPU-only job fits no
+            // earlier than one of this cycle with as few CPUs and as short
+            // a limit, searched from no later: its free nodes have only
+            // shrunk since, and more of them are reserved (for longer), so
+            // whenever it could start, that job could have (see
+            // `Shape::first`). So its first sweep may start at that job's
+            // earliest fit, and none for that job means none for it.
+            let mut from = t0;
+            let mut none = false;
+            if self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive {
+                for s in &self.bf.shapes {
+                    if s.part == c.part
+                        && s.limit <= limit
+                        && cpu_only(&s.req)
+                        && s.req.cpus <= c.req.cpus
+                        && s.from <= t0
+                    {
+                        match s.first {
+                            Some(t) => from = from.max(t),
+                            None => none = true,
+                        }
+                    }
+                }
+            }
+            let (found, first) = if none {
+                (None, None)
             } else {
-                self.sweep(j, t_min, horizon, resolution)
+                self.earliest_start(j, from, horizon, resolution, &mut q)
+            };
+            let entry = Shape {
+                req: c.req,
+                part: c.part,
+                limit,
+                found,
+                from: t0,
+                first,
             };
             match shape {
-                Some(k) => self.bf.shapes[k].3 = found,
-                None if self.bf.shapes.len() < 16 => {
-                    self.bf.shapes.push((c.req, c.part, limit, found));
-                }
+                Some(k) => self.bf.shapes[k] = entry,
+                None if self.bf.shapes.len() < SHAPES => self.bf.shapes.push(entry),
                 None => {}
             }
             if let Some(t) = found {
-                if unit {
+                if self.bf.found_bits.iter().any(|&x| x != 0) {
                     self.bf.record_bits(t, limit);
-                } else {
-                    self.bf.record(&self.alloc_buf, t, limit);
+                }
+                // The job at `last` could start before this reservation;
+                // one that begins after its window `[now, now + limit)`
+                // leaves it able to.
+                let lj = self.pending[last] as usize;
+                if t >= now.saturating_add(self.jc[lj].limit) {
+                    continue;
                 }
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
@@ -919,6 +1456,27 @@ fn alloc_fast(
     debug_assert_eq!(rc, 0);
 }
 
+/// Whether `req` asks for CPUs only, on any number of nodes.
+fn cpu_only(req: &select::Req) -> bool {
+    req.nodes == 0 && req.gpus == 0 && req.mem == 0
+}
+
+/// The end of the will-run window that holds end `e`, given the first
+/// running job's end `first` (see [`Sim::will_run_start`]): windows end
+/// at `E + 30`, `E + 60`, `E + 120`, ... s, where `E` is `first` rounded
+/// up to the next multiple of 30 s (strictly later). Slurm's
+/// `time_window` in cons_tres's job_test.c; `bf_window_linear` is not
+/// modelled.
+fn will_run_bound(first: u64, e: u64) -> u64 {
+    const WINDOW: u64 = 30;
+    let base = first.saturating_add(WINDOW - first % WINDOW);
+    let mut w = WINDOW;
+    while base.saturating_add(w) < e {
+        w = w.saturating_mul(2);
+    }
+    base.saturating_add(w)
+}
+
 /// The set bits of a node bitset, ascending.
 fn bit_iter(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
     words.iter().enumerate().flat_map(|(k, &w)| {
@@ -932,4 +1490,129 @@ fn bit_iter(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
             Some((k * 64) as u32 + b)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Backfill, SimConfig, SimResult};
+    use super::Sim;
+    use crate::baselines;
+    use crate::cluster::{Cluster, Node, Partition, PriorityConfig, SchedConfig};
+    use crate::trace::{Job, Names};
+
+    /// 16 nodes of 1 CPU (with `gpus` untyped GPUs each, which no job asks
+    /// for) and jobs that arrive faster than they end, so that many
+    /// backfill cycles follow arrivals only.
+    fn workload(gpus: u32, mem: u64) -> (Vec<Job>, Names, Cluster) {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |m: u64| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s % m
+        };
+        let mut t = 0;
+        let jobs = (0..300u64)
+            .map(|id| {
+                t += next(40);
+                let limit = 60 * (1 + next(60));
+                Job {
+                    id: id + 1,
+                    submit: t,
+                    eligible: t,
+                    cpus: 1 + next(10) as u32,
+                    mem_mb: mem,
+                    run_time: next(limit + limit / 4),
+                    time_limit: Some(limit),
+                    user: 1 + next(2) as u32,
+                    ..Job::default()
+                }
+            })
+            .collect();
+        let mut names = Names::default();
+        names.users.intern("alice");
+        names.users.intern("bob");
+        let nodes = (0..16)
+            .map(|i| Node {
+                name: format!("n{i}"),
+                cpus: 1,
+                mem_mb: 0,
+                gpus,
+                gpu_type: String::new(),
+                features: vec![],
+            })
+            .collect();
+        let cluster = Cluster {
+            name: "t".into(),
+            nodes,
+            partitions: vec![Partition {
+                name: "p".into(),
+                nodes: (0..16).collect(),
+                priority_tier: 1,
+                priority_job_factor: 1,
+                max_time: None,
+                default_time: None,
+                default: true,
+                exclusive: false,
+            }],
+            priority: PriorityConfig::default(),
+            sched: SchedConfig {
+                bf_interval: 5,
+                bf_resolution: 60,
+                ..SchedConfig::default()
+            },
+        };
+        (jobs, names, cluster)
+    }
+
+    fn run(jobs: &[Job], names: &Names, c: &Cluster, policy: &str, memo: bool) -> SimResult {
+        let mut p = baselines::by_name(policy).expect("policy");
+        let cfg = SimConfig {
+            backfill: Backfill::Slurm,
+            record_events: true,
+            ..SimConfig::default()
+        };
+        let mut sim = Sim::new(jobs, names, c, p.as_mut(), &cfg).expect("valid");
+        sim.bf.memo = memo;
+        sim.run().expect("simulation")
+    }
+
+    #[test]
+    fn reused_sweeps_give_the_schedule_of_full_cycles() {
+        // Each planner path (1-CPU nodes; CPU-only jobs on other nodes;
+        // the general sweep, here for a memory request), windows short
+        // enough that "no start in the window" answers turn into starts
+        // as `now` moves on (reusing those answers regardless of the
+        // horizon changes the wfp3 schedules at 600 s and 300 s), and a
+        // `bf_max_job_test` that cuts the queue.
+        for (gpus, mem) in [(0, 0), (1, 0), (1, 1)] {
+            let (jobs, names, base) = workload(gpus, mem);
+            for (window, max_test) in [(86_400, 500), (600, 500), (300, 500), (3_600, 6)] {
+                let mut c = base.clone();
+                c.sched.bf_window = window;
+                c.sched.bf_max_job_test = max_test;
+                for policy in ["slurm", "wfp3"] {
+                    let what = format!(
+                        "gpus={gpus} mem={mem} window={window} max_test={max_test} {policy}"
+                    );
+                    let full = run(&jobs, &names, &c, policy, false);
+                    let memo = run(&jobs, &names, &c, policy, true);
+                    assert_eq!(full.stats.bf_reused, 0, "{what}");
+                    assert!(
+                        memo.stats.bf_reused > 10,
+                        "{what}: {} sweeps reused",
+                        memo.stats.bf_reused
+                    );
+                    assert!(full.outcomes.iter().filter(|o| o.backfilled).count() > 50);
+                    assert_eq!(full.outcomes, memo.outcomes, "{what}");
+                    assert_eq!(full.events, memo.events, "{what}");
+                    assert_eq!(
+                        full.stats.bf_sweeps,
+                        memo.stats.bf_sweeps + memo.stats.bf_reused,
+                        "{what}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -96,6 +96,14 @@ pub struct SimStats {
     pub main_passes: u64,
     /// Backfill cycles run.
     pub bf_cycles: u64,
+    /// Backfill searches for a job's planned start (its sweep, the
+    /// will-run test, and any resumed sweeps) answered from earlier
+    /// cycles' searches (nothing had started or ended since) instead of
+    /// searching again.
+    pub bf_reused: u64,
+    /// Backfill searches made (each one sweep and will-run test, or more
+    /// when the sweep resumes).
+    pub bf_sweeps: u64,
 }
 
 /// Result of one simulation.

@@ -1196,6 +1196,7 @@ impl<'a> Sim<'a> {
         }
         self.slots[c.slot as usize] = buf;
         self.free_slots.push(c.slot);
+        self.bf.forget();
         let exp_end = c.start.saturating_add(c.limit);
         let pos = self
             .running
