@@ -26,6 +26,9 @@ Examples:
   slurm-rl train --trace lublin_256.swf --out runs/lublin --total-updates 200
   slurm-rl train --trace hist.jsonl --cluster slurm.conf --out runs/site --reward mix \\
       --reward-weights 1,0.5,0 --guard-p99-wait 86400
+  # A linear scorer searched by the CEM before PPO (cem.csv; docs/training.md)
+  slurm-rl train --trace hist.jsonl --cluster slurm.conf --out runs/cem --linear --init unicep \\
+      --cem-iters 20 --total-updates 10 --guard-p99-ratio 1.0 --keep-best-p99-ratio 1.1
   # A 12-point sweep, one point per array task (writes runs/sweep/task-<i>/)
   slurm-rl train --trace hist.jsonl --cluster slurm.conf --out runs/sweep \\
       --sweep 'learning-rate=3e-4,1e-3;rank-depth=4,16;seed=1,2,3' --sweep-count   # prints 12
