@@ -59,6 +59,22 @@ pub struct Found {
     pub log: Vec<[f64; 3]>,
 }
 
+/// `start`, a linear model (one layer), with that layer's weights replaced
+/// by `w`; everything else (bias, features, reward, training summary) kept.
+pub fn with_weights(start: &policy::Model, w: &[f64]) -> Result<policy::Model> {
+    let mut layer = start.mlp().layers()[0].clone();
+    layer.weight = w.iter().map(|&x| x as f32).collect();
+    let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
+        .map_err(anyhow::Error::msg)?;
+    Ok(policy::Model::new(
+        mlp,
+        start.spec().clone(),
+        start.reward.clone(),
+        start.training.clone(),
+        chrono::Utc::now().to_rfc3339(),
+    )?)
+}
+
 /// A standard normal draw (Box–Muller).
 fn normal(rng: &mut ChaCha8Rng) -> f64 {
     let u1: f64 = rng.r#gen::<f64>().max(1e-300);

@@ -1187,26 +1187,14 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let windows: Vec<usize> = (0..args.cem_windows)
             .map(|i| i * (split - k) / args.cem_windows.saturating_sub(1).max(1))
             .collect();
-        let with_weights = |w: &[f64]| -> Result<Model> {
-            let start = agent.to_model(spec.clone(), reward.describe(), training_meta(0, 0))?;
-            let mut layer = start.mlp().layers()[0].clone();
-            layer.weight = w.iter().map(|&x| x as f32).collect();
-            let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
-                .map_err(anyhow::Error::msg)?;
-            Ok(Model::new(
-                mlp,
-                spec.clone(),
-                reward.describe(),
-                training_meta(0, 0),
-                chrono::Utc::now().to_rfc3339(),
-            )?)
-        };
+        let start = agent.to_model(spec.clone(), reward.describe(), training_meta(0, 0))?;
+        let with_weights = |w: &[f64]| crate::cem::with_weights(&start, w);
         let on_windows = |spec: sim::eval::PolicySpec<'_>| {
             validate(&trace, &cluster, &sim_cfg, k, &windows, spec)
         };
         let (ref_bsld, ref_p99) =
             on_windows(sim::eval::PolicySpec::baseline("slurm").expect("slurm"))?;
-        let init: Vec<f64> = agent.actor_mlp()?.layers()[0]
+        let init: Vec<f64> = start.mlp().layers()[0]
             .weight
             .iter()
             .map(|&x| x as f64)

@@ -412,17 +412,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
      -> Result<()> {
         let start = agent.to_model(spec.clone(), reward.clone(), meta(cem_at, decisions))?;
         let (w, log) = cem(env, &start.mlp().layers()[0], &cem_starts, a, rng)?;
-        let mut layer = start.mlp().layers()[0].clone();
-        layer.weight = w;
-        let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
-            .map_err(anyhow::Error::msg)?;
-        let m = Model::new(
-            mlp,
-            spec.clone(),
-            reward.clone(),
-            meta(cem_at, decisions),
-            chrono::Utc::now().to_rfc3339(),
-        )?;
+        let m = crate::cem::with_weights(&start, &w)?;
         agent.load_actor(&m)?;
         let v = rlenv::evaluate_model(env, &m, &split.val_starts, val_len)?;
         let v = v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -651,7 +641,7 @@ fn cem(
     starts: &[usize],
     a: &Args,
     rng: &mut ChaCha8Rng,
-) -> Result<(Vec<f32>, Vec<[f64; 3]>)> {
+) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
     let dim = init.weight.len();
     let mu: Vec<f64> = init.weight.iter().map(|&x| x as f64).collect();
     let found = crate::cem::search(&mu, &a.cem, rng, |w| {
@@ -668,7 +658,7 @@ fn cem(
         }
         Ok(sum / starts.len() as f64)
     })?;
-    Ok((found.weights.iter().map(|&x| x as f32).collect(), found.log))
+    Ok((found.weights, found.log))
 }
 
 /// Runs the subcommand: trains, writes model, curves and report.
