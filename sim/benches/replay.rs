@@ -220,7 +220,7 @@ fn measure(label: &str, jobs: &[Job], names: &Names, cluster: &Cluster, policy: 
         }
     }
     println!(
-        "{label:<28} {policy:<7} {:>7} jobs  {:>8.4} s  {:>10.0} jobs/s  mean_queue={:.1} schedule={h:016x} events={} main_passes={} bf_cycles={} bf_reused={} bf_sweeps={} backfilled={}",
+        "{label:<28} {policy:<7} {:>7} jobs  {:>8.4} s  {:>10.0} jobs/s  mean_queue={:.1} schedule={h:016x} events={} main_passes={} bf_cycles={} bf_reused={} bf_sweeps={} bf_bounded={} backfilled={}",
         jobs.len(),
         best,
         jobs.len() as f64 / best,
@@ -230,6 +230,7 @@ fn measure(label: &str, jobs: &[Job], names: &Names, cluster: &Cluster, policy: 
         r.stats.bf_cycles,
         r.stats.bf_reused,
         r.stats.bf_sweeps,
+        r.stats.bf_bounded,
         backfilled
     );
 }

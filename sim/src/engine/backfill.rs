@@ -97,6 +97,9 @@ pub(crate) struct Plan {
     stale: bool,
     /// Reuse the log (off only in tests, to compare with the full path).
     pub(crate) memo: bool,
+    /// Begin searches at bounds from earlier jobs' earliest fits (off only
+    /// in tests, to show that the bounds do not change the plan).
+    pub(crate) bounds: bool,
     /// The running jobs when the log was begun (debug builds check that
     /// every start and end set `stale`).
     #[cfg(debug_assertions)]
@@ -119,31 +122,24 @@ struct Swept {
 /// How many job shapes a cycle keeps plans for.
 const SHAPES: usize = 64;
 
-/// How many of them a later job of the same shape starts its search from
-/// (see `Plan::shapes`' use in [`Sim::backfill_cycle`]).
-const EXACT_SHAPES: usize = 16;
-
-/// The plan made in a cycle for a job of this shape (request, partition,
-/// limit).
+/// The earliest fit found in a cycle for a job of this shape (request,
+/// partition, limit).
 #[derive(Debug, Clone, Copy)]
 struct Shape {
     req: select::Req,
     part: u16,
     limit: u64,
-    /// The planned start (`None` = none within the window).
-    found: Option<u64>,
-    /// Where the search would have begun without bounds from other
-    /// shapes: 0, or the planned start of an earlier job of this shape.
-    from: u64,
-    /// The job's earliest fit at or after `from`: the first candidate time
-    /// (an expected end of a running job or an end of a reservation) at
-    /// which its request fits the nodes free then and open over its
-    /// window (`None` = none within the window). `from` is 0 or such a
-    /// candidate time, so a later CPU-only job on the same 1-CPU
-    /// partition with at least as many CPUs and as long a limit, whose own
-    /// search begins no earlier than `from`, fits no earlier than `first`:
-    /// wherever it fits, this job fit at the candidate time at or before
-    /// (or now, which it did not).
+    /// The job's earliest fit: the first candidate time (an expected end
+    /// of a running job or an end of a reservation) at which its request
+    /// fits the nodes free then and open over its window (`None` = none
+    /// within the window). Its search began at a lower bound of that time
+    /// (0, or a bound from this list), so this is its earliest fit over
+    /// the whole window, whatever bounds were used. A later job of this
+    /// cycle of the same shape, or (on a partition of 1-CPU nodes) a
+    /// CPU-only one with at least as many CPUs and as long a limit, fits
+    /// no earlier: free resources have only shrunk and reservations only
+    /// grown since, and wherever it fits, this job fit at the candidate
+    /// time at or before (or now, which it did not).
     first: Option<u64>,
 }
 
@@ -189,6 +185,7 @@ impl Plan {
             log_bits: Vec::new(),
             stale: true,
             memo: true,
+            bounds: true,
             #[cfg(debug_assertions)]
             log_running: Vec::new(),
             blocked: vec![0; words],
@@ -1315,42 +1312,33 @@ impl Sim<'_> {
                 .shapes
                 .iter()
                 .position(|s| s.req == c.req && s.part == c.part && s.limit == limit);
-            // A job of the same shape among the first `EXACT_SHAPES`: the
-            // search starts at its planned start, or is skipped if it found
-            // none. With will-run starts this is part of the plan, not a
-            // shortcut (the planned start can lie past the job's earliest
-            // fit), so it keeps the reach it has always had.
-            let t0 = match shape
-                .filter(|&k| k < EXACT_SHAPES)
-                .map(|k| self.bf.shapes[k].found)
-            {
-                Some(None) => continue, // Same shape found no start in the window.
-                Some(Some(t)) => t,
-                None => 0,
-            };
-            // On a partition of 1-CPU nodes, a CPU-only job fits no
-            // earlier than one of this cycle with as few CPUs and as short
-            // a limit, searched from no later: its free nodes have only
-            // shrunk since, and more of them are reserved (for longer), so
-            // whenever it could start, that job could have (see
-            // `Shape::first`). So its first sweep may start at that job's
-            // earliest fit, and none for that job means none for it.
-            let mut from = t0;
+            // Its search may begin at the earliest fit of an earlier job
+            // of the same shape, or of a CPU-only job on the same
+            // partition of 1-CPU nodes with as few CPUs and as short a
+            // limit (see `Shape::first`): it fits no earlier, so its first
+            // sweep finds the same time it would from 0, and none for that
+            // job means none for it. Its will-run start and reservation
+            // follow from that sweep alone, so the plan is the same as
+            // without these bounds.
+            let mut from = 0;
             let mut none = false;
-            if self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive {
-                for s in &self.bf.shapes {
-                    if s.part == c.part
+            let unit = self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive;
+            for s in self.bf.shapes.iter().filter(|_| self.bf.bounds) {
+                let bound = (s.req == c.req && s.part == c.part && s.limit == limit)
+                    || (unit
+                        && s.part == c.part
                         && s.limit <= limit
                         && cpu_only(&s.req)
-                        && s.req.cpus <= c.req.cpus
-                        && s.from <= t0
-                    {
-                        match s.first {
-                            Some(t) => from = from.max(t),
-                            None => none = true,
-                        }
+                        && s.req.cpus <= c.req.cpus);
+                if bound {
+                    match s.first {
+                        Some(t) => from = from.max(t),
+                        None => none = true,
                     }
                 }
+            }
+            if none || from > 0 {
+                self.stats.bf_bounded += 1;
             }
             let (found, first) = if none {
                 (None, None)
@@ -1361,8 +1349,6 @@ impl Sim<'_> {
                 req: c.req,
                 part: c.part,
                 limit,
-                found,
-                from: t0,
                 first,
             };
             match shape {
@@ -1566,6 +1552,17 @@ mod tests {
     }
 
     fn run(jobs: &[Job], names: &Names, c: &Cluster, policy: &str, memo: bool) -> SimResult {
+        run_with(jobs, names, c, policy, memo, true)
+    }
+
+    fn run_with(
+        jobs: &[Job],
+        names: &Names,
+        c: &Cluster,
+        policy: &str,
+        memo: bool,
+        bounds: bool,
+    ) -> SimResult {
         let mut p = baselines::by_name(policy).expect("policy");
         let cfg = SimConfig {
             backfill: Backfill::Slurm,
@@ -1574,7 +1571,53 @@ mod tests {
         };
         let mut sim = Sim::new(jobs, names, c, p.as_mut(), &cfg).expect("valid");
         sim.bf.memo = memo;
+        sim.bf.bounds = bounds;
         sim.run().expect("simulation")
+    }
+
+    /// A later job's search begins at the earliest fit of an earlier job of
+    /// its shape (or, on 1-CPU nodes, of a smaller, shorter CPU-only job),
+    /// and is skipped where that job fits nowhere in the window. With the
+    /// will-run groups a planned start can lie past the earliest fit, so
+    /// beginning at the earlier job's *planned* start (as this once did)
+    /// changed schedules, and made them depend on how many shapes were
+    /// kept. The bounds must leave every plan as a search from 0 makes it.
+    #[test]
+    fn shape_bounds_give_the_schedule_of_unbounded_searches() {
+        for (gpus, mem) in [(0, 0), (1, 0), (1, 1)] {
+            let (mut jobs, names, base) = workload(gpus, mem);
+            // Few shapes, so that many jobs of a cycle share one.
+            for (k, j) in jobs.iter_mut().enumerate() {
+                let limit = 120 * (1 + k as u64 % 3);
+                j.cpus = 1 + (k as u32 * 7) % 3;
+                j.run_time = j.run_time % (limit + limit / 4);
+                j.time_limit = Some(limit);
+            }
+            for (window, max_test) in [(86_400, 500), (600, 500), (3_600, 6)] {
+                let mut c = base.clone();
+                c.sched.bf_window = window;
+                c.sched.bf_max_job_test = max_test;
+                for policy in ["slurm", "fcfs", "wfp3"] {
+                    let what = format!(
+                        "gpus={gpus} mem={mem} window={window} max_test={max_test} {policy}"
+                    );
+                    let plain = run_with(&jobs, &names, &c, policy, false, false);
+                    let bounded = run_with(&jobs, &names, &c, policy, false, true);
+                    assert!(
+                        plain.outcomes.iter().filter(|o| o.backfilled).count() > 50,
+                        "{what}"
+                    );
+                    assert_eq!(plain.stats.bf_bounded, 0, "{what}");
+                    assert!(
+                        bounded.stats.bf_bounded > 20,
+                        "{what}: {} searches bounded",
+                        bounded.stats.bf_bounded
+                    );
+                    assert_eq!(plain.outcomes, bounded.outcomes, "{what}");
+                    assert_eq!(plain.events, bounded.events, "{what}");
+                }
+            }
+        }
     }
 
     #[test]

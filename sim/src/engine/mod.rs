@@ -104,6 +104,10 @@ pub struct SimStats {
     /// Backfill searches made (each one sweep and will-run test, or more
     /// when the sweep resumes).
     pub bf_sweeps: u64,
+    /// Backfill searches begun past now, or skipped, because an earlier
+    /// job of the same cycle bounds the job's earliest fit (see
+    /// docs/simulator.md, "Shortcuts that do not change results").
+    pub bf_bounded: u64,
 }
 
 /// Result of one simulation.
