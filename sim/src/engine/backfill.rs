@@ -1590,7 +1590,7 @@ mod tests {
             for (k, j) in jobs.iter_mut().enumerate() {
                 let limit = 120 * (1 + k as u64 % 3);
                 j.cpus = 1 + (k as u32 * 7) % 3;
-                j.run_time = j.run_time % (limit + limit / 4);
+                j.run_time %= limit + limit / 4;
                 j.time_limit = Some(limit);
             }
             for (window, max_test) in [(86_400, 500), (600, 500), (3_600, 6)] {
