@@ -301,17 +301,19 @@ impl Plan {
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
     }
 
-    /// Whether no reservation of this cycle holds any of `nodes` during
-    /// `[t, t + len)` (from the reservation list; `res` may be stale).
-    fn clear_of_reservations(&self, nodes: &[select::Alloc], t: u64, len: u64) -> bool {
+    /// Whether no reservation of this cycle holds any of the nodes in
+    /// `found_bits` during `[t, t + len)` (from the reservation list;
+    /// `res` may be stale).
+    fn clear_of_reservations(&self, t: u64, len: u64) -> bool {
         let w = self.words;
         let e = t.saturating_add(len);
         self.rlist.iter().enumerate().all(|(k, &(rs, re))| {
             rs >= e
                 || re <= t
-                || nodes
+                || self.rbits[k * w..(k + 1) * w]
                     .iter()
-                    .all(|a| self.rbits[k * w + a.node as usize / 64] & (1 << (a.node % 64)) == 0)
+                    .zip(&self.found_bits)
+                    .all(|(&r, &f)| r & f == 0)
         })
     }
 
@@ -728,10 +730,9 @@ impl Sim<'_> {
     /// are a bitset, so a candidate time costs a few word operations and
     /// the open free CPUs are a popcount. The sweep starts at the first
     /// end after which the partition has enough free CPUs at all (found
-    /// by bisection; no earlier time can pass the check). The reserved
-    /// nodes, left in `found_bits`, are the lowest-indexed usable ones,
-    /// one CPU each, which is what `alloc_fast` picks when every free CPU
-    /// count is 1 and no node has GPUs.
+    /// by bisection; no earlier time can pass the check). It picks no
+    /// nodes: [`Sim::plan_start`] always follows a start with
+    /// [`Sim::will_run_unit`], which picks them afresh.
     fn unit_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
         if !self.bf.prof_valid {
             self.build_profile(resolution);
@@ -846,32 +847,11 @@ impl Sim<'_> {
                 .map(|((&f, &m), &b)| (f & m & !b).count_ones() as u64)
                 .sum();
             if open >= need {
-                found = Some((t, ri));
+                found = Some(t);
                 break;
             }
         }
-        let (t, k) = found?;
-        // The lowest `need` usable nodes, into `found_bits`.
-        let mb = &plan.member_bits[p];
-        let mut left = need;
-        let state = &plan.prof_bits[k * w..(k + 1) * w];
-        for (i, out) in plan.found_bits.iter_mut().enumerate() {
-            let mut x = state[i] & mb[i] & !plan.blocked[i];
-            if (x.count_ones() as u64) > left {
-                // Keep the lowest `left` bits of this word.
-                let mut keep = 0u64;
-                for _ in 0..left {
-                    let low = x & x.wrapping_neg();
-                    keep |= low;
-                    x &= x - 1;
-                }
-                x = keep;
-            }
-            left -= x.count_ones() as u64;
-            *out = x;
-        }
-        debug_assert_eq!(left, 0);
-        Some(t)
+        found
     }
 
     /// The start planned for job `j`, searching from `t_min` within the
@@ -978,19 +958,21 @@ impl Sim<'_> {
                 self.bf.beyond = g;
                 break None;
             }
-            if g == t || self.bf.clear_of_reservations(&self.alloc_buf, g, limit) {
+            if !unit {
+                // The nodes, as the bitset that the plan records
+                // (`will_run_unit` leaves them there itself).
+                let plan = &mut self.bf;
+                plan.found_bits.iter_mut().for_each(|x| *x = 0);
+                for a in &self.alloc_buf {
+                    plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
+                }
+            }
+            if g == t || self.bf.clear_of_reservations(g, limit) {
                 break Some(g);
             }
             from = g;
             resumed = true;
         };
-        if found.is_some() {
-            let plan = &mut self.bf;
-            plan.found_bits.iter_mut().for_each(|x| *x = 0);
-            for a in &self.alloc_buf {
-                plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
-            }
-        }
         (found, first)
     }
 
@@ -1141,7 +1123,8 @@ impl Sim<'_> {
     /// [`Sim::will_run_start`] for a CPU-only job on a partition of 1-CPU
     /// nodes without GPUs, on bitsets: a node is free or not, the job
     /// fits once enough open nodes are free, and select takes the lowest
-    /// of them. Same answer and allocation.
+    /// of them. Same answer and nodes, which it leaves in `found_bits`
+    /// only (not in `alloc_buf`).
     fn will_run_unit(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
         let c = self.jc[j as usize];
         let need = c.req.cpus as u64;
@@ -1226,16 +1209,10 @@ impl Sim<'_> {
             plan.found_bits.copy_from_slice(&found);
             plan.usable = found;
         }
-        // The lowest `need` free open nodes, one CPU each.
-        self.alloc_buf.clear();
-        for n in bit_iter(&plan.found_bits).take(need as usize) {
-            self.alloc_buf.push(select::Alloc {
-                node: n,
-                cpus: 1,
-                gpus: 0,
-                mem: 0,
-            });
-        }
+        // The lowest `need` free open nodes, one CPU each (what select
+        // takes among equal nodes), as a bitset: the planner reads the
+        // nodes only as one.
+        keep_lowest(&mut plan.found_bits, need);
         result
     }
 
@@ -1440,6 +1417,27 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// Clears all but the lowest `n` set bits of a node bitset.
+fn keep_lowest(bits: &mut [u64], n: u64) {
+    let mut left = n;
+    for x in bits.iter_mut() {
+        let ones = x.count_ones() as u64;
+        if ones <= left {
+            left -= ones;
+            continue;
+        }
+        // Keep the lowest `left` bits of this word, then none.
+        let mut keep = 0u64;
+        for _ in 0..left {
+            let low = *x & x.wrapping_neg();
+            keep |= low;
+            *x &= *x - 1;
+        }
+        *x = keep;
+        left = 0;
+    }
 }
 
 /// Whether `req` asks for CPUs only, on any number of nodes.
