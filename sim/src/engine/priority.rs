@@ -360,6 +360,69 @@ mod tests {
         }
     }
 
+    /// `Multifactor::priority` skips the terms of zero weight; the full
+    /// sum, as it was written before, must give the same bits.
+    #[test]
+    fn skipped_zero_weight_terms_give_the_full_sum() {
+        let full = |mf: &Multifactor, wait: u64, cpus: u32, pf: f64, qf: f64, fs: f64| {
+            let c = &mf.cfg;
+            let age = if c.max_age == 0 {
+                1.0
+            } else {
+                to_f64(wait.min(c.max_age)) / to_f64(c.max_age)
+            };
+            let frac = (cpus as f64 / mf.total_cpus.max(1.0)).min(1.0);
+            let size = if c.favor_small { 1.0 - frac } else { frac };
+            let p = c.weight_age as f64 * age
+                + c.weight_fairshare as f64 * fs
+                + c.weight_job_size as f64 * size
+                + c.weight_partition as f64 * pf
+                + c.weight_qos as f64 * qf;
+            p.floor()
+        };
+        let weights = [0u32, 1, 7, 1000, 65_535, u32::MAX];
+        let factors = [0.0, 1e-300, 0.1, 1.0 / 3.0, 0.5, 0.999_999_999, 1.0];
+        let mut checked = 0;
+        for (k, &wa) in weights.iter().enumerate() {
+            for &wf in &weights {
+                for &ws in &weights {
+                    let cfg = PriorityConfig {
+                        weight_age: wa,
+                        weight_fairshare: wf,
+                        weight_job_size: ws,
+                        weight_partition: weights[(k + 2) % weights.len()],
+                        weight_qos: weights[(k + 4) % weights.len()],
+                        max_age: [0, 1000, 604_800][k % 3],
+                        favor_small: k % 2 == 0,
+                        ..PriorityConfig::default()
+                    };
+                    let mf = Multifactor {
+                        cfg,
+                        total_cpus: 128.0,
+                    };
+                    for (i, &fs) in factors.iter().enumerate() {
+                        let pf = factors[(i + 3) % factors.len()];
+                        let qf = factors[(i + 5) % factors.len()];
+                        for wait in [0, 1, 999, 1000, 604_799, 10_000_000] {
+                            for cpus in [0, 1, 64, 1000] {
+                                let got = mf.priority(wait, cpus, pf, qf, fs, 0);
+                                let want = full(&mf, wait, cpus, pf, qf, fs);
+                                assert_eq!(
+                                    got.to_bits(),
+                                    want.to_bits(),
+                                    "{:?} wait={wait} cpus={cpus} fs={fs} pf={pf} qf={qf}",
+                                    mf.cfg
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 30_000);
+    }
+
     #[test]
     fn age_and_size_weights() {
         let mf = Multifactor {
