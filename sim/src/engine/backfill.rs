@@ -820,12 +820,27 @@ impl Sim<'_> {
                         .copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
                 }
             } else if xi != rebuilt {
-                plan.blocked.iter_mut().for_each(|x| *x = 0);
-                for &(_, k) in &plan.by_start[..bi] {
-                    if plan.rlist[k as usize].1 > t {
-                        let off = k as usize * w;
-                        for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
-                            *x |= b;
+                // Either the begun ones that have not ended, or the ones
+                // not ended (`by_end[xi..]`) that have begun: the same set,
+                // from the shorter list.
+                let blocked = &mut plan.blocked[..w];
+                blocked.fill(0);
+                let mut or = |k: u32| {
+                    let r = &plan.rbits[k as usize * w..][..w];
+                    for (x, &b) in blocked.iter_mut().zip(r) {
+                        *x |= b;
+                    }
+                };
+                if bi <= plan.by_end.len() - xi {
+                    for &(_, k) in &plan.by_start[..bi] {
+                        if plan.rlist[k as usize].1 > t {
+                            or(k);
+                        }
+                    }
+                } else {
+                    for &(_, k) in &plan.by_end[xi..] {
+                        if plan.rlist[k as usize].0 < wend {
+                            or(k);
                         }
                     }
                 }
@@ -1428,14 +1443,26 @@ fn keep_lowest(bits: &mut [u64], n: u64) {
             left -= ones;
             continue;
         }
-        // Keep the lowest `left` bits of this word, then none.
-        let mut keep = 0u64;
-        for _ in 0..left {
-            let low = *x & x.wrapping_neg();
-            keep |= low;
-            *x &= *x - 1;
+        if left == 0 {
+            *x = 0;
+            continue;
         }
-        *x = keep;
+        // Keep the lowest `left` (< `ones`) bits of this word, then none:
+        // those below the least `m` with `left` set bits below it, found
+        // by bisection (`below(lo) < left <= below(hi)`).
+        let below = |m: u32| (*x & ((1u64 << m) - 1)).count_ones() as u64;
+        let (mut lo, mut hi) = (0u32, 64u32);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if below(mid) >= left {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        if hi < 64 {
+            *x &= (1u64 << hi) - 1;
+        }
         left = 0;
     }
 }
@@ -1614,6 +1641,46 @@ mod tests {
                     assert_eq!(plain.outcomes, bounded.outcomes, "{what}");
                     assert_eq!(plain.events, bounded.events, "{what}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn keep_lowest_keeps_the_lowest_set_bits() {
+        let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..2000 {
+            let words = 1 + round % 3;
+            let bits: Vec<u64> = (0..words)
+                .map(|k| match (round + k) % 4 {
+                    0 => next(),
+                    1 => next() & next(),
+                    2 => u64::MAX,
+                    _ => next() & next() & next(),
+                })
+                .collect();
+            let ones: u64 = bits.iter().map(|x| x.count_ones() as u64).sum();
+            for n in [
+                0,
+                1,
+                ones / 3,
+                ones / 2,
+                ones.saturating_sub(1),
+                ones,
+                ones + 5,
+            ] {
+                let mut got = bits.clone();
+                super::keep_lowest(&mut got, n);
+                let mut want = vec![0u64; words];
+                for b in super::bit_iter(&bits).take(n as usize) {
+                    want[b as usize / 64] |= 1 << (b % 64);
+                }
+                assert_eq!(got, want, "{bits:x?} n={n}");
             }
         }
     }
