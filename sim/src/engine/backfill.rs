@@ -1299,11 +1299,6 @@ impl Sim<'_> {
             }
             // Earliest later start: sweep expected ends of running jobs and
             // ends of reservations, then Slurm's will-run start.
-            let shape = self
-                .bf
-                .shapes
-                .iter()
-                .position(|s| s.req == c.req && s.part == c.part && s.limit == limit);
             // Its search may begin at the earliest fit of an earlier job
             // of the same shape, or of a CPU-only job on the same
             // partition of 1-CPU nodes with as few CPUs and as short a
@@ -1311,18 +1306,23 @@ impl Sim<'_> {
             // sweep finds the same time it would from 0, and none for that
             // job means none for it. Its will-run start and reservation
             // follow from that sweep alone, so the plan is the same as
-            // without these bounds.
+            // without these bounds. One scan finds this job's shape and
+            // the bounds; both need the same partition and a limit no
+            // longer than this job's, which is tested first.
+            let mut shape = None;
             let mut from = 0;
             let mut none = false;
             let unit = self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive;
-            for s in self.bf.shapes.iter().filter(|_| self.bf.bounds) {
-                let bound = (s.req == c.req && s.part == c.part && s.limit == limit)
-                    || (unit
-                        && s.part == c.part
-                        && s.limit <= limit
-                        && cpu_only(&s.req)
-                        && s.req.cpus <= c.req.cpus);
-                if bound {
+            let bounds = self.bf.bounds;
+            for (k, s) in self.bf.shapes.iter().enumerate() {
+                if s.part != c.part || s.limit > limit {
+                    continue;
+                }
+                let same = s.limit == limit && s.req == c.req;
+                if same && shape.is_none() {
+                    shape = Some(k);
+                }
+                if bounds && (same || (unit && cpu_only(&s.req) && s.req.cpus <= c.req.cpus)) {
                     match s.first {
                         Some(t) => from = from.max(t),
                         None => none = true,
