@@ -825,12 +825,7 @@ impl Sim<'_> {
                 // from the shorter list.
                 let blocked = &mut plan.blocked[..w];
                 blocked.fill(0);
-                let mut or = |k: u32| {
-                    let r = &plan.rbits[k as usize * w..][..w];
-                    for (x, &b) in blocked.iter_mut().zip(r) {
-                        *x |= b;
-                    }
-                };
+                let mut or = |k: u32| or_into(blocked, &plan.rbits[k as usize * w..][..w]);
                 if bi <= plan.by_end.len() - xi {
                     for &(_, k) in &plan.by_start[..bi] {
                         if plan.rlist[k as usize].1 > t {
@@ -855,12 +850,7 @@ impl Sim<'_> {
             }
             in_blocked = bi;
             let mb = &plan.member_bits[p];
-            let open: u64 = plan.prof_bits[ri * w..(ri + 1) * w]
-                .iter()
-                .zip(mb)
-                .zip(&plan.blocked)
-                .map(|((&f, &m), &b)| (f & m & !b).count_ones() as u64)
-                .sum();
+            let open = count_and_not(&plan.prof_bits[ri * w..(ri + 1) * w], mb, &plan.blocked);
             if open >= need {
                 found = Some(t);
                 break;
@@ -1432,6 +1422,58 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// `dst |= src` on node bitsets of `dst.len()` words. Bitsets are a few
+/// words long: up to 4 words take a loop of known length, which compiles
+/// to straight-line code (an open loop is vectorised, with checks that
+/// cost more than the work here).
+fn or_into(dst: &mut [u64], src: &[u64]) {
+    fn fixed<const N: usize>(dst: &mut [u64], src: &[u64]) {
+        let (dst, src): (&mut [u64; N], &[u64; N]) = (
+            dst.try_into().expect("N words"),
+            src[..N].try_into().expect("N words"),
+        );
+        for i in 0..N {
+            dst[i] |= src[i];
+        }
+    }
+    match dst.len() {
+        1 => fixed::<1>(dst, src),
+        2 => fixed::<2>(dst, src),
+        3 => fixed::<3>(dst, src),
+        4 => fixed::<4>(dst, src),
+        _ => dst.iter_mut().zip(src).for_each(|(d, &s)| *d |= s),
+    }
+}
+
+/// The number of nodes in `a & b & !c` (bitsets of `a.len()` words; see
+/// [`or_into`] for the fixed lengths).
+fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+    fn fixed<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+        let (a, b, c): (&[u64; N], &[u64; N], &[u64; N]) = (
+            a.try_into().expect("N words"),
+            b[..N].try_into().expect("N words"),
+            c[..N].try_into().expect("N words"),
+        );
+        let mut n = 0;
+        for i in 0..N {
+            n += (a[i] & b[i] & !c[i]).count_ones() as u64;
+        }
+        n
+    }
+    match a.len() {
+        1 => fixed::<1>(a, b, c),
+        2 => fixed::<2>(a, b, c),
+        3 => fixed::<3>(a, b, c),
+        4 => fixed::<4>(a, b, c),
+        _ => a
+            .iter()
+            .zip(b)
+            .zip(c)
+            .map(|((&x, &y), &z)| (x & y & !z).count_ones() as u64)
+            .sum(),
+    }
 }
 
 /// Clears all but the lowest `n` set bits of a node bitset.
