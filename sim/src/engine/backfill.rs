@@ -1142,20 +1142,11 @@ impl Sim<'_> {
             .copy_from_slice(&plan.member_bits[c.part as usize]);
         for (k, &(s, e)) in plan.rlist.iter().enumerate() {
             if s < wend && e > t {
-                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
-                    *x &= !b;
-                }
+                and_not_into(&mut plan.blocked, &plan.rbits[k * w..(k + 1) * w]);
             }
         }
-        for ((f, &o), &b) in plan
-            .found_bits
-            .iter_mut()
-            .zip(&plan.blocked)
-            .zip(&plan.free_bits)
-        {
-            *f = o & b;
-        }
-        let count = |x: &[u64]| x.iter().map(|v| v.count_ones() as u64).sum::<u64>();
+        plan.found_bits.fill(0);
+        or_and_into(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
         let mut result = t;
         if count(&plan.found_bits) < need {
             let mut first = None;
@@ -1165,12 +1156,10 @@ impl Sim<'_> {
             let release = |r: u32, found: &mut [u64]| {
                 let off = self.jc[r as usize].slot as usize * w;
                 let nodes = &plan.slot_bits[off..off + w];
-                if nodes.iter().zip(&plan.blocked).all(|(&n, &o)| n & o == 0) {
+                if !intersects(nodes, &plan.blocked) {
                     return false;
                 }
-                for ((f, &n), &o) in found.iter_mut().zip(nodes).zip(&plan.blocked) {
-                    *f |= n & o;
-                }
+                or_and_into(found, nodes, &plan.blocked);
                 true
             };
             let mut found = std::mem::take(&mut plan.usable);
@@ -1424,56 +1413,98 @@ fn alloc_fast(
     debug_assert_eq!(rc, 0);
 }
 
-/// `dst |= src` on node bitsets of `dst.len()` words. Bitsets are a few
-/// words long: up to 4 words take a loop of known length, which compiles
-/// to straight-line code (an open loop is vectorised, with checks that
-/// cost more than the work here).
+/// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
+/// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
+/// long: a loop of known length compiles to straight-line code, where an
+/// open loop is vectorised with checks that cost more than the work.
+macro_rules! by_words {
+    ($len:expr, $f:ident($($arg:expr),*)) => {
+        match $len {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
+
+/// The length of the bitsets that a `by_words` function `N` handles.
+fn words<const N: usize>(len: usize) -> usize {
+    if N == 0 { len } else { N }
+}
+
+/// `dst |= src` on node bitsets (of `dst.len()` words).
 fn or_into(dst: &mut [u64], src: &[u64]) {
-    fn fixed<const N: usize>(dst: &mut [u64], src: &[u64]) {
-        let (dst, src): (&mut [u64; N], &[u64; N]) = (
-            dst.try_into().expect("N words"),
-            src[..N].try_into().expect("N words"),
-        );
-        for i in 0..N {
+    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
+        let n = words::<N>(dst.len());
+        let (dst, src) = (&mut dst[..n], &src[..n]);
+        for i in 0..n {
             dst[i] |= src[i];
         }
     }
-    match dst.len() {
-        1 => fixed::<1>(dst, src),
-        2 => fixed::<2>(dst, src),
-        3 => fixed::<3>(dst, src),
-        4 => fixed::<4>(dst, src),
-        _ => dst.iter_mut().zip(src).for_each(|(d, &s)| *d |= s),
-    }
+    by_words!(dst.len(), go(dst, src))
 }
 
-/// The number of nodes in `a & b & !c` (bitsets of `a.len()` words; see
-/// [`or_into`] for the fixed lengths).
-fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
-    fn fixed<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
-        let (a, b, c): (&[u64; N], &[u64; N], &[u64; N]) = (
-            a.try_into().expect("N words"),
-            b[..N].try_into().expect("N words"),
-            c[..N].try_into().expect("N words"),
-        );
-        let mut n = 0;
-        for i in 0..N {
-            n += (a[i] & b[i] & !c[i]).count_ones() as u64;
+/// `dst &= !src` on node bitsets (of `dst.len()` words).
+fn and_not_into(dst: &mut [u64], src: &[u64]) {
+    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
+        let n = words::<N>(dst.len());
+        let (dst, src) = (&mut dst[..n], &src[..n]);
+        for i in 0..n {
+            dst[i] &= !src[i];
         }
-        n
     }
-    match a.len() {
-        1 => fixed::<1>(a, b, c),
-        2 => fixed::<2>(a, b, c),
-        3 => fixed::<3>(a, b, c),
-        4 => fixed::<4>(a, b, c),
-        _ => a
-            .iter()
-            .zip(b)
-            .zip(c)
-            .map(|((&x, &y), &z)| (x & y & !z).count_ones() as u64)
-            .sum(),
+    by_words!(dst.len(), go(dst, src))
+}
+
+/// `dst |= a & b` on node bitsets (of `dst.len()` words).
+fn or_and_into(dst: &mut [u64], a: &[u64], b: &[u64]) {
+    fn go<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
+        let n = words::<N>(dst.len());
+        let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
+        for i in 0..n {
+            dst[i] |= a[i] & b[i];
+        }
     }
+    by_words!(dst.len(), go(dst, a, b))
+}
+
+/// Whether node bitsets `a` and `b` (of `a.len()` words) share a node.
+fn intersects(a: &[u64], b: &[u64]) -> bool {
+    fn go<const N: usize>(a: &[u64], b: &[u64]) -> bool {
+        let n = words::<N>(a.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut any = 0;
+        for i in 0..n {
+            any |= a[i] & b[i];
+        }
+        any != 0
+    }
+    by_words!(a.len(), go(a, b))
+}
+
+/// The number of nodes in a node bitset.
+fn count(a: &[u64]) -> u64 {
+    fn go<const N: usize>(a: &[u64]) -> u64 {
+        let a = &a[..words::<N>(a.len())];
+        a.iter().map(|x| x.count_ones() as u64).sum()
+    }
+    by_words!(a.len(), go(a))
+}
+
+/// The number of nodes in `a & b & !c` (bitsets of `a.len()` words).
+fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+    fn go<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+        let n = words::<N>(a.len());
+        let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+        let mut sum = 0;
+        for i in 0..n {
+            sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
+        }
+        sum
+    }
+    by_words!(a.len(), go(a, b, c))
 }
 
 /// Clears all but the lowest `n` set bits of a node bitset.
@@ -1724,6 +1755,54 @@ mod tests {
                 }
                 assert_eq!(got, want, "{bits:x?} n={n}");
             }
+        }
+    }
+
+    /// The bitset helpers take fixed-length paths for 1 to 4 words and an
+    /// open loop beyond; every length gives the plain word-by-word result.
+    #[test]
+    fn bitset_helpers_agree_with_plain_loops() {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..600 {
+            let n = 1 + round % 7;
+            let mut v = |sparse: bool| -> Vec<u64> {
+                (0..n)
+                    .map(|_| {
+                        if sparse {
+                            next() & next() & next()
+                        } else {
+                            next()
+                        }
+                    })
+                    .collect()
+            };
+            let (a, b, c) = (v(round % 2 == 0), v(false), v(round % 3 == 0));
+            let mut got = a.clone();
+            super::or_into(&mut got, &b);
+            let want: Vec<u64> = a.iter().zip(&b).map(|(x, y)| x | y).collect();
+            assert_eq!(got, want);
+            let mut got = a.clone();
+            super::and_not_into(&mut got, &b);
+            let want: Vec<u64> = a.iter().zip(&b).map(|(x, y)| x & !y).collect();
+            assert_eq!(got, want);
+            let mut got = a.clone();
+            super::or_and_into(&mut got, &b, &c);
+            let want: Vec<u64> = (0..n).map(|i| a[i] | (b[i] & c[i])).collect();
+            assert_eq!(got, want);
+            let inter = (0..n).any(|i| a[i] & c[i] != 0);
+            assert_eq!(super::intersects(&a, &c), inter);
+            let ones: u64 = a.iter().map(|x| x.count_ones() as u64).sum();
+            assert_eq!(super::count(&a), ones);
+            let open: u64 = (0..n)
+                .map(|i| (a[i] & b[i] & !c[i]).count_ones() as u64)
+                .sum();
+            assert_eq!(super::count_and_not(&a, &b, &c), open);
         }
     }
 
