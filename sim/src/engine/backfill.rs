@@ -277,13 +277,9 @@ impl Plan {
         for m in self.start_or_ok..=i {
             let k = self.by_start[m - 1].1 as usize;
             let (done, rest) = self.start_or.split_at_mut(m * w);
-            for ((x, &p), &b) in rest[..w]
-                .iter_mut()
-                .zip(&done[(m - 1) * w..])
-                .zip(&self.rbits[k * w..(k + 1) * w])
-            {
-                *x = p | b;
-            }
+            let x = &mut rest[..w];
+            x.copy_from_slice(&done[(m - 1) * w..]);
+            or_into(x, &self.rbits[k * w..(k + 1) * w]);
         }
         self.start_or_ok = self.start_or_ok.max(i + 1);
         &self.start_or[i * w..(i + 1) * w]
@@ -449,7 +445,7 @@ impl Sim<'_> {
                 .zip(blocked)
                 .map(|((&f, &m), &b)| f & m & !b)
         };
-        let open: u64 = usable().map(|x| x.count_ones() as u64).sum();
+        let open = count_and_not(&plan.free_bits, mb, blocked);
         if open < need {
             return false;
         }
@@ -713,12 +709,7 @@ impl Sim<'_> {
             }
             let base = plan.prof_bits.len() - w;
             let off = self.jc[r as usize].slot as usize * w;
-            for (x, &b) in plan.prof_bits[base..]
-                .iter_mut()
-                .zip(&plan.slot_bits[off..off + w])
-            {
-                *x |= b;
-            }
+            or_into(&mut plan.prof_bits[base..], &plan.slot_bits[off..off + w]);
         }
         plan.prof_valid = true;
         plan.prof_cnt_part = usize::MAX;
@@ -843,9 +834,7 @@ impl Sim<'_> {
             } else {
                 for &(_, k) in &plan.by_start[in_blocked..bi] {
                     let off = k as usize * w;
-                    for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
-                        *x |= b;
-                    }
+                    or_into(&mut plan.blocked, &plan.rbits[off..off + w]);
                 }
             }
             in_blocked = bi;
