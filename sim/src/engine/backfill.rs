@@ -75,6 +75,9 @@ pub(crate) struct Plan {
     prof_t: Vec<u64>,
     prof_bits: Vec<u64>,
     prof_valid: bool,
+    /// Per running job (in `Sim::running` order), its expected end rounded
+    /// up to the resolution; built with the release profile, valid with it.
+    run_t: Vec<u64>,
     /// Free CPUs of partition `prof_cnt_part` in each state of the release
     /// profile, as far as counted (`u64::MAX` = not yet).
     prof_cnt: Vec<u64>,
@@ -176,6 +179,7 @@ impl Plan {
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
             prof_valid: false,
+            run_t: Vec::new(),
             prof_cnt: Vec::new(),
             prof_cnt_part: usize::MAX,
             synced: 0,
@@ -700,8 +704,10 @@ impl Sim<'_> {
         plan.prof_t.clear();
         plan.prof_bits.clear();
         plan.prof_bits.extend_from_slice(&plan.free_bits);
+        plan.run_t.clear();
         for &(e, r) in &self.running {
             let t = round_up(e, resolution);
+            plan.run_t.push(t);
             if plan.prof_t.last() != Some(&t) {
                 plan.prof_t.push(t);
                 let last = plan.prof_bits.len() - w;
@@ -994,7 +1000,7 @@ impl Sim<'_> {
             && c.req.mem == 0
             && self.bf.unit[p]
         {
-            return self.will_run_unit(j, t, resolution);
+            return self.will_run_unit(j, t);
         }
         let limit = c.limit;
         let part = &self.parts[c.part as usize];
@@ -1119,7 +1125,7 @@ impl Sim<'_> {
     /// fits once enough open nodes are free, and select takes the lowest
     /// of them. Same answer and nodes, which it leaves in `found_bits`
     /// only (not in `alloc_buf`).
-    fn will_run_unit(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+    fn will_run_unit(&mut self, j: u32, t: u64) -> u64 {
         let c = self.jc[j as usize];
         let need = c.req.cpus as u64;
         let wend = t.saturating_add(c.limit);
@@ -1153,18 +1159,20 @@ impl Sim<'_> {
             };
             let mut found = std::mem::take(&mut plan.usable);
             found.copy_from_slice(&plan.found_bits);
-            while i < self.running.len() {
-                let e = round_up(self.running[i].0, resolution);
+            // The running jobs' rounded expected ends, from the release
+            // profile (valid: the sweep before this test built it, and no
+            // job has started since).
+            debug_assert!(plan.prof_valid && plan.run_t.len() == self.running.len());
+            let (run_t, running) = (&plan.run_t, &self.running);
+            while i < running.len() {
+                let e = run_t[i];
                 if e > t {
                     break;
                 }
                 let mut any = false;
-                while let Some(&(er, r)) = self.running.get(i) {
-                    if round_up(er, resolution) != e {
-                        break;
-                    }
+                while i < running.len() && run_t[i] == e {
+                    any |= release(running[i].1, &mut found);
                     i += 1;
-                    any |= release(r, &mut found);
                 }
                 if !any {
                     continue;
@@ -1178,8 +1186,7 @@ impl Sim<'_> {
             if let (Some(first), Some(e)) = (first, fit_end) {
                 let bound = will_run_bound(first, e);
                 let mut g = e;
-                for &(er, r) in &self.running[i..] {
-                    let er = round_up(er, resolution);
+                for (&er, &(_, r)) in run_t[i..].iter().zip(&running[i..]) {
                     if er > bound {
                         break;
                     }
