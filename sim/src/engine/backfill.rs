@@ -1226,9 +1226,13 @@ impl Sim<'_> {
             // A job started or ended since the last cycle.
             let plan = &mut self.bf;
             plan.free_now.clear();
-            plan.free_now
-                .extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
-            plan.set_free_bits();
+            plan.free_bits.fill(0);
+            for (n, f) in self.free.iter().enumerate() {
+                if f.cpus > 0 {
+                    plan.free_now.push(n as u32);
+                    plan.free_bits[n / 64] |= 1 << (n % 64);
+                }
+            }
             plan.prof_valid = false;
             plan.log.clear();
             plan.log_bits.clear();
