@@ -75,6 +75,9 @@ pub(crate) struct Plan {
     prof_t: Vec<u64>,
     prof_bits: Vec<u64>,
     prof_valid: bool,
+    /// Per running job (in `Sim::running` order), its expected end rounded
+    /// up to the resolution; built with the release profile, valid with it.
+    run_t: Vec<u64>,
     /// Free CPUs of partition `prof_cnt_part` in each state of the release
     /// profile, as far as counted (`u64::MAX` = not yet).
     prof_cnt: Vec<u64>,
@@ -176,6 +179,7 @@ impl Plan {
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
             prof_valid: false,
+            run_t: Vec::new(),
             prof_cnt: Vec::new(),
             prof_cnt_part: usize::MAX,
             synced: 0,
@@ -277,13 +281,9 @@ impl Plan {
         for m in self.start_or_ok..=i {
             let k = self.by_start[m - 1].1 as usize;
             let (done, rest) = self.start_or.split_at_mut(m * w);
-            for ((x, &p), &b) in rest[..w]
-                .iter_mut()
-                .zip(&done[(m - 1) * w..])
-                .zip(&self.rbits[k * w..(k + 1) * w])
-            {
-                *x = p | b;
-            }
+            let x = &mut rest[..w];
+            x.copy_from_slice(&done[(m - 1) * w..]);
+            or_into(x, &self.rbits[k * w..(k + 1) * w]);
         }
         self.start_or_ok = self.start_or_ok.max(i + 1);
         &self.start_or[i * w..(i + 1) * w]
@@ -301,17 +301,19 @@ impl Plan {
         v.get(i).is_none_or(|&(rs, _)| rs >= e)
     }
 
-    /// Whether no reservation of this cycle holds any of `nodes` during
-    /// `[t, t + len)` (from the reservation list; `res` may be stale).
-    fn clear_of_reservations(&self, nodes: &[select::Alloc], t: u64, len: u64) -> bool {
+    /// Whether no reservation of this cycle holds any of the nodes in
+    /// `found_bits` during `[t, t + len)` (from the reservation list;
+    /// `res` may be stale).
+    fn clear_of_reservations(&self, t: u64, len: u64) -> bool {
         let w = self.words;
         let e = t.saturating_add(len);
         self.rlist.iter().enumerate().all(|(k, &(rs, re))| {
             rs >= e
                 || re <= t
-                || nodes
+                || self.rbits[k * w..(k + 1) * w]
                     .iter()
-                    .all(|a| self.rbits[k * w + a.node as usize / 64] & (1 << (a.node % 64)) == 0)
+                    .zip(&self.found_bits)
+                    .all(|(&r, &f)| r & f == 0)
         })
     }
 
@@ -447,7 +449,7 @@ impl Sim<'_> {
                 .zip(blocked)
                 .map(|((&f, &m), &b)| f & m & !b)
         };
-        let open: u64 = usable().map(|x| x.count_ones() as u64).sum();
+        let open = count_and_not(&plan.free_bits, mb, blocked);
         if open < need {
             return false;
         }
@@ -702,8 +704,10 @@ impl Sim<'_> {
         plan.prof_t.clear();
         plan.prof_bits.clear();
         plan.prof_bits.extend_from_slice(&plan.free_bits);
+        plan.run_t.clear();
         for &(e, r) in &self.running {
             let t = round_up(e, resolution);
+            plan.run_t.push(t);
             if plan.prof_t.last() != Some(&t) {
                 plan.prof_t.push(t);
                 let last = plan.prof_bits.len() - w;
@@ -711,12 +715,7 @@ impl Sim<'_> {
             }
             let base = plan.prof_bits.len() - w;
             let off = self.jc[r as usize].slot as usize * w;
-            for (x, &b) in plan.prof_bits[base..]
-                .iter_mut()
-                .zip(&plan.slot_bits[off..off + w])
-            {
-                *x |= b;
-            }
+            or_into(&mut plan.prof_bits[base..], &plan.slot_bits[off..off + w]);
         }
         plan.prof_valid = true;
         plan.prof_cnt_part = usize::MAX;
@@ -728,10 +727,9 @@ impl Sim<'_> {
     /// are a bitset, so a candidate time costs a few word operations and
     /// the open free CPUs are a popcount. The sweep starts at the first
     /// end after which the partition has enough free CPUs at all (found
-    /// by bisection; no earlier time can pass the check). The reserved
-    /// nodes, left in `found_bits`, are the lowest-indexed usable ones,
-    /// one CPU each, which is what `alloc_fast` picks when every free CPU
-    /// count is 1 and no node has GPUs.
+    /// by bisection; no earlier time can pass the check). It picks no
+    /// nodes: [`Sim::plan_start`] always follows a start with
+    /// [`Sim::will_run_unit`], which picks them afresh.
     fn unit_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
         if !self.bf.prof_valid {
             self.build_profile(resolution);
@@ -819,12 +817,22 @@ impl Sim<'_> {
                         .copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
                 }
             } else if xi != rebuilt {
-                plan.blocked.iter_mut().for_each(|x| *x = 0);
-                for &(_, k) in &plan.by_start[..bi] {
-                    if plan.rlist[k as usize].1 > t {
-                        let off = k as usize * w;
-                        for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
-                            *x |= b;
+                // Either the begun ones that have not ended, or the ones
+                // not ended (`by_end[xi..]`) that have begun: the same set,
+                // from the shorter list.
+                let blocked = &mut plan.blocked[..w];
+                blocked.fill(0);
+                let mut or = |k: u32| or_into(blocked, &plan.rbits[k as usize * w..][..w]);
+                if bi <= plan.by_end.len() - xi {
+                    for &(_, k) in &plan.by_start[..bi] {
+                        if plan.rlist[k as usize].1 > t {
+                            or(k);
+                        }
+                    }
+                } else {
+                    for &(_, k) in &plan.by_end[xi..] {
+                        if plan.rlist[k as usize].0 < wend {
+                            or(k);
                         }
                     }
                 }
@@ -832,46 +840,18 @@ impl Sim<'_> {
             } else {
                 for &(_, k) in &plan.by_start[in_blocked..bi] {
                     let off = k as usize * w;
-                    for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[off..off + w]) {
-                        *x |= b;
-                    }
+                    or_into(&mut plan.blocked, &plan.rbits[off..off + w]);
                 }
             }
             in_blocked = bi;
             let mb = &plan.member_bits[p];
-            let open: u64 = plan.prof_bits[ri * w..(ri + 1) * w]
-                .iter()
-                .zip(mb)
-                .zip(&plan.blocked)
-                .map(|((&f, &m), &b)| (f & m & !b).count_ones() as u64)
-                .sum();
+            let open = count_and_not(&plan.prof_bits[ri * w..(ri + 1) * w], mb, &plan.blocked);
             if open >= need {
-                found = Some((t, ri));
+                found = Some(t);
                 break;
             }
         }
-        let (t, k) = found?;
-        // The lowest `need` usable nodes, into `found_bits`.
-        let mb = &plan.member_bits[p];
-        let mut left = need;
-        let state = &plan.prof_bits[k * w..(k + 1) * w];
-        for (i, out) in plan.found_bits.iter_mut().enumerate() {
-            let mut x = state[i] & mb[i] & !plan.blocked[i];
-            if (x.count_ones() as u64) > left {
-                // Keep the lowest `left` bits of this word.
-                let mut keep = 0u64;
-                for _ in 0..left {
-                    let low = x & x.wrapping_neg();
-                    keep |= low;
-                    x &= x - 1;
-                }
-                x = keep;
-            }
-            left -= x.count_ones() as u64;
-            *out = x;
-        }
-        debug_assert_eq!(left, 0);
-        Some(t)
+        found
     }
 
     /// The start planned for job `j`, searching from `t_min` within the
@@ -978,19 +958,21 @@ impl Sim<'_> {
                 self.bf.beyond = g;
                 break None;
             }
-            if g == t || self.bf.clear_of_reservations(&self.alloc_buf, g, limit) {
+            if !unit {
+                // The nodes, as the bitset that the plan records
+                // (`will_run_unit` leaves them there itself).
+                let plan = &mut self.bf;
+                plan.found_bits.iter_mut().for_each(|x| *x = 0);
+                for a in &self.alloc_buf {
+                    plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
+                }
+            }
+            if g == t || self.bf.clear_of_reservations(g, limit) {
                 break Some(g);
             }
             from = g;
             resumed = true;
         };
-        if found.is_some() {
-            let plan = &mut self.bf;
-            plan.found_bits.iter_mut().for_each(|x| *x = 0);
-            for a in &self.alloc_buf {
-                plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
-            }
-        }
         (found, first)
     }
 
@@ -1018,7 +1000,7 @@ impl Sim<'_> {
             && c.req.mem == 0
             && self.bf.unit[p]
         {
-            return self.will_run_unit(j, t, resolution);
+            return self.will_run_unit(j, t);
         }
         let limit = c.limit;
         let part = &self.parts[c.part as usize];
@@ -1141,8 +1123,9 @@ impl Sim<'_> {
     /// [`Sim::will_run_start`] for a CPU-only job on a partition of 1-CPU
     /// nodes without GPUs, on bitsets: a node is free or not, the job
     /// fits once enough open nodes are free, and select takes the lowest
-    /// of them. Same answer and allocation.
-    fn will_run_unit(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
+    /// of them. Same answer and nodes, which it leaves in `found_bits`
+    /// only (not in `alloc_buf`).
+    fn will_run_unit(&mut self, j: u32, t: u64) -> u64 {
         let c = self.jc[j as usize];
         let need = c.req.cpus as u64;
         let wend = t.saturating_add(c.limit);
@@ -1154,20 +1137,11 @@ impl Sim<'_> {
             .copy_from_slice(&plan.member_bits[c.part as usize]);
         for (k, &(s, e)) in plan.rlist.iter().enumerate() {
             if s < wend && e > t {
-                for (x, &b) in plan.blocked.iter_mut().zip(&plan.rbits[k * w..(k + 1) * w]) {
-                    *x &= !b;
-                }
+                and_not_into(&mut plan.blocked, &plan.rbits[k * w..(k + 1) * w]);
             }
         }
-        for ((f, &o), &b) in plan
-            .found_bits
-            .iter_mut()
-            .zip(&plan.blocked)
-            .zip(&plan.free_bits)
-        {
-            *f = o & b;
-        }
-        let count = |x: &[u64]| x.iter().map(|v| v.count_ones() as u64).sum::<u64>();
+        plan.found_bits.fill(0);
+        or_and_into(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
         let mut result = t;
         if count(&plan.found_bits) < need {
             let mut first = None;
@@ -1177,28 +1151,28 @@ impl Sim<'_> {
             let release = |r: u32, found: &mut [u64]| {
                 let off = self.jc[r as usize].slot as usize * w;
                 let nodes = &plan.slot_bits[off..off + w];
-                if nodes.iter().zip(&plan.blocked).all(|(&n, &o)| n & o == 0) {
+                if !intersects(nodes, &plan.blocked) {
                     return false;
                 }
-                for ((f, &n), &o) in found.iter_mut().zip(nodes).zip(&plan.blocked) {
-                    *f |= n & o;
-                }
+                or_and_into(found, nodes, &plan.blocked);
                 true
             };
             let mut found = std::mem::take(&mut plan.usable);
             found.copy_from_slice(&plan.found_bits);
-            while i < self.running.len() {
-                let e = round_up(self.running[i].0, resolution);
+            // The running jobs' rounded expected ends, from the release
+            // profile (valid: the sweep before this test built it, and no
+            // job has started since).
+            debug_assert!(plan.prof_valid && plan.run_t.len() == self.running.len());
+            let (run_t, running) = (&plan.run_t, &self.running);
+            while i < running.len() {
+                let e = run_t[i];
                 if e > t {
                     break;
                 }
                 let mut any = false;
-                while let Some(&(er, r)) = self.running.get(i) {
-                    if round_up(er, resolution) != e {
-                        break;
-                    }
+                while i < running.len() && run_t[i] == e {
+                    any |= release(running[i].1, &mut found);
                     i += 1;
-                    any |= release(r, &mut found);
                 }
                 if !any {
                     continue;
@@ -1212,8 +1186,7 @@ impl Sim<'_> {
             if let (Some(first), Some(e)) = (first, fit_end) {
                 let bound = will_run_bound(first, e);
                 let mut g = e;
-                for &(er, r) in &self.running[i..] {
-                    let er = round_up(er, resolution);
+                for (&er, &(_, r)) in run_t[i..].iter().zip(&running[i..]) {
                     if er > bound {
                         break;
                     }
@@ -1226,16 +1199,10 @@ impl Sim<'_> {
             plan.found_bits.copy_from_slice(&found);
             plan.usable = found;
         }
-        // The lowest `need` free open nodes, one CPU each.
-        self.alloc_buf.clear();
-        for n in bit_iter(&plan.found_bits).take(need as usize) {
-            self.alloc_buf.push(select::Alloc {
-                node: n,
-                cpus: 1,
-                gpus: 0,
-                mem: 0,
-            });
-        }
+        // The lowest `need` free open nodes, one CPU each (what select
+        // takes among equal nodes), as a bitset: the planner reads the
+        // nodes only as one.
+        keep_lowest(&mut plan.found_bits, need);
         result
     }
 
@@ -1259,9 +1226,13 @@ impl Sim<'_> {
             // A job started or ended since the last cycle.
             let plan = &mut self.bf;
             plan.free_now.clear();
-            plan.free_now
-                .extend((0..self.free.len() as u32).filter(|&n| self.free[n as usize].cpus > 0));
-            plan.set_free_bits();
+            plan.free_bits.fill(0);
+            for (n, f) in self.free.iter().enumerate() {
+                if f.cpus > 0 {
+                    plan.free_now.push(n as u32);
+                    plan.free_bits[n / 64] |= 1 << (n % 64);
+                }
+            }
             plan.prof_valid = false;
             plan.log.clear();
             plan.log_bits.clear();
@@ -1307,11 +1278,6 @@ impl Sim<'_> {
             }
             // Earliest later start: sweep expected ends of running jobs and
             // ends of reservations, then Slurm's will-run start.
-            let shape = self
-                .bf
-                .shapes
-                .iter()
-                .position(|s| s.req == c.req && s.part == c.part && s.limit == limit);
             // Its search may begin at the earliest fit of an earlier job
             // of the same shape, or of a CPU-only job on the same
             // partition of 1-CPU nodes with as few CPUs and as short a
@@ -1319,18 +1285,23 @@ impl Sim<'_> {
             // sweep finds the same time it would from 0, and none for that
             // job means none for it. Its will-run start and reservation
             // follow from that sweep alone, so the plan is the same as
-            // without these bounds.
+            // without these bounds. One scan finds this job's shape and
+            // the bounds; both need the same partition and a limit no
+            // longer than this job's, which is tested first.
+            let mut shape = None;
             let mut from = 0;
             let mut none = false;
             let unit = self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive;
-            for s in self.bf.shapes.iter().filter(|_| self.bf.bounds) {
-                let bound = (s.req == c.req && s.part == c.part && s.limit == limit)
-                    || (unit
-                        && s.part == c.part
-                        && s.limit <= limit
-                        && cpu_only(&s.req)
-                        && s.req.cpus <= c.req.cpus);
-                if bound {
+            let bounds = self.bf.bounds;
+            for (k, s) in self.bf.shapes.iter().enumerate() {
+                if s.part != c.part || s.limit > limit {
+                    continue;
+                }
+                let same = s.limit == limit && s.req == c.req;
+                if same && shape.is_none() {
+                    shape = Some(k);
+                }
+                if bounds && (same || (unit && cpu_only(&s.req) && s.req.cpus <= c.req.cpus)) {
                     match s.first {
                         Some(t) => from = from.max(t),
                         None => none = true,
@@ -1440,6 +1411,133 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
+/// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
+/// long: a loop of known length compiles to straight-line code, where an
+/// open loop is vectorised with checks that cost more than the work.
+macro_rules! by_words {
+    ($len:expr, $f:ident($($arg:expr),*)) => {
+        match $len {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            _ => $f::<0>($($arg),*),
+        }
+    };
+}
+
+/// The length of the bitsets that a `by_words` function `N` handles.
+fn words<const N: usize>(len: usize) -> usize {
+    if N == 0 { len } else { N }
+}
+
+/// `dst |= src` on node bitsets (of `dst.len()` words).
+fn or_into(dst: &mut [u64], src: &[u64]) {
+    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
+        let n = words::<N>(dst.len());
+        let (dst, src) = (&mut dst[..n], &src[..n]);
+        for i in 0..n {
+            dst[i] |= src[i];
+        }
+    }
+    by_words!(dst.len(), go(dst, src))
+}
+
+/// `dst &= !src` on node bitsets (of `dst.len()` words).
+fn and_not_into(dst: &mut [u64], src: &[u64]) {
+    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
+        let n = words::<N>(dst.len());
+        let (dst, src) = (&mut dst[..n], &src[..n]);
+        for i in 0..n {
+            dst[i] &= !src[i];
+        }
+    }
+    by_words!(dst.len(), go(dst, src))
+}
+
+/// `dst |= a & b` on node bitsets (of `dst.len()` words).
+fn or_and_into(dst: &mut [u64], a: &[u64], b: &[u64]) {
+    fn go<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
+        let n = words::<N>(dst.len());
+        let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
+        for i in 0..n {
+            dst[i] |= a[i] & b[i];
+        }
+    }
+    by_words!(dst.len(), go(dst, a, b))
+}
+
+/// Whether node bitsets `a` and `b` (of `a.len()` words) share a node.
+fn intersects(a: &[u64], b: &[u64]) -> bool {
+    fn go<const N: usize>(a: &[u64], b: &[u64]) -> bool {
+        let n = words::<N>(a.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let mut any = 0;
+        for i in 0..n {
+            any |= a[i] & b[i];
+        }
+        any != 0
+    }
+    by_words!(a.len(), go(a, b))
+}
+
+/// The number of nodes in a node bitset.
+fn count(a: &[u64]) -> u64 {
+    fn go<const N: usize>(a: &[u64]) -> u64 {
+        let a = &a[..words::<N>(a.len())];
+        a.iter().map(|x| x.count_ones() as u64).sum()
+    }
+    by_words!(a.len(), go(a))
+}
+
+/// The number of nodes in `a & b & !c` (bitsets of `a.len()` words).
+fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+    fn go<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+        let n = words::<N>(a.len());
+        let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+        let mut sum = 0;
+        for i in 0..n {
+            sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
+        }
+        sum
+    }
+    by_words!(a.len(), go(a, b, c))
+}
+
+/// Clears all but the lowest `n` set bits of a node bitset.
+fn keep_lowest(bits: &mut [u64], n: u64) {
+    let mut left = n;
+    for x in bits.iter_mut() {
+        let ones = x.count_ones() as u64;
+        if ones <= left {
+            left -= ones;
+            continue;
+        }
+        if left == 0 {
+            *x = 0;
+            continue;
+        }
+        // Keep the lowest `left` (< `ones`) bits of this word, then none:
+        // those below the least `m` with `left` set bits below it, found
+        // by bisection (`below(lo) < left <= below(hi)`).
+        let below = |m: u32| (*x & ((1u64 << m) - 1)).count_ones() as u64;
+        let (mut lo, mut hi) = (0u32, 64u32);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if below(mid) >= left {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        if hi < 64 {
+            *x &= (1u64 << hi) - 1;
+        }
+        left = 0;
+    }
 }
 
 /// Whether `req` asks for CPUs only, on any number of nodes.
@@ -1617,6 +1715,94 @@ mod tests {
                     assert_eq!(plain.events, bounded.events, "{what}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn keep_lowest_keeps_the_lowest_set_bits() {
+        let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..2000 {
+            let words = 1 + round % 3;
+            let bits: Vec<u64> = (0..words)
+                .map(|k| match (round + k) % 4 {
+                    0 => next(),
+                    1 => next() & next(),
+                    2 => u64::MAX,
+                    _ => next() & next() & next(),
+                })
+                .collect();
+            let ones: u64 = bits.iter().map(|x| x.count_ones() as u64).sum();
+            for n in [
+                0,
+                1,
+                ones / 3,
+                ones / 2,
+                ones.saturating_sub(1),
+                ones,
+                ones + 5,
+            ] {
+                let mut got = bits.clone();
+                super::keep_lowest(&mut got, n);
+                let mut want = vec![0u64; words];
+                for b in super::bit_iter(&bits).take(n as usize) {
+                    want[b as usize / 64] |= 1 << (b % 64);
+                }
+                assert_eq!(got, want, "{bits:x?} n={n}");
+            }
+        }
+    }
+
+    /// The bitset helpers take fixed-length paths for 1 to 4 words and an
+    /// open loop beyond; every length gives the plain word-by-word result.
+    #[test]
+    fn bitset_helpers_agree_with_plain_loops() {
+        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        for round in 0..600 {
+            let n = 1 + round % 7;
+            let mut v = |sparse: bool| -> Vec<u64> {
+                (0..n)
+                    .map(|_| {
+                        if sparse {
+                            next() & next() & next()
+                        } else {
+                            next()
+                        }
+                    })
+                    .collect()
+            };
+            let (a, b, c) = (v(round % 2 == 0), v(false), v(round % 3 == 0));
+            let mut got = a.clone();
+            super::or_into(&mut got, &b);
+            let want: Vec<u64> = a.iter().zip(&b).map(|(x, y)| x | y).collect();
+            assert_eq!(got, want);
+            let mut got = a.clone();
+            super::and_not_into(&mut got, &b);
+            let want: Vec<u64> = a.iter().zip(&b).map(|(x, y)| x & !y).collect();
+            assert_eq!(got, want);
+            let mut got = a.clone();
+            super::or_and_into(&mut got, &b, &c);
+            let want: Vec<u64> = (0..n).map(|i| a[i] | (b[i] & c[i])).collect();
+            assert_eq!(got, want);
+            let inter = (0..n).any(|i| a[i] & c[i] != 0);
+            assert_eq!(super::intersects(&a, &c), inter);
+            let ones: u64 = a.iter().map(|x| x.count_ones() as u64).sum();
+            assert_eq!(super::count(&a), ones);
+            let open: u64 = (0..n)
+                .map(|i| (a[i] & b[i] & !c[i]).count_ones() as u64)
+                .sum();
+            assert_eq!(super::count_and_not(&a, &b, &c), open);
         }
     }
 

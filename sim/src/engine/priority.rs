@@ -128,6 +128,12 @@ impl Usage {
 
     /// [`Usage::factor`] when it is not cached: computes and caches it.
     /// The cache is cleared whenever the usage it reads changes.
+    ///
+    /// The factor lies in [0, 1] (never NaN): usage is finite, as a scale
+    /// is at most `2^512` (see `scale_at`) and an amount at most
+    /// `2^32 * 2^64` CPU-seconds, so no sum of fewer than `2^416` of
+    /// their products overflows; with `total > 0`, `u` is at least 0 (or
+    /// +inf) and `2^(-u * users)` lies in [0, 1].
     fn compute_factor(&mut self, user: u32) -> f64 {
         let (scaled, total) = if self.snapshots {
             (&self.snap, self.snap_total)
@@ -140,6 +146,7 @@ impl Usage {
             let u = scaled[user as usize] / total;
             (-(u * self.n_users as f64)).exp2()
         };
+        debug_assert!((0.0..=1.0).contains(&f), "fairshare factor {f}");
         self.cache[user as usize] = f;
         self.cached.push(user);
         f
@@ -196,18 +203,37 @@ impl Multifactor {
             // priority/basic: first come, first served.
             return -(submit as f64);
         }
-        let age = if c.max_age == 0 {
-            1.0
-        } else {
-            to_f64(wait.min(c.max_age)) / to_f64(c.max_age)
-        };
-        let frac = (cpus as f64 / self.total_cpus.max(1.0)).min(1.0);
-        let size = if c.favor_small { 1.0 - frac } else { frac };
-        let p = c.weight_age as f64 * age
-            + c.weight_fairshare as f64 * fairshare
-            + c.weight_job_size as f64 * size
-            + c.weight_partition as f64 * partition_factor
-            + c.weight_qos as f64 * qos_factor;
+        // The weighted sum `age + fairshare + size + partition + qos`
+        // (left to right), less its terms of zero weight: every factor is
+        // finite (ages, sizes, partition and QOS factors lie in [0, 1], and
+        // so do fairshare factors, see `Usage::compute_factor`), so such a
+        // term is +0.0 or -0.0. Adding either to a sum other than -0.0
+        // leaves it unchanged, and the sum never is -0.0: it begins at +0.0
+        // plus the age term (at least +0.0), and a rounded sum is -0.0 only
+        // when both addends are.
+        let mut p = 0.0;
+        if c.weight_age != 0 {
+            let age = if c.max_age == 0 {
+                1.0
+            } else {
+                to_f64(wait.min(c.max_age)) / to_f64(c.max_age)
+            };
+            p += c.weight_age as f64 * age;
+        }
+        if c.weight_fairshare != 0 {
+            p += c.weight_fairshare as f64 * fairshare;
+        }
+        if c.weight_job_size != 0 {
+            let frac = (cpus as f64 / self.total_cpus.max(1.0)).min(1.0);
+            let size = if c.favor_small { 1.0 - frac } else { frac };
+            p += c.weight_job_size as f64 * size;
+        }
+        if c.weight_partition != 0 {
+            p += c.weight_partition as f64 * partition_factor;
+        }
+        if c.weight_qos != 0 {
+            p += c.weight_qos as f64 * qos_factor;
+        }
         floor(p)
     }
 }
@@ -332,6 +358,69 @@ mod tests {
         ] {
             assert_eq!(to_f64(x).to_bits(), (x as f64).to_bits(), "{x}");
         }
+    }
+
+    /// `Multifactor::priority` skips the terms of zero weight; the full
+    /// sum, as it was written before, must give the same bits.
+    #[test]
+    fn skipped_zero_weight_terms_give_the_full_sum() {
+        let full = |mf: &Multifactor, wait: u64, cpus: u32, pf: f64, qf: f64, fs: f64| {
+            let c = &mf.cfg;
+            let age = if c.max_age == 0 {
+                1.0
+            } else {
+                to_f64(wait.min(c.max_age)) / to_f64(c.max_age)
+            };
+            let frac = (cpus as f64 / mf.total_cpus.max(1.0)).min(1.0);
+            let size = if c.favor_small { 1.0 - frac } else { frac };
+            let p = c.weight_age as f64 * age
+                + c.weight_fairshare as f64 * fs
+                + c.weight_job_size as f64 * size
+                + c.weight_partition as f64 * pf
+                + c.weight_qos as f64 * qf;
+            p.floor()
+        };
+        let weights = [0u32, 1, 7, 1000, 65_535, u32::MAX];
+        let factors = [0.0, 1e-300, 0.1, 1.0 / 3.0, 0.5, 0.999_999_999, 1.0];
+        let mut checked = 0;
+        for (k, &wa) in weights.iter().enumerate() {
+            for &wf in &weights {
+                for &ws in &weights {
+                    let cfg = PriorityConfig {
+                        weight_age: wa,
+                        weight_fairshare: wf,
+                        weight_job_size: ws,
+                        weight_partition: weights[(k + 2) % weights.len()],
+                        weight_qos: weights[(k + 4) % weights.len()],
+                        max_age: [0, 1000, 604_800][k % 3],
+                        favor_small: k % 2 == 0,
+                        ..PriorityConfig::default()
+                    };
+                    let mf = Multifactor {
+                        cfg,
+                        total_cpus: 128.0,
+                    };
+                    for (i, &fs) in factors.iter().enumerate() {
+                        let pf = factors[(i + 3) % factors.len()];
+                        let qf = factors[(i + 5) % factors.len()];
+                        for wait in [0, 1, 999, 1000, 604_799, 10_000_000] {
+                            for cpus in [0, 1, 64, 1000] {
+                                let got = mf.priority(wait, cpus, pf, qf, fs, 0);
+                                let want = full(&mf, wait, cpus, pf, qf, fs);
+                                assert_eq!(
+                                    got.to_bits(),
+                                    want.to_bits(),
+                                    "{:?} wait={wait} cpus={cpus} fs={fs} pf={pf} qf={qf}",
+                                    mf.cfg
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 30_000);
     }
 
     #[test]

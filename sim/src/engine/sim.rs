@@ -959,6 +959,10 @@ impl<'a> Sim<'a> {
         self.accrue_usage();
         let now = self.now;
         let as_score = self.deps == ScoreDeps::Multifactor;
+        // With a zero fairshare weight (or priority/basic) the factor only
+        // ever meets a zero weight, where any value in [0, 1] gives the
+        // same priority (see `Multifactor::priority`): it is not looked up.
+        let fairshare = self.mf.cfg.multifactor && self.mf.cfg.weight_fairshare != 0;
         let mut sorted = true;
         let mut prev: Option<(Key, u32)> = None;
         for &j in &self.pending {
@@ -970,7 +974,11 @@ impl<'a> Sim<'a> {
                 c.req.cpus,
                 part.factor,
                 c.qos_factor,
-                self.usage.factor(c.user),
+                if fairshare {
+                    self.usage.factor(c.user)
+                } else {
+                    1.0
+                },
                 self.keys[j as usize].submit,
             );
             let key = &mut self.keys[j as usize];
