@@ -238,6 +238,51 @@ impl Multifactor {
     }
 }
 
+impl Multifactor {
+    /// The priority as a function of the wait alone, when it is one:
+    /// priority/multifactor with a non-zero age weight, a non-zero
+    /// `max_age` of at most `i64::MAX`, and zero weights for every other
+    /// factor; see [`AgeOnly`].
+    pub(crate) fn age_only(&self) -> Option<AgeOnly> {
+        let c = &self.cfg;
+        let only_age = c.multifactor
+            && c.weight_age != 0
+            && c.weight_fairshare == 0
+            && c.weight_job_size == 0
+            && c.weight_partition == 0
+            && c.weight_qos == 0;
+        (only_age && c.max_age != 0 && c.max_age <= i64::MAX as u64).then(|| AgeOnly {
+            weight: c.weight_age as f64,
+            max_age: c.max_age,
+            max_age_f: to_f64(c.max_age),
+        })
+    }
+}
+
+/// [`Multifactor::priority`] when only the age term has a weight, with
+/// its constants converted once, for the periodic rescore of the whole
+/// queue. The same operations on the same values, so the same bits:
+/// `priority` adds the age term `weight * age` to `+0.0`, which leaves it
+/// unchanged (the term is `+0.0` or positive), skips the other terms (zero
+/// weights) and floors the sum. `wait.min(max_age)` is at most `i64::MAX`,
+/// where the conversion through `i64` is exact (as in `to_f64`).
+/// `age_only_priority_is_the_multifactor_priority` compares the two.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgeOnly {
+    weight: f64,
+    max_age: u64,
+    max_age_f: f64,
+}
+
+impl AgeOnly {
+    /// The priority of a job that has waited `wait` seconds.
+    #[inline]
+    pub(crate) fn priority(&self, wait: u64) -> f64 {
+        let age = wait.min(self.max_age) as i64 as f64 / self.max_age_f;
+        floor(self.weight * age)
+    }
+}
+
 /// `x as f64`: the same value, converted through `i64` where it fits,
 /// which baseline x86-64 does in one instruction (a `u64` takes several).
 #[inline]
@@ -421,6 +466,86 @@ mod tests {
             }
         }
         assert!(checked > 30_000);
+    }
+
+    #[test]
+    fn age_only_priority_is_the_multifactor_priority() {
+        let mut checked = 0;
+        for weight_age in [1u32, 7, 1000, 65_535, u32::MAX] {
+            for max_age in [1u64, 300, 1000, 604_800, 1 << 40, i64::MAX as u64] {
+                let mf = Multifactor {
+                    cfg: PriorityConfig {
+                        weight_age,
+                        max_age,
+                        ..PriorityConfig::default()
+                    },
+                    total_cpus: 128.0,
+                };
+                let age = mf.age_only().expect("only the age weight is set");
+                let mut waits = vec![0, 1, max_age - 1, max_age, max_age + 1, u64::MAX];
+                // Around every step of the priority near the start, and
+                // spread over the rest.
+                let step = (max_age / weight_age as u64).max(1);
+                for k in 0..300u64 {
+                    let w = k.saturating_mul(step);
+                    waits.extend([w.saturating_sub(1), w, w.saturating_add(1)]);
+                    waits.push(max_age / 300 * k + k);
+                }
+                for wait in waits {
+                    let want = mf.priority(wait, 64, 0.5, 0.5, 0.5, 7);
+                    assert_eq!(
+                        age.priority(wait).to_bits(),
+                        want.to_bits(),
+                        "weight {weight_age} max_age {max_age} wait {wait}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30_000);
+        // Any other weight, no age weight, or priority/basic: not age-only.
+        let with = |cfg: PriorityConfig| Multifactor {
+            cfg,
+            total_cpus: 1.0,
+        };
+        let base = PriorityConfig::default();
+        for cfg in [
+            PriorityConfig {
+                weight_fairshare: 1,
+                ..base.clone()
+            },
+            PriorityConfig {
+                weight_job_size: 1,
+                ..base.clone()
+            },
+            PriorityConfig {
+                weight_partition: 1,
+                ..base.clone()
+            },
+            PriorityConfig {
+                weight_qos: 1,
+                ..base.clone()
+            },
+            PriorityConfig {
+                weight_age: 0,
+                ..base.clone()
+            },
+            PriorityConfig {
+                max_age: 0,
+                ..base.clone()
+            },
+            PriorityConfig {
+                max_age: u64::MAX,
+                ..base.clone()
+            },
+            PriorityConfig {
+                multifactor: false,
+                ..base.clone()
+            },
+        ] {
+            assert!(with(cfg).age_only().is_none());
+        }
+        assert!(with(base).age_only().is_some());
     }
 
     #[test]

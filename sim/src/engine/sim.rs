@@ -15,7 +15,7 @@ use policy::{JobObs, Policy, QueueContext, Rescore, ScoreDeps};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::priority::{Multifactor, Usage};
+use super::priority::{AgeOnly, Multifactor, Usage};
 use super::select::{self, Alloc, MEM_UNLIMITED, NodeCap, Req, Res, Scratch};
 use super::{
     Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig, SimError, SimResult, SimStats,
@@ -963,6 +963,9 @@ impl<'a> Sim<'a> {
         // ever meets a zero weight, where any value in [0, 1] gives the
         // same priority (see `Multifactor::priority`): it is not looked up.
         let fairshare = self.mf.cfg.multifactor && self.mf.cfg.weight_fairshare != 0;
+        if let Some(age) = self.mf.age_only() {
+            return self.rescore_age_only(age, as_score);
+        }
         let mut sorted = true;
         let mut prev: Option<(Key, u32)> = None;
         for &j in &self.pending {
@@ -985,6 +988,30 @@ impl<'a> Sim<'a> {
             key.mf = mf;
             if as_score {
                 key.score = if mf.is_nan() { f64::NEG_INFINITY } else { mf };
+            }
+            let key = (*key, j);
+            if let Some(p) = prev {
+                sorted &= cmp_keys((&p.0, p.1), (&key.0, key.1)) == Ordering::Less;
+            }
+            prev = Some(key);
+        }
+        sorted
+    }
+
+    /// [`Sim::rescore_without_policy`]'s loop when the priority depends on
+    /// the wait alone ([`AgeOnly`]): the same keys from the same priority
+    /// bits (never NaN, so the score is the priority itself), with the
+    /// formula's constants converted once instead of per job.
+    fn rescore_age_only(&mut self, age: AgeOnly, as_score: bool) -> bool {
+        let now = self.now;
+        let mut sorted = true;
+        let mut prev: Option<(Key, u32)> = None;
+        for &j in &self.pending {
+            let mf = age.priority(now.saturating_sub(self.jc[j as usize].entry));
+            let key = &mut self.keys[j as usize];
+            key.mf = mf;
+            if as_score {
+                key.score = mf;
             }
             let key = (*key, j);
             if let Some(p) = prev {
