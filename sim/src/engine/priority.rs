@@ -276,10 +276,17 @@ pub(crate) struct AgeOnly {
 
 impl AgeOnly {
     /// The priority of a job that has waited `wait` seconds.
+    ///
+    /// The floor is a truncation through `i64`, with no tests: the age is
+    /// `+0.0` or positive and at most 1 (`wait.min(max_age) <= max_age`,
+    /// and rounding keeps order), so the product is `+0.0` or positive and
+    /// at most `weight < 2^32`. On such values truncation is the floor, the
+    /// integer converts back exactly, and `+0.0` gives `+0.0`: the bits of
+    /// `floor`.
     #[inline]
     pub(crate) fn priority(&self, wait: u64) -> f64 {
         let age = wait.min(self.max_age) as i64 as f64 / self.max_age_f;
-        floor(self.weight * age)
+        (self.weight * age) as i64 as f64
     }
 }
 
