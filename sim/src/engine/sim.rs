@@ -1005,7 +1005,7 @@ impl<'a> Sim<'a> {
     fn rescore_age_only(&mut self, age: AgeOnly, as_score: bool) -> bool {
         let now = self.now;
         let mut sorted = true;
-        let mut prev: Option<(Key, u32)> = None;
+        let mut prev: Option<u32> = None;
         for &j in &self.pending {
             let mf = age.priority(now.saturating_sub(self.jc[j as usize].entry));
             let key = &mut self.keys[j as usize];
@@ -1013,11 +1013,11 @@ impl<'a> Sim<'a> {
             if as_score {
                 key.score = mf;
             }
-            let key = (*key, j);
             if let Some(p) = prev {
-                sorted &= cmp_keys((&p.0, p.1), (&key.0, key.1)) == Ordering::Less;
+                let (kp, kj) = (&self.keys[p as usize], &self.keys[j as usize]);
+                sorted &= cmp_keys((kp, p), (kj, j)) == Ordering::Less;
             }
-            prev = Some(key);
+            prev = Some(j);
         }
         sorted
     }
