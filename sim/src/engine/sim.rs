@@ -1007,7 +1007,24 @@ impl<'a> Sim<'a> {
         let mut sorted = true;
         let mut prev: Option<u32> = None;
         for &j in &self.pending {
-            let mf = age.priority(now.saturating_sub(self.jc[j as usize].entry));
+            let c = &self.jc[j as usize];
+            let wait = now.saturating_sub(c.entry);
+            let mf = age.priority(wait);
+            // The general formula, as the loop above would compute it (the
+            // fairshare factor meets a zero weight).
+            debug_assert_eq!(
+                mf.to_bits(),
+                self.mf
+                    .priority(
+                        wait,
+                        c.req.cpus,
+                        self.parts[c.part as usize].factor,
+                        c.qos_factor,
+                        1.0,
+                        self.keys[j as usize].submit,
+                    )
+                    .to_bits()
+            );
             let key = &mut self.keys[j as usize];
             key.mf = mf;
             if as_score {
