@@ -1587,14 +1587,20 @@ mod tests {
     /// 16 nodes of 1 CPU (with `gpus` untyped GPUs each, which no job asks
     /// for) and jobs that arrive faster than they end, so that many
     /// backfill cycles follow arrivals only.
-    fn workload(gpus: u32, mem: u64) -> (Vec<Job>, Names, Cluster) {
-        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move |m: u64| {
+    /// A xorshift64 generator from `seed` (non-zero): the tests' own
+    /// random numbers, the same on every platform.
+    fn xorshift(mut s: u64) -> impl FnMut() -> u64 {
+        move || {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            s % m
-        };
+            s
+        }
+    }
+
+    fn workload(gpus: u32, mem: u64) -> (Vec<Job>, Names, Cluster) {
+        let mut rng = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |m: u64| rng() % m;
         let mut t = 0;
         let jobs = (0..300u64)
             .map(|id| {
@@ -1720,13 +1726,7 @@ mod tests {
 
     #[test]
     fn keep_lowest_keeps_the_lowest_set_bits() {
-        let mut s: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..2000 {
             let words = 1 + round % 3;
             let bits: Vec<u64> = (0..words)
@@ -1762,13 +1762,7 @@ mod tests {
     /// open loop beyond; every length gives the plain word-by-word result.
     #[test]
     fn bitset_helpers_agree_with_plain_loops() {
-        let mut s: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..600 {
             let n = 1 + round % 7;
             let mut v = |sparse: bool| -> Vec<u64> {
