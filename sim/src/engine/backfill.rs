@@ -238,11 +238,7 @@ impl Plan {
         if self.slot_bits.len() < off + w {
             self.slot_bits.resize(off + w, 0);
         }
-        let b = &mut self.slot_bits[off..off + w];
-        b.iter_mut().for_each(|x| *x = 0);
-        for a in allocs {
-            b[a.node as usize / 64] |= 1 << (a.node % 64);
-        }
+        set_node_bits(&mut self.slot_bits[off..off + w], allocs);
     }
 
     /// Sets `free_bits` from `free_now`.
@@ -961,11 +957,7 @@ impl Sim<'_> {
             if !unit {
                 // The nodes, as the bitset that the plan records
                 // (`will_run_unit` leaves them there itself).
-                let plan = &mut self.bf;
-                plan.found_bits.iter_mut().for_each(|x| *x = 0);
-                for a in &self.alloc_buf {
-                    plan.found_bits[a.node as usize / 64] |= 1 << (a.node % 64);
-                }
+                set_node_bits(&mut self.bf.found_bits, &self.alloc_buf);
             }
             if g == t || self.bf.clear_of_reservations(g, limit) {
                 break Some(g);
@@ -1417,6 +1409,14 @@ fn alloc_fast(
 /// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
 /// long: a loop of known length compiles to straight-line code, where an
 /// open loop is vectorised with checks that cost more than the work.
+/// Sets `bits` to the nodes of `allocs` (and no others).
+fn set_node_bits(bits: &mut [u64], allocs: &[select::Alloc]) {
+    bits.fill(0);
+    for a in allocs {
+        bits[a.node as usize / 64] |= 1 << (a.node % 64);
+    }
+}
+
 macro_rules! by_words {
     ($len:expr, $f:ident($($arg:expr),*)) => {
         match $len {

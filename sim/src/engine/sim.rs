@@ -142,6 +142,9 @@ pub(crate) struct Sim<'a> {
 
     usage: Usage,
     mf: Multifactor,
+    /// `mf` as a function of the wait alone, when it is one (fixed for the
+    /// run, like the configuration it comes from).
+    age_only: Option<AgeOnly>,
     #[expect(
         dead_code,
         reason = "the one seeded RNG of the simulation; no current decision is random"
@@ -319,6 +322,10 @@ impl<'a> Sim<'a> {
         jobs.iter().for_each(|j| seen[j.user as usize] = true);
         let n_users = seen.iter().filter(|&&b| b).count();
         let origin = jobs.iter().map(|j| j.submit).min().unwrap_or(0);
+        let mf = Multifactor {
+            cfg: cluster.priority.clone(),
+            total_cpus: total_cpus as f64,
+        };
         let mut sim = Sim {
             jobs,
             cluster,
@@ -357,10 +364,8 @@ impl<'a> Sim<'a> {
             free_slots: Vec::new(),
             real_events: 0,
             usage: Usage::new(n_slots, n_users, cluster.priority.decay_half_life, origin),
-            mf: Multifactor {
-                cfg: cluster.priority.clone(),
-                total_cpus: total_cpus as f64,
-            },
+            age_only: mf.age_only(),
+            mf,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             changed_main: false,
             bf_dirty: false,
@@ -959,13 +964,13 @@ impl<'a> Sim<'a> {
         self.accrue_usage();
         let now = self.now;
         let as_score = self.deps == ScoreDeps::Multifactor;
+        if let Some(age) = self.age_only {
+            return self.rescore_age_only(age, as_score);
+        }
         // With a zero fairshare weight (or priority/basic) the factor only
         // ever meets a zero weight, where any value in [0, 1] gives the
         // same priority (see `Multifactor::priority`): it is not looked up.
         let fairshare = self.mf.cfg.multifactor && self.mf.cfg.weight_fairshare != 0;
-        if let Some(age) = self.mf.age_only() {
-            return self.rescore_age_only(age, as_score);
-        }
         let mut sorted = true;
         let mut prev: Option<(Key, u32)> = None;
         for &j in &self.pending {
