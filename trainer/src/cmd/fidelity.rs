@@ -16,7 +16,7 @@ use sim::engine::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig
 use sim::metrics::{self, Metrics};
 use sim::trace::{JobState, Trace};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const LONG_ABOUT: &str = "\
 Compares a real Slurm schedule with the simulator's, job by job. The
@@ -37,13 +37,20 @@ Measures (jobs that started in both):
                   utilization: (sim − real) / real
 
 Targets (--check makes a miss exit with status 2): tau ≥ 0.95, median
-start error ≤ 5 % of the mean wait, each headline within 5 %.";
+start error ≤ 5 % of the mean wait, each headline within 5 %.
+
+--versus-replay DIR puts a second real replay of the same workload (its
+manifest.json and real.jsonl) where the simulator was: the same measures
+then say how far slurmctld reproduces itself, the ceiling against which
+the simulator's figures are read (docs/fidelity.md). Its start times are
+shifted by the difference of the two replays' first submissions.";
 
 const AFTER_LONG_HELP: &str = "\
 Examples:
   slurm-rl fidelity --manifest run1/manifest.json --real run1/real.jsonl --cluster $SLURM_CONF
   slurm-rl fidelity --manifest run1/manifest.json --real run1/real.jsonl --cluster $SLURM_CONF \\
-      --policy learned --model model.safetensors --json run1/fidelity.json --plot run1/fidelity.png --check";
+      --policy learned --model model.safetensors --json run1/fidelity.json --plot run1/fidelity.png --check
+  slurm-rl fidelity --manifest run1/manifest.json --real run1/real.jsonl --versus-replay run2";
 
 /// Arguments.
 #[derive(clap::Args, Debug)]
@@ -77,6 +84,11 @@ pub struct Args {
     /// Write the simulator's event log here.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+    /// Compare with another real replay of the same workload instead of the
+    /// simulator: DIR holds its manifest.json and real.jsonl (what
+    /// scripts/fidelity writes). --policy, --model and --events do not apply.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["model", "events"])]
+    pub versus_replay: Option<PathBuf>,
     /// Exit with status 2 when a target is missed.
     #[arg(long)]
     pub check: bool,
@@ -206,6 +218,78 @@ fn real_outcomes(trace: &Trace, backfilled: &BTreeMap<u64, bool>) -> Vec<JobOutc
             }
         })
         .collect()
+}
+
+/// The schedule of a second real replay of the same workload (`dir` holds
+/// its manifest.json and real.jsonl), as outcomes in the order of `trace`'s
+/// jobs, matched by trace id. Times are shifted by the difference of the two
+/// replays' first submissions; a job missing from the second replay counts
+/// as never started.
+fn other_replay(
+    dir: &Path,
+    trace: &Trace,
+    trace_ids: &BTreeMap<u64, u64>,
+) -> Result<Vec<JobOutcome>> {
+    let man = Manifest::read(&dir.join("manifest.json"))?;
+    let real_path = dir.join("real.jsonl");
+    let mut other = load_trace(&real_path, false)?;
+    let by_slurm: BTreeMap<u64, &super::replay::Submitted> =
+        man.jobs.iter().map(|s| (s.slurm_id, s)).collect();
+    other.jobs.retain(|j| by_slurm.contains_key(&j.id));
+    ensure!(
+        !other.jobs.is_empty(),
+        "{}: none of its jobs is in {}",
+        real_path.display(),
+        dir.join("manifest.json").display()
+    );
+    if let Some(j) = other
+        .jobs
+        .iter()
+        .find(|j| matches!(j.state, JobState::Pending | JobState::Running))
+    {
+        bail!(
+            "{}: job {} had not ended when accounting was read",
+            real_path.display(),
+            j.id
+        );
+    }
+    let kind: BTreeMap<u64, bool> = man
+        .jobs
+        .iter()
+        .filter(|s| !s.sched_flags.is_empty())
+        .map(|s| (s.slurm_id, s.sched_flags.contains("SchedBackfill")))
+        .collect();
+    let outcomes = real_outcomes(&other, &kind);
+    let by_trace: BTreeMap<u64, JobOutcome> = other
+        .jobs
+        .iter()
+        .zip(outcomes)
+        .map(|(j, o)| (by_slurm[&j.id].plan.trace_id, o))
+        .collect();
+    let t0 = trace.jobs.iter().map(|j| j.submit).min().unwrap_or(0) as i64;
+    let t0_other = other.jobs.iter().map(|j| j.submit).min().unwrap_or(0) as i64;
+    let shift = |t: u64| (t as i64 - t0_other + t0).max(0) as u64;
+    Ok(trace
+        .jobs
+        .iter()
+        .map(|j| {
+            let found = trace_ids.get(&j.id).and_then(|t| by_trace.get(t));
+            match found {
+                Some(o) => JobOutcome {
+                    start: o.start.map(shift),
+                    end: shift(o.end),
+                    kind: o.kind,
+                    backfilled: o.backfilled,
+                },
+                None => JobOutcome {
+                    start: None,
+                    end: j.submit,
+                    kind: OutcomeKind::Cancelled,
+                    backfilled: false,
+                },
+            }
+        })
+        .collect())
 }
 
 fn rel(real: f64, sim: f64) -> f64 {
@@ -455,23 +539,33 @@ pub fn run(a: Args) -> Result<()> {
         .map(|s| (s.slurm_id, s.plan.trace_id))
         .collect();
 
-    let mut pol = match super::evaluate::resolve_policies(
-        std::slice::from_ref(&a.policy),
-        a.model.as_deref(),
-    )?
-    .pop()
-    {
-        Some(spec) => (spec.make)(),
-        None => super::simulate::baseline(&a.policy)?,
+    let (other, events, versus) = match &a.versus_replay {
+        Some(dir) => {
+            let other = other_replay(dir, &trace, &trace_ids)?;
+            (other, Vec::new(), format!("replay {}", dir.display()))
+        }
+        None => {
+            let mut pol = match super::evaluate::resolve_policies(
+                std::slice::from_ref(&a.policy),
+                a.model.as_deref(),
+            )?
+            .pop()
+            {
+                Some(spec) => (spec.make)(),
+                None => super::simulate::baseline(&a.policy)?,
+            };
+            let cfg = SimConfig {
+                backfill: Backfill::Slurm,
+                cancelled_pending: CancelledPending::Keep,
+                record_events: a.events.is_some(),
+                seed: 0,
+            };
+            let res =
+                sim::engine::simulate(&trace.jobs, &trace.names, &cluster, pol.as_mut(), &cfg)
+                    .with_context(|| format!("simulating {}", a.real.display()))?;
+            (res.outcomes, res.events, format!("policy {}", a.policy))
+        }
     };
-    let cfg = SimConfig {
-        backfill: Backfill::Slurm,
-        cancelled_pending: CancelledPending::Keep,
-        record_events: a.events.is_some(),
-        seed: 0,
-    };
-    let res = sim::engine::simulate(&trace.jobs, &trace.names, &cluster, pol.as_mut(), &cfg)
-        .with_context(|| format!("simulating {}", a.real.display()))?;
     let real = real_outcomes(&trace, &known_kind);
     let targets = Targets {
         min_tau: a.min_tau,
@@ -481,7 +575,7 @@ pub fn run(a: Args) -> Result<()> {
     let r = compare(
         &trace,
         &real,
-        &res.outcomes,
+        &other,
         &trace_ids,
         &known_kind,
         cluster.total_cpus(),
@@ -490,17 +584,20 @@ pub fn run(a: Args) -> Result<()> {
     );
 
     println!(
-        "{} jobs of {} (compression {}), cluster {} ({} CPUs, {} GPUs), policy {}; submission lag median {:.2} s, max {:.2} s\n",
+        "{} jobs of {} (compression {}), cluster {} ({} CPUs, {} GPUs), {}; submission lag median {:.2} s, max {:.2} s\n",
         r.jobs,
         man.trace,
         man.compress,
         conf.display(),
         cluster.total_cpus(),
         cluster.total_gpus(),
-        a.policy,
+        versus,
         man.submit_lag_median,
         man.submit_lag_max
     );
+    if a.versus_replay.is_some() {
+        println!("(\"sim\" below is the second replay)");
+    }
     print!("{}", table(&r, &targets));
     if r.backfill_unknown > 0 {
         println!(
@@ -521,6 +618,7 @@ pub fn run(a: Args) -> Result<()> {
                 "real": a.real.display().to_string(),
                 "cluster": conf.display().to_string(),
                 "policy": a.policy,
+                "versus_replay": a.versus_replay.as_ref().map(|d| d.display().to_string()),
                 "compress": man.compress,
                 "submit_lag_median": man.submit_lag_median,
                 "submit_lag_max": man.submit_lag_max,
@@ -536,7 +634,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     if let Some(p) = &a.events {
         sim::io::atomic_write(p, |w| {
-            for line in &res.events {
+            for line in &events {
                 writeln!(w, "{line}")?;
             }
             Ok(())
@@ -550,9 +648,9 @@ pub fn run(a: Args) -> Result<()> {
             .map(|p| (p.real_start as f64, p.sim_start as f64, p.real_backfill))
             .collect();
         let title = format!(
-            "{} jobs, policy {}: tau {:.3}, median |Δstart| {:.1} s ({:.1} % of mean wait)",
+            "{} jobs, {}: tau {:.3}, median |Δstart| {:.1} s ({:.1} % of mean wait)",
             r.jobs,
-            a.policy,
+            versus,
             r.kendall_tau,
             r.start_error_median_s,
             100.0 * r.start_error_median
@@ -653,5 +751,85 @@ mod tests {
             "{:?}",
             r.missed
         );
+    }
+
+    /// A second replay is matched by trace id (its Slurm ids differ), its
+    /// times are shifted by the difference of the first submissions, and a
+    /// job it lacks counts as never started.
+    #[test]
+    fn other_replay_matches_trace_ids_and_shifts_times() {
+        use super::super::replay::{Planned, Submitted};
+        let dir = tempfile::tempdir().unwrap();
+        // Replay B: trace jobs 1 and 2 as Slurm jobs 501 and 502, first
+        // submission at 1000; job 502 was backfilled.
+        let mut b = Trace::default();
+        for (id, submit, start) in [(501u64, 1000u64, 1005u64), (502, 1001, 1003)] {
+            b.jobs.push(sim::trace::Job {
+                id,
+                submit,
+                eligible: submit,
+                start: Some(start),
+                end: Some(start + 10),
+                run_time: 10,
+                cpus: 1,
+                state: JobState::Completed,
+                ..Default::default()
+            });
+        }
+        sim::trace::jsonl::write(&dir.path().join("real.jsonl"), &b).unwrap();
+        let sub = |slurm_id, trace_id, flags: &str| Submitted {
+            plan: Planned {
+                trace_id,
+                at: 0.0,
+                sleep: 10,
+                limit_min: 1,
+                nodes: 1,
+                cpus_per_node: 1,
+                gpus_per_node: 0,
+                partition: String::new(),
+            },
+            slurm_id,
+            submitted_at: 0.0,
+            sched_flags: flags.into(),
+        };
+        let man = Manifest {
+            trace: "w.jsonl".into(),
+            compress: 60.0,
+            cluster: "slurm.conf".into(),
+            started_utc: String::new(),
+            ended_utc: String::new(),
+            skipped: BTreeMap::new(),
+            submit_lag_median: 0.0,
+            submit_lag_max: 0.0,
+            import_command: String::new(),
+            jobs: vec![sub(501, 1, "SchedMain"), sub(502, 2, "SchedBackfill")],
+        };
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            serde_json::to_string(&man).unwrap(),
+        )
+        .unwrap();
+        // Replay A: trace jobs 2, 1 and 3 as Slurm jobs 12, 11 and 13, first
+        // submission at 50.
+        let mut a = Trace::default();
+        for (id, submit) in [(12u64, 51u64), (11, 50), (13, 52)] {
+            a.jobs.push(sim::trace::Job {
+                id,
+                submit,
+                eligible: submit,
+                run_time: 10,
+                cpus: 1,
+                state: JobState::Completed,
+                ..Default::default()
+            });
+        }
+        let ids: BTreeMap<u64, u64> = [(11, 1), (12, 2), (13, 3)].into();
+        let o = other_replay(dir.path(), &a, &ids).unwrap();
+        assert_eq!(o[0].start, Some(53)); // trace 2: 1003 − 1000 + 50
+        assert!(o[0].backfilled);
+        assert_eq!(o[1].start, Some(55)); // trace 1: 1005 − 1000 + 50
+        assert_eq!(o[1].end, 65);
+        assert!(!o[1].backfilled);
+        assert_eq!(o[2].start, None); // trace 3 is not in replay B
     }
 }
