@@ -12,6 +12,25 @@
 use super::select;
 use super::sim::{NEVER, Sim, State, round_up};
 
+/// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
+/// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
+/// long: a loop of known length compiles to straight-line code, where an
+/// open loop is vectorised with checks that cost more than the work. The
+/// 1-CPU planner (`unit_sweep`, `will_run_unit`, `unit_fits_now`) is
+/// itself generic in `N`, so that its bitset helpers (`*_n::<N>`) inline
+/// with their length known.
+macro_rules! by_words {
+    ($len:expr, $($f:ident).+($($arg:expr),*)) => {
+        match $len {
+            1 => $($f).+::<1>($($arg),*),
+            2 => $($f).+::<2>($($arg),*),
+            3 => $($f).+::<3>($($arg),*),
+            4 => $($f).+::<4>($($arg),*),
+            _ => $($f).+::<0>($($arg),*),
+        }
+    };
+}
+
 /// Reservations of the current cycle.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
@@ -62,6 +81,8 @@ pub(crate) struct Plan {
     unit: Vec<bool>,
     /// Per allocation slot: bitset of its nodes (`words` words each).
     slot_bits: Vec<u64>,
+    /// Per allocation slot: how many nodes its bitset holds.
+    slot_cnt: Vec<u32>,
     /// Per `rlist` entry: bitset of its nodes.
     rbits: Vec<u64>,
     /// Within one unit sweep: the nodes blocked by a
@@ -175,6 +196,7 @@ impl Plan {
             words,
             unit,
             slot_bits: Vec::new(),
+            slot_cnt: Vec::new(),
             rbits: Vec::new(),
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
@@ -239,6 +261,11 @@ impl Plan {
             self.slot_bits.resize(off + w, 0);
         }
         set_node_bits(&mut self.slot_bits[off..off + w], allocs);
+        let s = slot as usize;
+        if self.slot_cnt.len() <= s {
+            self.slot_cnt.resize(s + 1, 0);
+        }
+        self.slot_cnt[s] = count(&self.slot_bits[off..off + w]) as u32;
     }
 
     /// Sets `free_bits` from `free_now`.
@@ -269,8 +296,10 @@ impl Plan {
 
     /// The nodes of the first `i` reservations by start (a prefix of
     /// `by_start`), as a bitset.
-    fn begun(&mut self, i: usize) -> &[u64] {
-        let w = self.words;
+    /// (On bitsets of `words::<N>(self.words)` words, see `by_words`.)
+    #[inline(always)]
+    fn begun_n<const N: usize>(&mut self, i: usize) -> &[u64] {
+        let w = words::<N>(self.words);
         if self.start_or.len() < (i + 1) * w {
             self.start_or.resize((i + 1) * w, 0);
         }
@@ -278,8 +307,8 @@ impl Plan {
             let k = self.by_start[m - 1].1 as usize;
             let (done, rest) = self.start_or.split_at_mut(m * w);
             let x = &mut rest[..w];
-            x.copy_from_slice(&done[(m - 1) * w..]);
-            or_into(x, &self.rbits[k * w..(k + 1) * w]);
+            x.copy_from_slice(&done[(m - 1) * w..][..w]);
+            or_into_n::<N>(x, &self.rbits[k * w..(k + 1) * w]);
         }
         self.start_or_ok = self.start_or_ok.max(i + 1);
         &self.start_or[i * w..(i + 1) * w]
@@ -428,14 +457,26 @@ impl Sim<'_> {
     /// this cycle's reservations end after `now`); the allocation is the
     /// lowest of them, as `select` picks among equal nodes.
     fn unit_fits_now(&mut self, j: u32, take: bool) -> bool {
+        by_words!(self.bf.words, self.unit_fits_now_n(j, take))
+    }
+
+    /// [`Sim::unit_fits_now`] on bitsets of `words::<N>` words.
+    fn unit_fits_now_n<const N: usize>(&mut self, j: u32, take: bool) -> bool {
         let c = self.jc[j as usize];
         let p = c.part as usize;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
+        if plan.rlist.is_empty() && !take {
+            // No reservation yet: the open free nodes are the partition's
+            // free nodes (1 CPU each), which the caller found enough
+            // (`agg_fits`).
+            debug_assert!(self.part_free_cpus[p] >= need);
+            return true;
+        }
         let wend = self.now.saturating_add(c.limit);
         let i = plan.by_start.partition_point(|&(s, _)| s < wend);
-        plan.begun(i);
-        let w = plan.words;
+        plan.begun_n::<N>(i);
+        let w = words::<N>(plan.words);
         let blocked = &plan.start_or[i * w..(i + 1) * w];
         let mb = &plan.member_bits[p];
         let usable = || {
@@ -445,7 +486,7 @@ impl Sim<'_> {
                 .zip(blocked)
                 .map(|((&f, &m), &b)| f & m & !b)
         };
-        let open = count_and_not(&plan.free_bits, mb, blocked);
+        let open = count_and_not_n::<N>(&plan.free_bits, mb, blocked);
         if open < need {
             return false;
         }
@@ -730,13 +771,19 @@ impl Sim<'_> {
         if !self.bf.prof_valid {
             self.build_profile(resolution);
         }
+        by_words!(self.bf.words, self.unit_sweep_n(j, t_min, horizon))
+    }
+
+    /// [`Sim::unit_sweep`] on bitsets of `words::<N>` words, with the
+    /// release profile built.
+    fn unit_sweep_n<const N: usize>(&mut self, j: u32, t_min: u64, horizon: u64) -> Option<u64> {
         let c = self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
-        let w = plan.words;
-        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        let w = words::<N>(plan.words);
+        plan.blocked[..w].fill(0);
         if plan.prof_cnt_part != p {
             plan.prof_cnt.clear();
             plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
@@ -749,11 +796,7 @@ impl Sim<'_> {
             let mid = (lo + hi) / 2;
             let mut free = plan.prof_cnt[mid];
             if free == u64::MAX {
-                free = plan.prof_bits[mid * w..(mid + 1) * w]
-                    .iter()
-                    .zip(mb)
-                    .map(|(&f, &m)| (f & m).count_ones() as u64)
-                    .sum();
+                free = count_and_n::<N>(&plan.prof_bits[mid * w..(mid + 1) * w], mb);
                 plan.prof_cnt[mid] = free;
             }
             if free < need {
@@ -808,9 +851,8 @@ impl Sim<'_> {
             }
             if xi == 0 {
                 if bi != in_blocked {
-                    plan.begun(bi);
-                    plan.blocked
-                        .copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
+                    plan.begun_n::<N>(bi);
+                    plan.blocked[..w].copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
                 }
             } else if xi != rebuilt {
                 // Either the begun ones that have not ended, or the ones
@@ -818,7 +860,7 @@ impl Sim<'_> {
                 // from the shorter list.
                 let blocked = &mut plan.blocked[..w];
                 blocked.fill(0);
-                let mut or = |k: u32| or_into(blocked, &plan.rbits[k as usize * w..][..w]);
+                let mut or = |k: u32| or_into_n::<N>(blocked, &plan.rbits[k as usize * w..][..w]);
                 if bi <= plan.by_end.len() - xi {
                     for &(_, k) in &plan.by_start[..bi] {
                         if plan.rlist[k as usize].1 > t {
@@ -836,12 +878,13 @@ impl Sim<'_> {
             } else {
                 for &(_, k) in &plan.by_start[in_blocked..bi] {
                     let off = k as usize * w;
-                    or_into(&mut plan.blocked, &plan.rbits[off..off + w]);
+                    or_into_n::<N>(&mut plan.blocked, &plan.rbits[off..off + w]);
                 }
             }
             in_blocked = bi;
             let mb = &plan.member_bits[p];
-            let open = count_and_not(&plan.prof_bits[ri * w..(ri + 1) * w], mb, &plan.blocked);
+            let open =
+                count_and_not_n::<N>(&plan.prof_bits[ri * w..(ri + 1) * w], mb, &plan.blocked);
             if open >= need {
                 found = Some(t);
                 break;
@@ -1118,36 +1161,47 @@ impl Sim<'_> {
     /// of them. Same answer and nodes, which it leaves in `found_bits`
     /// only (not in `alloc_buf`).
     fn will_run_unit(&mut self, j: u32, t: u64) -> u64 {
+        by_words!(self.bf.words, self.will_run_unit_n(j, t))
+    }
+
+    /// [`Sim::will_run_unit`] on bitsets of `words::<N>` words. It counts
+    /// the open nodes as it adds them: a running job's open nodes are
+    /// 1-CPU nodes that it holds alone, so they are neither free nor held
+    /// by another running job, and each release adds that many new ones.
+    fn will_run_unit_n<const N: usize>(&mut self, j: u32, t: u64) -> u64 {
         let c = self.jc[j as usize];
         let need = c.req.cpus as u64;
         let wend = t.saturating_add(c.limit);
         let plan = &mut self.bf;
-        let w = plan.words;
+        let w = words::<N>(plan.words);
         // `blocked` = the open nodes: members free of reservations during
         // `[t, t + limit)`; `found_bits` = the open nodes free so far.
-        plan.blocked
-            .copy_from_slice(&plan.member_bits[c.part as usize]);
+        plan.blocked[..w].copy_from_slice(&plan.member_bits[c.part as usize][..w]);
         for (k, &(s, e)) in plan.rlist.iter().enumerate() {
             if s < wend && e > t {
-                and_not_into(&mut plan.blocked, &plan.rbits[k * w..(k + 1) * w]);
+                and_not_into_n::<N>(&mut plan.blocked, &plan.rbits[k * w..(k + 1) * w]);
             }
         }
-        plan.found_bits.fill(0);
-        or_and_into(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
+        plan.found_bits[..w].fill(0);
+        or_and_into_n::<N>(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
         let mut result = t;
-        if count(&plan.found_bits) < need {
+        let mut have = count_n::<N>(&plan.found_bits);
+        if have < need {
             let mut first = None;
             let mut fit_end = None;
             let mut i = 0;
-            // Adds running job `r`'s nodes if it holds an open one.
-            let release = |r: u32, found: &mut [u64]| {
-                let off = self.jc[r as usize].slot as usize * w;
-                let nodes = &plan.slot_bits[off..off + w];
-                if !intersects(nodes, &plan.blocked) {
-                    return false;
-                }
-                or_and_into(found, nodes, &plan.blocked);
-                true
+            // Adds running job `r`'s open nodes to `found` and their
+            // number to `have`; whether it holds an open node.
+            let release = |r: u32, found: &mut [u64], have: &mut u64| {
+                let slot = self.jc[r as usize].slot as usize;
+                let nodes = &plan.slot_bits[slot * w..(slot + 1) * w];
+                let (any, all) = add_within_n::<N>(found, nodes, &plan.blocked);
+                *have += if all {
+                    plan.slot_cnt[slot] as u64
+                } else {
+                    count_and_n::<N>(nodes, &plan.blocked)
+                };
+                any
             };
             let mut found = std::mem::take(&mut plan.usable);
             found.copy_from_slice(&plan.found_bits);
@@ -1163,14 +1217,15 @@ impl Sim<'_> {
                 }
                 let mut any = false;
                 while i < running.len() && run_t[i] == e {
-                    any |= release(running[i].1, &mut found);
+                    any |= release(running[i].1, &mut found, &mut have);
                     i += 1;
                 }
                 if !any {
                     continue;
                 }
+                debug_assert_eq!(have, count(&found));
                 first.get_or_insert(e);
-                if count(&found) >= need {
+                if have >= need {
                     fit_end = Some(e);
                     break;
                 }
@@ -1182,7 +1237,7 @@ impl Sim<'_> {
                     if er > bound {
                         break;
                     }
-                    if release(r, &mut found) {
+                    if release(r, &mut found, &mut have) {
                         g = er;
                     }
                 }
@@ -1405,28 +1460,12 @@ fn alloc_fast(
     debug_assert_eq!(rc, 0);
 }
 
-/// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
-/// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
-/// long: a loop of known length compiles to straight-line code, where an
-/// open loop is vectorised with checks that cost more than the work.
 /// Sets `bits` to the nodes of `allocs` (and no others).
 fn set_node_bits(bits: &mut [u64], allocs: &[select::Alloc]) {
     bits.fill(0);
     for a in allocs {
         bits[a.node as usize / 64] |= 1 << (a.node % 64);
     }
-}
-
-macro_rules! by_words {
-    ($len:expr, $f:ident($($arg:expr),*)) => {
-        match $len {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            _ => $f::<0>($($arg),*),
-        }
-    };
 }
 
 /// The length of the bitsets that a `by_words` function `N` handles.
@@ -1436,41 +1475,69 @@ fn words<const N: usize>(len: usize) -> usize {
 
 /// `dst |= src` on node bitsets (of `dst.len()` words).
 fn or_into(dst: &mut [u64], src: &[u64]) {
-    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
-        let n = words::<N>(dst.len());
-        let (dst, src) = (&mut dst[..n], &src[..n]);
-        for i in 0..n {
-            dst[i] |= src[i];
-        }
+    by_words!(dst.len(), or_into_n(dst, src))
+}
+
+/// [`or_into`] on bitsets of `words::<N>(dst.len())` words.
+#[inline(always)]
+fn or_into_n<const N: usize>(dst: &mut [u64], src: &[u64]) {
+    let n = words::<N>(dst.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    for i in 0..n {
+        dst[i] |= src[i];
     }
-    by_words!(dst.len(), go(dst, src))
 }
 
 /// `dst &= !src` on node bitsets (of `dst.len()` words).
+#[cfg(test)]
 fn and_not_into(dst: &mut [u64], src: &[u64]) {
-    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
-        let n = words::<N>(dst.len());
-        let (dst, src) = (&mut dst[..n], &src[..n]);
-        for i in 0..n {
-            dst[i] &= !src[i];
-        }
+    by_words!(dst.len(), and_not_into_n(dst, src))
+}
+
+/// `dst &= !src` on bitsets of `words::<N>(dst.len())` words.
+#[inline(always)]
+fn and_not_into_n<const N: usize>(dst: &mut [u64], src: &[u64]) {
+    let n = words::<N>(dst.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    for i in 0..n {
+        dst[i] &= !src[i];
     }
-    by_words!(dst.len(), go(dst, src))
 }
 
 /// `dst |= a & b` on node bitsets (of `dst.len()` words).
+#[cfg(test)]
 fn or_and_into(dst: &mut [u64], a: &[u64], b: &[u64]) {
-    fn go<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
-        let n = words::<N>(dst.len());
-        let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
-        for i in 0..n {
-            dst[i] |= a[i] & b[i];
-        }
+    by_words!(dst.len(), or_and_into_n(dst, a, b))
+}
+
+/// `dst |= a & b` on bitsets of `words::<N>(dst.len())` words.
+#[inline(always)]
+fn or_and_into_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
+    let n = words::<N>(dst.len());
+    let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
+    for i in 0..n {
+        dst[i] |= a[i] & b[i];
     }
-    by_words!(dst.len(), go(dst, a, b))
+}
+
+/// `dst |= a & b` on bitsets of `words::<N>(dst.len())` words, and
+/// whether `a & b` has a node and whether `a` lies within `b`.
+#[inline(always)]
+fn add_within_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) -> (bool, bool) {
+    let n = words::<N>(dst.len());
+    let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
+    let (mut any, mut out) = (0, 0);
+    for i in 0..n {
+        let x = a[i] & b[i];
+        dst[i] |= x;
+        any |= x;
+        out |= a[i] & !b[i];
+    }
+    (any != 0, out == 0)
 }
 
 /// Whether node bitsets `a` and `b` (of `a.len()` words) share a node.
+#[cfg(test)]
 fn intersects(a: &[u64], b: &[u64]) -> bool {
     fn go<const N: usize>(a: &[u64], b: &[u64]) -> bool {
         let n = words::<N>(a.len());
@@ -1486,25 +1553,44 @@ fn intersects(a: &[u64], b: &[u64]) -> bool {
 
 /// The number of nodes in a node bitset.
 fn count(a: &[u64]) -> u64 {
-    fn go<const N: usize>(a: &[u64]) -> u64 {
-        let a = &a[..words::<N>(a.len())];
-        a.iter().map(|x| x.count_ones() as u64).sum()
+    by_words!(a.len(), count_n(a))
+}
+
+/// [`count`] on a bitset of `words::<N>(a.len())` words.
+#[inline(always)]
+fn count_n<const N: usize>(a: &[u64]) -> u64 {
+    let a = &a[..words::<N>(a.len())];
+    a.iter().map(|x| x.count_ones() as u64).sum()
+}
+
+/// The number of nodes in `a & b` (bitsets of `words::<N>(a.len())` words).
+#[inline(always)]
+fn count_and_n<const N: usize>(a: &[u64], b: &[u64]) -> u64 {
+    let n = words::<N>(a.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut sum = 0;
+    for i in 0..n {
+        sum += (a[i] & b[i]).count_ones() as u64;
     }
-    by_words!(a.len(), go(a))
+    sum
 }
 
 /// The number of nodes in `a & b & !c` (bitsets of `a.len()` words).
+#[cfg(test)]
 fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
-    fn go<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
-        let n = words::<N>(a.len());
-        let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
-        let mut sum = 0;
-        for i in 0..n {
-            sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
-        }
-        sum
+    by_words!(a.len(), count_and_not_n(a, b, c))
+}
+
+/// [`count_and_not`] on bitsets of `words::<N>(a.len())` words.
+#[inline(always)]
+fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+    let n = words::<N>(a.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut sum = 0;
+    for i in 0..n {
+        sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
     }
-    by_words!(a.len(), go(a, b, c))
+    sum
 }
 
 /// Clears all but the lowest `n` set bits of a node bitset.
