@@ -38,8 +38,6 @@ pub(crate) struct Plan {
     res: Vec<Vec<(u64, u64)>>,
     /// Nodes with at least one reservation (to clear them cheaply).
     touched: Vec<u32>,
-    /// Ends of all reservations, sorted.
-    ends: Vec<u64>,
     /// Free resources at the sweep time.
     ff: Vec<select::Res>,
     /// Nodes with a free CPU now.
@@ -217,7 +215,6 @@ impl Plan {
             blocked: vec![0; words],
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
-            ends: Vec::new(),
             ff: Vec::new(),
             free_now: Vec::new(),
             shapes: Vec::new(),
@@ -229,7 +226,6 @@ impl Plan {
             self.res[n as usize].clear();
         }
         self.touched.clear();
-        self.ends.clear();
         self.shapes.clear();
         self.nofit.clear();
         self.rlist.clear();
@@ -281,9 +277,6 @@ impl Plan {
     /// fast sweeps walk; `sync` later copies it to the per-node intervals.
     fn record_bits(&mut self, t: u64, len: u64) {
         let e = t.saturating_add(len);
-        if let Err(pos) = self.ends.binary_search(&e) {
-            self.ends.insert(pos, e);
-        }
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
         self.rbits.extend_from_slice(&self.found_bits);
@@ -558,7 +551,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
+            let te = self.bf.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 self.bf.beyond = t;
@@ -586,7 +579,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while self.bf.ends.get(ei).is_some_and(|&e| e <= t) {
+            while self.bf.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
                 ei += 1;
                 dirty = true;
             }
@@ -646,7 +639,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let te = plan.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 plan.beyond = t;
@@ -674,7 +667,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
+            while plan.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
                 ei += 1;
             }
             let wend = t.saturating_add(limit);
@@ -815,15 +808,17 @@ impl Sim<'_> {
             t_min.max(plan.prof_t[lo - 1])
         };
         let mut ri = plan.prof_t.partition_point(|&x| x < t_lo);
-        let mut ei = plan.ends.partition_point(|&x| x < t_lo);
-        let (mut bi, mut xi) = (0usize, 0usize);
+        // The reservations that end before `t_lo` have ended at every
+        // candidate time: `xi` starts after them.
+        let mut xi = plan.by_end.partition_point(|&(e, _)| e < t_lo);
+        let mut bi = 0usize;
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
         let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
         let mut found = None;
         loop {
             let tr = plan.prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let te = plan.by_end.get(xi).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 plan.beyond = t;
@@ -831,9 +826,6 @@ impl Sim<'_> {
             }
             while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
                 ri += 1;
-            }
-            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
-                ei += 1;
             }
             // The blocked nodes: reservations begun (`by_start[..bi]`) and
             // not ended (`by_end[..xi]`). A reservation ends after it
@@ -1597,30 +1589,28 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
 fn keep_lowest(bits: &mut [u64], n: u64) {
     let mut left = n;
     for x in bits.iter_mut() {
+        if left == 0 {
+            *x = 0;
+            continue;
+        }
         let ones = x.count_ones() as u64;
         if ones <= left {
             left -= ones;
             continue;
         }
-        if left == 0 {
-            *x = 0;
-            continue;
-        }
-        // Keep the lowest `left` (< `ones`) bits of this word, then none:
-        // those below the least `m` with `left` set bits below it, found
-        // by bisection (`below(lo) < left <= below(hi)`).
-        let below = |m: u32| (*x & ((1u64 << m) - 1)).count_ones() as u64;
-        let (mut lo, mut hi) = (0u32, 64u32);
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            if below(mid) >= left {
-                hi = mid;
-            } else {
-                lo = mid;
+        // Keep the lowest `left` (< `ones`) bits of this word: clear the
+        // lowest `left` from a copy and keep what was cleared, or clear
+        // the highest `ones - left`, whichever takes fewer steps.
+        if left <= ones - left {
+            let mut rest = *x;
+            for _ in 0..left {
+                rest &= rest - 1;
             }
-        }
-        if hi < 64 {
-            *x &= (1u64 << hi) - 1;
+            *x ^= rest;
+        } else {
+            for _ in 0..ones - left {
+                *x &= !(1u64 << (63 - x.leading_zeros()));
+            }
         }
         left = 0;
     }

@@ -901,8 +901,8 @@ impl<'a> Sim<'a> {
     fn recalc_fairshare(&mut self) {
         if self.usage_read {
             self.accrue_usage();
+            self.usage.recalc();
         }
-        self.usage.recalc();
         self.last_recalc = self.now;
     }
 
