@@ -377,10 +377,16 @@ impl Sim<'_> {
     /// Whether job `j` can start now on nodes that no reservation of this
     /// cycle claims during `[now, now + limit)`; fills `alloc_buf` when
     /// `take` is set.
+    #[inline(always)]
     fn fits_open_now(&mut self, j: u32, take: bool) -> bool {
-        if !self.agg_fits(j) {
-            return false;
-        }
+        // Most jobs that cannot start fail the aggregate check: that much
+        // is inlined at the callers.
+        self.agg_fits(j) && self.fits_open_now_agg(j, take)
+    }
+
+    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
+    /// CPUs and GPUs.
+    fn fits_open_now_agg(&mut self, j: u32, take: bool) -> bool {
         let c = self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
@@ -1182,17 +1188,19 @@ impl Sim<'_> {
             let mut first = None;
             let mut fit_end = None;
             let mut i = 0;
-            // Adds running job `r`'s open nodes to `found` and their
-            // number to `have`; whether it holds an open node.
-            let release = |r: u32, found: &mut [u64], have: &mut u64| {
+            // `have` counts the nodes in `found` (`exact`) or bounds
+            // their number from above. Adds running job `r`'s open nodes
+            // to `found` and at most their number to `have` (exactly when
+            // all its nodes are open); whether it holds an open node.
+            let mut exact = true;
+            let release = |r: u32, found: &mut [u64], have: &mut u64, exact: &mut bool| {
                 let slot = self.jc[r as usize].slot as usize;
                 let nodes = &plan.slot_bits[slot * w..(slot + 1) * w];
                 let (any, all) = add_within_n::<N>(found, nodes, &plan.blocked);
-                *have += if all {
-                    plan.slot_cnt[slot] as u64
-                } else {
-                    count_and_n::<N>(nodes, &plan.blocked)
-                };
+                if any {
+                    *have += plan.slot_cnt[slot] as u64;
+                    *exact &= all;
+                }
                 any
             };
             let mut found = std::mem::take(&mut plan.usable);
@@ -1209,14 +1217,18 @@ impl Sim<'_> {
                 }
                 let mut any = false;
                 while i < running.len() && run_t[i] == e {
-                    any |= release(running[i].1, &mut found, &mut have);
+                    any |= release(running[i].1, &mut found, &mut have, &mut exact);
                     i += 1;
                 }
                 if !any {
                     continue;
                 }
-                debug_assert_eq!(have, count(&found));
                 first.get_or_insert(e);
+                if have >= need && !exact {
+                    have = count_n::<N>(&found);
+                    exact = true;
+                }
+                debug_assert!(!exact || have == count(&found));
                 if have >= need {
                     fit_end = Some(e);
                     break;
@@ -1229,7 +1241,7 @@ impl Sim<'_> {
                     if er > bound {
                         break;
                     }
-                    if release(r, &mut found, &mut have) {
+                    if release(r, &mut found, &mut have, &mut exact) {
                         g = er;
                     }
                 }
@@ -1372,9 +1384,18 @@ impl Sim<'_> {
                 }
                 // The job at `last` could start before this reservation;
                 // one that begins after its window `[now, now + limit)`
-                // leaves it able to.
+                // leaves it able to, and so does one that holds no node
+                // with a free CPU now: every start now takes a free CPU on
+                // each node it uses, so no job's open free nodes change.
                 let lj = self.pending[last] as usize;
-                if t >= now.saturating_add(self.jc[lj].limit) {
+                let plan = &self.bf;
+                if t >= now.saturating_add(self.jc[lj].limit)
+                    || !plan
+                        .found_bits
+                        .iter()
+                        .zip(&plan.free_bits)
+                        .any(|(&r, &f)| r & f != 0)
+                {
                     continue;
                 }
                 match self.last_starter(i, last) {

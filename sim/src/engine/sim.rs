@@ -1128,6 +1128,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Aggregate check: enough free CPUs and GPUs in the job's partition.
+    #[inline]
     pub(super) fn agg_fits(&self, j: u32) -> bool {
         let c = &self.jc[j as usize];
         self.part_free_cpus[c.part as usize] >= c.req.cpus as u64
