@@ -1389,13 +1389,17 @@ impl Sim<'_> {
                 // each node it uses, so no job's open free nodes change.
                 let lj = self.pending[last] as usize;
                 let plan = &self.bf;
-                if t >= now.saturating_add(self.jc[lj].limit)
-                    || !plan
-                        .found_bits
-                        .iter()
-                        .zip(&plan.free_bits)
-                        .any(|(&r, &f)| r & f != 0)
+                if t >= now.saturating_add(self.jc[lj].limit) {
+                    continue;
+                }
+                if !plan
+                    .found_bits
+                    .iter()
+                    .zip(&plan.free_bits)
+                    .any(|(&r, &f)| r & f != 0)
                 {
+                    // (Debug builds check that the job still can.)
+                    debug_assert_eq!(self.last_starter(i, last), Some(last));
                     continue;
                 }
                 match self.last_starter(i, last) {
