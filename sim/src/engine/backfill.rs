@@ -40,8 +40,10 @@ pub(crate) struct Plan {
     touched: Vec<u32>,
     /// Free resources at the sweep time.
     ff: Vec<select::Res>,
-    /// Nodes with a free CPU now.
+    /// Nodes with a free CPU now (ascending), while `free_now_ok`: made
+    /// from `free_bits` when a check that walks nodes needs it.
     free_now: Vec<u32>,
+    free_now_ok: bool,
     /// The plans made in this cycle, one per job shape (the first
     /// `SHAPES`).
     shapes: Vec<Shape>,
@@ -64,7 +66,8 @@ pub(crate) struct Plan {
     /// Per node, within one fast sweep: how many reservations block it
     /// (zero outside sweeps).
     cnt: Vec<u32>,
-    /// Bitset over nodes: free CPUs now.
+    /// Bitset over nodes: free CPUs now. Always up to date: the engine
+    /// reports every change ([`Plan::set_free`]).
     free_bits: Vec<u64>,
     /// Per partition: bitset of its member nodes.
     member_bits: Vec<Vec<u64>>,
@@ -151,6 +154,9 @@ struct Shape {
     req: select::Req,
     part: u16,
     limit: u64,
+    /// `req.cpus` when the request is CPU-only, else `u64::MAX` (it bounds
+    /// no other shape).
+    cpu_only_cpus: u64,
     /// The job's earliest fit: the first candidate time (an expected end
     /// of a running job or an end of a reservation) at which its request
     /// fits the nodes free then and open over its window (`None` = none
@@ -217,6 +223,7 @@ impl Plan {
             touched: Vec::new(),
             ff: Vec::new(),
             free_now: Vec::new(),
+            free_now_ok: false,
             shapes: Vec::new(),
         }
     }
@@ -240,6 +247,17 @@ impl Plan {
     /// profile no longer describe the cluster.
     pub(crate) fn forget(&mut self) {
         self.stale = true;
+        self.free_now_ok = false;
+    }
+
+    /// Node `n` has a free CPU (`free`) or none.
+    pub(crate) fn set_free(&mut self, n: u32, free: bool) {
+        let (w, b) = (n as usize / 64, 1u64 << (n % 64));
+        if free {
+            self.free_bits[w] |= b;
+        } else {
+            self.free_bits[w] &= !b;
+        }
     }
 
     /// Whether partition `p` has only 1-CPU nodes without GPUs.
@@ -262,14 +280,6 @@ impl Plan {
             self.slot_cnt.resize(s + 1, 0);
         }
         self.slot_cnt[s] = count(&self.slot_bits[off..off + w]) as u32;
-    }
-
-    /// Sets `free_bits` from `free_now`.
-    fn set_free_bits(&mut self) {
-        self.free_bits.iter_mut().for_each(|w| *w = 0);
-        for &n in &self.free_now {
-            self.free_bits[n as usize / 64] |= 1 << (n % 64);
-        }
     }
 
     /// Records one job's reservation of the nodes in `found_bits` (not
@@ -415,6 +425,12 @@ impl Sim<'_> {
             return ok;
         }
         self.bf.sync();
+        if fast && !self.bf.free_now_ok {
+            let plan = &mut self.bf;
+            plan.free_now.clear();
+            plan.free_now.extend(bit_iter(&plan.free_bits));
+            plan.free_now_ok = true;
+        }
         let plan = &self.bf;
         if fast {
             // CPUs only, any node count: add up the open free CPUs.
@@ -838,6 +854,9 @@ impl Sim<'_> {
             // begins, so one that has ended was begun at the same candidate
             // time or earlier.
             let wend = t.saturating_add(limit);
+            if bi == 0 {
+                bi = plan.by_start.partition_point(|&(s, _)| s < wend);
+            }
             while plan.by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
                 bi += 1;
             }
@@ -1276,14 +1295,12 @@ impl Sim<'_> {
         if self.bf.stale {
             // A job started or ended since the last cycle.
             let plan = &mut self.bf;
-            plan.free_now.clear();
-            plan.free_bits.fill(0);
-            for (n, f) in self.free.iter().enumerate() {
-                if f.cpus > 0 {
-                    plan.free_now.push(n as u32);
-                    plan.free_bits[n / 64] |= 1 << (n % 64);
-                }
-            }
+            debug_assert!(
+                self.free
+                    .iter()
+                    .enumerate()
+                    .all(|(n, f)| (f.cpus > 0) == (plan.free_bits[n / 64] >> (n % 64) & 1 == 1))
+            );
             plan.prof_valid = false;
             plan.log.clear();
             plan.log_bits.clear();
@@ -1315,9 +1332,6 @@ impl Sim<'_> {
                 self.start_job(j, true);
                 self.bf.prof_valid = false;
                 started = true;
-                let free = &self.free;
-                self.bf.free_now.retain(|&n| free[n as usize].cpus > 0);
-                self.bf.set_free_bits();
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
                     None => break,
@@ -1352,7 +1366,7 @@ impl Sim<'_> {
                 if same && shape.is_none() {
                     shape = Some(k);
                 }
-                if bounds && (same || (unit && cpu_only(&s.req) && s.req.cpus <= c.req.cpus)) {
+                if bounds && (same || (unit && s.cpu_only_cpus <= c.req.cpus as u64)) {
                     match s.first {
                         Some(t) => from = from.max(t),
                         None => none = true,
@@ -1371,6 +1385,11 @@ impl Sim<'_> {
                 req: c.req,
                 part: c.part,
                 limit,
+                cpu_only_cpus: if cpu_only(&c.req) {
+                    c.req.cpus as u64
+                } else {
+                    u64::MAX
+                },
                 first,
             };
             match shape {

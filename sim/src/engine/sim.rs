@@ -443,6 +443,9 @@ impl<'a> Sim<'a> {
             })
             .collect();
         sim.bf = super::backfill::Plan::new(sim.cap.len(), &members, unit);
+        for (n, c) in sim.cap.iter().enumerate() {
+            sim.bf.set_free(n as u32, c.res.cpus > 0);
+        }
 
         // Per-job constants; rejected jobs get their outcome now.
         for (i, j) in jobs.iter().enumerate() {
@@ -1299,6 +1302,10 @@ impl<'a> Sim<'a> {
     fn take(&mut self, a: &Alloc) {
         let f = &mut self.free[a.node as usize];
         f.cpus -= a.cpus;
+        if f.cpus == 0 {
+            self.bf.set_free(a.node, false);
+        }
+        let f = &mut self.free[a.node as usize];
         f.gpus -= a.gpus;
         if f.mem != MEM_UNLIMITED {
             f.mem -= a.mem;
@@ -1314,6 +1321,10 @@ impl<'a> Sim<'a> {
     fn give(&mut self, a: &Alloc) {
         let f = &mut self.free[a.node as usize];
         f.cpus += a.cpus;
+        if f.cpus > 0 {
+            self.bf.set_free(a.node, true);
+        }
+        let f = &mut self.free[a.node as usize];
         f.gpus += a.gpus;
         if f.mem != MEM_UNLIMITED {
             f.mem += a.mem;
