@@ -60,7 +60,7 @@ pub(crate) struct Plan {
     /// Prefix unions over `by_start`: entry `i` (`words` words) holds the
     /// nodes of the first `i` reservations by start. The first
     /// `start_or_ok` entries are valid; an insertion into `by_start`
-    /// invalidates those after it, and [`Plan::begun`] recomputes them.
+    /// invalidates those after it, and [`Plan::begun_n`] recomputes them.
     start_or: Vec<u64>,
     start_or_ok: usize,
     /// Per node, within one fast sweep: how many reservations block it
@@ -303,18 +303,8 @@ impl Plan {
     #[inline(always)]
     fn begun_n<const N: usize>(&mut self, i: usize) -> &[u64] {
         let w = words::<N>(self.words);
-        if self.start_or.len() < (i + 1) * w {
-            self.start_or.resize((i + 1) * w, 0);
-        }
-        for m in self.start_or_ok..=i {
-            let k = self.by_start[m - 1].1 as usize;
-            let (done, rest) = self.start_or.split_at_mut(m * w);
-            let x = &mut rest[..w];
-            x.copy_from_slice(&done[(m - 1) * w..][..w]);
-            or_into_n::<N>(x, &self.rbits[k * w..(k + 1) * w]);
-        }
-        self.start_or_ok = self.start_or_ok.max(i + 1);
-        &self.start_or[i * w..(i + 1) * w]
+        let (so, ok) = (&mut self.start_or, &mut self.start_or_ok);
+        begun_n::<N>(so, ok, &self.by_start, &self.rbits, w, i)
     }
 
     /// Whether node `n` is free of reservations over `[t, t + len)`.
@@ -792,27 +782,48 @@ impl Sim<'_> {
     /// [`Sim::unit_sweep`] on bitsets of `words::<N>` words, with the
     /// release profile built.
     fn unit_sweep_n<const N: usize>(&mut self, j: u32, t_min: u64, horizon: u64) -> Option<u64> {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
         let w = words::<N>(plan.words);
-        plan.blocked[..w].fill(0);
         if plan.prof_cnt_part != p {
             plan.prof_cnt.clear();
             plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
             plan.prof_cnt_part = p;
         }
-        let mb = &plan.member_bits[p];
+        // The plan's lists as local slices (and `blocked` taken out), so
+        // that the loop keeps them in registers.
+        let mut blocked_v = std::mem::take(&mut plan.blocked);
+        let blocked = &mut blocked_v[..w];
+        blocked.fill(0);
+        let Plan {
+            prof_t,
+            prof_bits,
+            prof_cnt,
+            by_start,
+            by_end,
+            rlist,
+            rbits,
+            start_or,
+            start_or_ok,
+            member_bits,
+            beyond,
+            ..
+        } = plan;
+        let (prof_t, prof_bits, by_start, by_end) =
+            (&prof_t[..], &prof_bits[..], &by_start[..], &by_end[..]);
+        let (rlist, rbits) = (&rlist[..], &rbits[..]);
+        let mb = &member_bits[p][..w];
         // The first state with enough free CPUs in the partition.
-        let (mut lo, mut hi) = (0usize, plan.prof_t.len() + 1);
+        let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let mut free = plan.prof_cnt[mid];
+            let mut free = prof_cnt[mid];
             if free == u64::MAX {
-                free = count_and_n::<N>(&plan.prof_bits[mid * w..(mid + 1) * w], mb);
-                plan.prof_cnt[mid] = free;
+                free = count_and_n::<N>(&prof_bits[mid * w..(mid + 1) * w], mb);
+                prof_cnt[mid] = free;
             }
             if free < need {
                 lo = mid + 1;
@@ -820,33 +831,34 @@ impl Sim<'_> {
                 hi = mid;
             }
         }
-        if lo == plan.prof_t.len() + 1 {
-            plan.beyond = NEVER;
+        if lo == prof_t.len() + 1 {
+            *beyond = NEVER;
+            self.bf.blocked = blocked_v;
             return None;
         }
         let t_lo = if lo == 0 {
             t_min
         } else {
-            t_min.max(plan.prof_t[lo - 1])
+            t_min.max(prof_t[lo - 1])
         };
-        let mut ri = plan.prof_t.partition_point(|&x| x < t_lo);
+        let mut ri = prof_t.partition_point(|&x| x < t_lo);
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
-        let mut xi = plan.by_end.partition_point(|&(e, _)| e < t_lo);
+        let mut xi = by_end.partition_point(|&(e, _)| e < t_lo);
         let mut bi = 0usize;
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
         let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
         let mut found = None;
         loop {
-            let tr = plan.prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = plan.by_end.get(xi).map_or(NEVER, |&(e, _)| e);
+            let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
+            let te = by_end.get(xi).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
-                plan.beyond = t;
+                *beyond = t;
                 break;
             }
-            while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
+            while prof_t.get(ri).is_some_and(|&x| x <= t) {
                 ri += 1;
             }
             // The blocked nodes: reservations begun (`by_start[..bi]`) and
@@ -855,12 +867,12 @@ impl Sim<'_> {
             // time or earlier.
             let wend = t.saturating_add(limit);
             if bi == 0 {
-                bi = plan.by_start.partition_point(|&(s, _)| s < wend);
+                bi = by_start.partition_point(|&(s, _)| s < wend);
             }
-            while plan.by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
+            while by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
                 bi += 1;
             }
-            while plan.by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
+            while by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
                 xi += 1;
             }
             if t < t_min {
@@ -868,45 +880,41 @@ impl Sim<'_> {
             }
             if xi == 0 {
                 if bi != in_blocked {
-                    plan.begun_n::<N>(bi);
-                    plan.blocked[..w].copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
+                    let b = begun_n::<N>(start_or, start_or_ok, by_start, rbits, w, bi);
+                    blocked.copy_from_slice(b);
                 }
             } else if xi != rebuilt {
                 // Either the begun ones that have not ended, or the ones
                 // not ended (`by_end[xi..]`) that have begun: the same set,
                 // from the shorter list.
-                let blocked = &mut plan.blocked[..w];
                 blocked.fill(0);
-                let mut or = |k: u32| or_into_n::<N>(blocked, &plan.rbits[k as usize * w..][..w]);
-                if bi <= plan.by_end.len() - xi {
-                    for &(_, k) in &plan.by_start[..bi] {
-                        if plan.rlist[k as usize].1 > t {
-                            or(k);
+                if bi <= by_end.len() - xi {
+                    for &(_, k) in &by_start[..bi] {
+                        if rlist[k as usize].1 > t {
+                            or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
                 } else {
-                    for &(_, k) in &plan.by_end[xi..] {
-                        if plan.rlist[k as usize].0 < wend {
-                            or(k);
+                    for &(_, k) in &by_end[xi..] {
+                        if rlist[k as usize].0 < wend {
+                            or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
                 }
                 rebuilt = xi;
             } else {
-                for &(_, k) in &plan.by_start[in_blocked..bi] {
-                    let off = k as usize * w;
-                    or_into_n::<N>(&mut plan.blocked, &plan.rbits[off..off + w]);
+                for &(_, k) in &by_start[in_blocked..bi] {
+                    or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                 }
             }
             in_blocked = bi;
-            let mb = &plan.member_bits[p];
-            let open =
-                count_and_not_n::<N>(&plan.prof_bits[ri * w..(ri + 1) * w], mb, &plan.blocked);
+            let open = count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked);
             if open >= need {
                 found = Some(t);
                 break;
             }
         }
+        self.bf.blocked = blocked_v;
         found
     }
 
@@ -1627,6 +1635,33 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
         sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
     }
     sum
+}
+
+/// [`Plan::begun_n`] on the plan's fields: the prefix unions `start_or`
+/// (the first `start_or_ok` valid) over `by_start`, with each
+/// reservation's nodes in `rbits`, bitsets of `w = words::<N>(w)` words.
+#[inline(always)]
+fn begun_n<'a, const N: usize>(
+    start_or: &'a mut Vec<u64>,
+    start_or_ok: &mut usize,
+    by_start: &[(u64, u32)],
+    rbits: &[u64],
+    w: usize,
+    i: usize,
+) -> &'a [u64] {
+    let w = words::<N>(w);
+    if start_or.len() < (i + 1) * w {
+        start_or.resize((i + 1) * w, 0);
+    }
+    for m in *start_or_ok..=i {
+        let k = by_start[m - 1].1 as usize;
+        let (done, rest) = start_or.split_at_mut(m * w);
+        let x = &mut rest[..w];
+        x.copy_from_slice(&done[(m - 1) * w..][..w]);
+        or_into_n::<N>(x, &rbits[k * w..(k + 1) * w]);
+    }
+    *start_or_ok = (*start_or_ok).max(i + 1);
+    &start_or[i * w..(i + 1) * w]
 }
 
 /// Clears all but the lowest `n` set bits of a node bitset.
