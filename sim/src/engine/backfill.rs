@@ -89,6 +89,10 @@ pub(crate) struct Plan {
     /// Within one unit sweep: the nodes blocked by a
     /// reservation.
     blocked: Vec<u64>,
+    /// `Some((t, t + limit))` when `blocked` holds the nodes of the
+    /// reservations active during that window: left by a 1-CPU sweep that
+    /// found `t`, for the will-run test that follows it.
+    swept: Option<(u64, u64)>,
     /// The release profile of this cycle's running jobs: distinct expected
     /// ends (rounded), ascending, and the free nodes after each (state 0
     /// is now, state `k` follows the first `k` ends; `words` words each).
@@ -219,6 +223,7 @@ impl Plan {
             #[cfg(debug_assertions)]
             log_running: Vec::new(),
             blocked: vec![0; words],
+            swept: None,
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
             ff: Vec::new(),
@@ -240,6 +245,7 @@ impl Plan {
         self.by_end.clear();
         self.start_or_ok = 1;
         self.rbits.clear();
+        self.swept = None;
         self.synced = 0;
     }
 
@@ -795,6 +801,7 @@ impl Sim<'_> {
         }
         // The plan's lists as local slices (and `blocked` taken out), so
         // that the loop keeps them in registers.
+        plan.swept = None;
         let mut blocked_v = std::mem::take(&mut plan.blocked);
         let blocked = &mut blocked_v[..w];
         blocked.fill(0);
@@ -915,6 +922,9 @@ impl Sim<'_> {
             }
         }
         self.bf.blocked = blocked_v;
+        if let Some(t) = found {
+            self.bf.swept = Some((t, t.saturating_add(limit)));
+        }
         found
     }
 
@@ -1200,12 +1210,31 @@ impl Sim<'_> {
         let plan = &mut self.bf;
         let w = words::<N>(plan.words);
         // `blocked` = the open nodes: members free of reservations during
-        // `[t, t + limit)`; `found_bits` = the open nodes free so far.
-        plan.blocked[..w].copy_from_slice(&plan.member_bits[c.part as usize][..w]);
-        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
-            if s < wend && e > t {
-                and_not_into_n::<N>(&mut plan.blocked, &plan.rbits[k * w..(k + 1) * w]);
+        // `[t, t + limit)` (from the reserved nodes that the sweep left when
+        // it found `t`); `found_bits` = the open nodes free so far.
+        let mb = &plan.member_bits[c.part as usize][..w];
+        let reserved = |plan: &Plan, out: &mut [u64]| {
+            out.fill(0);
+            for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+                if s < wend && e > t {
+                    or_into_n::<N>(out, &plan.rbits[k * w..(k + 1) * w]);
+                }
             }
+        };
+        if plan.swept != Some((t, wend)) {
+            let mut r = std::mem::take(&mut plan.blocked);
+            reserved(plan, &mut r[..w]);
+            plan.blocked = r;
+        }
+        #[cfg(debug_assertions)]
+        {
+            let mut r = vec![0; w];
+            reserved(plan, &mut r);
+            debug_assert_eq!(r[..], plan.blocked[..w]);
+        }
+        plan.swept = None;
+        for (b, &m) in plan.blocked[..w].iter_mut().zip(mb) {
+            *b = m & !*b;
         }
         plan.found_bits[..w].fill(0);
         or_and_into_n::<N>(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
@@ -1539,6 +1568,7 @@ fn and_not_into(dst: &mut [u64], src: &[u64]) {
 }
 
 /// `dst &= !src` on bitsets of `words::<N>(dst.len())` words.
+#[cfg(test)]
 #[inline(always)]
 fn and_not_into_n<const N: usize>(dst: &mut [u64], src: &[u64]) {
     let n = words::<N>(dst.len());
