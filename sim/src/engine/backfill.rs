@@ -1655,7 +1655,8 @@ fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
     by_words!(a.len(), count_and_not_n(a, b, c))
 }
 
-/// [`count_and_not`] on bitsets of `words::<N>(a.len())` words.
+/// The number of nodes in `a & b & !c` (bitsets of `words::<N>(a.len())`
+/// words).
 #[inline(always)]
 fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
     let n = words::<N>(a.len());
