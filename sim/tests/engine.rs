@@ -1043,3 +1043,56 @@ fn bounds_from_smaller_jobs_are_their_first_fits_not_their_will_run_starts() {
         }
     }
 }
+
+/// A policy that scores as the one it wraps but declares no
+/// [`policy::ScoreDeps`], so the simulator stores every key it computes.
+struct Opaque(Box<dyn Policy>);
+
+impl Policy for Opaque {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn rescore(&self) -> policy::Rescore {
+        self.0.rescore()
+    }
+    fn score(&mut self, ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        self.0.score(ctx, jobs, out)
+    }
+}
+
+#[test]
+fn derived_age_priorities_give_the_schedule_of_stored_ones() {
+    // With only the age weighted, `slurm`'s keys are derived from the time
+    // of the last rescore, and a queue in entry order is not re-checked.
+    // Eligible times (entry later than submission) and two tiers make
+    // queues out of entry order; short `max_age` and `calc_period` make
+    // priorities change often and reach the cap.
+    for seed in 1..=6 {
+        let (mut jobs, names, mut c) = random_workload(seed, 300);
+        let mut s = seed;
+        for j in &mut jobs {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            if (s >> 33) % 3 == 0 {
+                j.eligible = j.submit + (s >> 40) % 900;
+            }
+        }
+        c.priority = PriorityConfig {
+            max_age: 1_800 + 600 * seed,
+            calc_period: 60 * seed,
+            ..PriorityConfig::default()
+        };
+        for bf in [Backfill::Slurm, Backfill::None] {
+            let cfg = SimConfig {
+                backfill: bf,
+                record_events: true,
+                ..SimConfig::default()
+            };
+            let mut p = baselines::by_name("slurm").expect("baseline");
+            let derived = simulate(&jobs, &names, &c, p.as_mut(), &cfg).unwrap();
+            let mut o = Opaque(baselines::by_name("slurm").expect("baseline"));
+            let stored = simulate(&jobs, &names, &c, &mut o, &cfg).unwrap();
+            assert_eq!(derived.events, stored.events, "seed {seed} {bf:?}");
+            assert_eq!(derived.outcomes, stored.outcomes, "seed {seed} {bf:?}");
+        }
+    }
+}

@@ -12,6 +12,25 @@
 use super::select;
 use super::sim::{NEVER, Sim, State, round_up};
 
+/// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
+/// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
+/// long: a loop of known length compiles to straight-line code, where an
+/// open loop is vectorised with checks that cost more than the work. The
+/// 1-CPU planner (`unit_sweep`, `will_run_unit`, `unit_fits_now`) is
+/// itself generic in `N`, so that its bitset helpers (`*_n::<N>`) inline
+/// with their length known.
+macro_rules! by_words {
+    ($len:expr, $($f:ident).+($($arg:expr),*)) => {
+        match $len {
+            1 => $($f).+::<1>($($arg),*),
+            2 => $($f).+::<2>($($arg),*),
+            3 => $($f).+::<3>($($arg),*),
+            4 => $($f).+::<4>($($arg),*),
+            _ => $($f).+::<0>($($arg),*),
+        }
+    };
+}
+
 /// Reservations of the current cycle.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
@@ -19,12 +38,12 @@ pub(crate) struct Plan {
     res: Vec<Vec<(u64, u64)>>,
     /// Nodes with at least one reservation (to clear them cheaply).
     touched: Vec<u32>,
-    /// Ends of all reservations, sorted.
-    ends: Vec<u64>,
     /// Free resources at the sweep time.
     ff: Vec<select::Res>,
-    /// Nodes with a free CPU now.
+    /// Nodes with a free CPU now (ascending), while `free_now_ok`: made
+    /// from `free_bits` when a check that walks nodes needs it.
     free_now: Vec<u32>,
+    free_now_ok: bool,
     /// The plans made in this cycle, one per job shape (the first
     /// `SHAPES`).
     shapes: Vec<Shape>,
@@ -41,13 +60,14 @@ pub(crate) struct Plan {
     /// Prefix unions over `by_start`: entry `i` (`words` words) holds the
     /// nodes of the first `i` reservations by start. The first
     /// `start_or_ok` entries are valid; an insertion into `by_start`
-    /// invalidates those after it, and [`Plan::begun`] recomputes them.
+    /// invalidates those after it, and [`Plan::begun_n`] recomputes them.
     start_or: Vec<u64>,
     start_or_ok: usize,
     /// Per node, within one fast sweep: how many reservations block it
     /// (zero outside sweeps).
     cnt: Vec<u32>,
-    /// Bitset over nodes: free CPUs now.
+    /// Bitset over nodes: free CPUs now. Always up to date: the engine
+    /// reports every change ([`Plan::set_free`]).
     free_bits: Vec<u64>,
     /// Per partition: bitset of its member nodes.
     member_bits: Vec<Vec<u64>>,
@@ -62,11 +82,17 @@ pub(crate) struct Plan {
     unit: Vec<bool>,
     /// Per allocation slot: bitset of its nodes (`words` words each).
     slot_bits: Vec<u64>,
+    /// Per allocation slot: how many nodes its bitset holds.
+    slot_cnt: Vec<u32>,
     /// Per `rlist` entry: bitset of its nodes.
     rbits: Vec<u64>,
     /// Within one unit sweep: the nodes blocked by a
     /// reservation.
     blocked: Vec<u64>,
+    /// `Some((t, t + limit))` when `blocked` holds the nodes of the
+    /// reservations active during that window: left by a 1-CPU sweep that
+    /// found `t`, for the will-run test that follows it.
+    swept: Option<(u64, u64)>,
     /// The release profile of this cycle's running jobs: distinct expected
     /// ends (rounded), ascending, and the free nodes after each (state 0
     /// is now, state `k` follows the first `k` ends; `words` words each).
@@ -132,6 +158,9 @@ struct Shape {
     req: select::Req,
     part: u16,
     limit: u64,
+    /// `req.cpus` when the request is CPU-only, else `u64::MAX` (it bounds
+    /// no other shape).
+    cpu_only_cpus: u64,
     /// The job's earliest fit: the first candidate time (an expected end
     /// of a running job or an end of a reservation) at which its request
     /// fits the nodes free then and open over its window (`None` = none
@@ -175,6 +204,7 @@ impl Plan {
             words,
             unit,
             slot_bits: Vec::new(),
+            slot_cnt: Vec::new(),
             rbits: Vec::new(),
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
@@ -193,11 +223,12 @@ impl Plan {
             #[cfg(debug_assertions)]
             log_running: Vec::new(),
             blocked: vec![0; words],
+            swept: None,
             res: vec![Vec::new(); nodes],
             touched: Vec::new(),
-            ends: Vec::new(),
             ff: Vec::new(),
             free_now: Vec::new(),
+            free_now_ok: false,
             shapes: Vec::new(),
         }
     }
@@ -207,7 +238,6 @@ impl Plan {
             self.res[n as usize].clear();
         }
         self.touched.clear();
-        self.ends.clear();
         self.shapes.clear();
         self.nofit.clear();
         self.rlist.clear();
@@ -215,6 +245,7 @@ impl Plan {
         self.by_end.clear();
         self.start_or_ok = 1;
         self.rbits.clear();
+        self.swept = None;
         self.synced = 0;
     }
 
@@ -222,6 +253,17 @@ impl Plan {
     /// profile no longer describe the cluster.
     pub(crate) fn forget(&mut self) {
         self.stale = true;
+        self.free_now_ok = false;
+    }
+
+    /// Node `n` has a free CPU (`free`) or none.
+    pub(crate) fn set_free(&mut self, n: u32, free: bool) {
+        let (w, b) = (n as usize / 64, 1u64 << (n % 64));
+        if free {
+            self.free_bits[w] |= b;
+        } else {
+            self.free_bits[w] &= !b;
+        }
     }
 
     /// Whether partition `p` has only 1-CPU nodes without GPUs.
@@ -239,14 +281,11 @@ impl Plan {
             self.slot_bits.resize(off + w, 0);
         }
         set_node_bits(&mut self.slot_bits[off..off + w], allocs);
-    }
-
-    /// Sets `free_bits` from `free_now`.
-    fn set_free_bits(&mut self) {
-        self.free_bits.iter_mut().for_each(|w| *w = 0);
-        for &n in &self.free_now {
-            self.free_bits[n as usize / 64] |= 1 << (n % 64);
+        let s = slot as usize;
+        if self.slot_cnt.len() <= s {
+            self.slot_cnt.resize(s + 1, 0);
         }
+        self.slot_cnt[s] = count(&self.slot_bits[off..off + w]) as u32;
     }
 
     /// Records one job's reservation of the nodes in `found_bits` (not
@@ -254,9 +293,6 @@ impl Plan {
     /// fast sweeps walk; `sync` later copies it to the per-node intervals.
     fn record_bits(&mut self, t: u64, len: u64) {
         let e = t.saturating_add(len);
-        if let Err(pos) = self.ends.binary_search(&e) {
-            self.ends.insert(pos, e);
-        }
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
         self.rbits.extend_from_slice(&self.found_bits);
@@ -269,20 +305,12 @@ impl Plan {
 
     /// The nodes of the first `i` reservations by start (a prefix of
     /// `by_start`), as a bitset.
-    fn begun(&mut self, i: usize) -> &[u64] {
-        let w = self.words;
-        if self.start_or.len() < (i + 1) * w {
-            self.start_or.resize((i + 1) * w, 0);
-        }
-        for m in self.start_or_ok..=i {
-            let k = self.by_start[m - 1].1 as usize;
-            let (done, rest) = self.start_or.split_at_mut(m * w);
-            let x = &mut rest[..w];
-            x.copy_from_slice(&done[(m - 1) * w..]);
-            or_into(x, &self.rbits[k * w..(k + 1) * w]);
-        }
-        self.start_or_ok = self.start_or_ok.max(i + 1);
-        &self.start_or[i * w..(i + 1) * w]
+    /// (On bitsets of `words::<N>(self.words)` words, see `by_words`.)
+    #[inline(always)]
+    fn begun_n<const N: usize>(&mut self, i: usize) -> &[u64] {
+        let w = words::<N>(self.words);
+        let (so, ok) = (&mut self.start_or, &mut self.start_or_ok);
+        begun_n::<N>(so, ok, &self.by_start, &self.rbits, w, i)
     }
 
     /// Whether node `n` is free of reservations over `[t, t + len)`.
@@ -355,10 +383,16 @@ impl Sim<'_> {
     /// Whether job `j` can start now on nodes that no reservation of this
     /// cycle claims during `[now, now + limit)`; fills `alloc_buf` when
     /// `take` is set.
+    #[inline(always)]
     fn fits_open_now(&mut self, j: u32, take: bool) -> bool {
-        if !self.agg_fits(j) {
-            return false;
-        }
+        // Most jobs that cannot start fail the aggregate check: that much
+        // is inlined at the callers.
+        self.agg_fits(j) && self.fits_open_now_agg(j, take)
+    }
+
+    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
+    /// CPUs and GPUs.
+    fn fits_open_now_agg(&mut self, j: u32, take: bool) -> bool {
         let c = self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
@@ -387,6 +421,12 @@ impl Sim<'_> {
             return ok;
         }
         self.bf.sync();
+        if fast && !self.bf.free_now_ok {
+            let plan = &mut self.bf;
+            plan.free_now.clear();
+            plan.free_now.extend(bit_iter(&plan.free_bits));
+            plan.free_now_ok = true;
+        }
         let plan = &self.bf;
         if fast {
             // CPUs only, any node count: add up the open free CPUs.
@@ -428,14 +468,26 @@ impl Sim<'_> {
     /// this cycle's reservations end after `now`); the allocation is the
     /// lowest of them, as `select` picks among equal nodes.
     fn unit_fits_now(&mut self, j: u32, take: bool) -> bool {
+        by_words!(self.bf.words, self.unit_fits_now_n(j, take))
+    }
+
+    /// [`Sim::unit_fits_now`] on bitsets of `words::<N>` words.
+    fn unit_fits_now_n<const N: usize>(&mut self, j: u32, take: bool) -> bool {
         let c = self.jc[j as usize];
         let p = c.part as usize;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
+        if plan.rlist.is_empty() && !take {
+            // No reservation yet: the open free nodes are the partition's
+            // free nodes (1 CPU each), which the caller found enough
+            // (`agg_fits`).
+            debug_assert!(self.part_free_cpus[p] >= need);
+            return true;
+        }
         let wend = self.now.saturating_add(c.limit);
         let i = plan.by_start.partition_point(|&(s, _)| s < wend);
-        plan.begun(i);
-        let w = plan.words;
+        plan.begun_n::<N>(i);
+        let w = words::<N>(plan.words);
         let blocked = &plan.start_or[i * w..(i + 1) * w];
         let mb = &plan.member_bits[p];
         let usable = || {
@@ -445,7 +497,7 @@ impl Sim<'_> {
                 .zip(blocked)
                 .map(|((&f, &m), &b)| f & m & !b)
         };
-        let open = count_and_not(&plan.free_bits, mb, blocked);
+        let open = count_and_not_n::<N>(&plan.free_bits, mb, blocked);
         if open < need {
             return false;
         }
@@ -517,7 +569,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = self.bf.ends.get(ei).copied().unwrap_or(NEVER);
+            let te = self.bf.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 self.bf.beyond = t;
@@ -545,7 +597,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while self.bf.ends.get(ei).is_some_and(|&e| e <= t) {
+            while self.bf.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
                 ei += 1;
                 dirty = true;
             }
@@ -605,7 +657,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let te = plan.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 plan.beyond = t;
@@ -633,7 +685,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
+            while plan.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
                 ei += 1;
             }
             let wend = t.saturating_add(limit);
@@ -730,31 +782,55 @@ impl Sim<'_> {
         if !self.bf.prof_valid {
             self.build_profile(resolution);
         }
-        let c = self.jc[j as usize];
+        by_words!(self.bf.words, self.unit_sweep_n(j, t_min, horizon))
+    }
+
+    /// [`Sim::unit_sweep`] on bitsets of `words::<N>` words, with the
+    /// release profile built.
+    fn unit_sweep_n<const N: usize>(&mut self, j: u32, t_min: u64, horizon: u64) -> Option<u64> {
+        let c = &self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
-        let w = plan.words;
-        plan.blocked.iter_mut().for_each(|x| *x = 0);
+        let w = words::<N>(plan.words);
         if plan.prof_cnt_part != p {
             plan.prof_cnt.clear();
             plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
             plan.prof_cnt_part = p;
         }
-        let mb = &plan.member_bits[p];
+        // The plan's lists as local slices (and `blocked` taken out), so
+        // that the loop keeps them in registers.
+        plan.swept = None;
+        let mut blocked_v = std::mem::take(&mut plan.blocked);
+        let blocked = &mut blocked_v[..w];
+        blocked.fill(0);
+        let Plan {
+            prof_t,
+            prof_bits,
+            prof_cnt,
+            by_start,
+            by_end,
+            rlist,
+            rbits,
+            start_or,
+            start_or_ok,
+            member_bits,
+            beyond,
+            ..
+        } = plan;
+        let (prof_t, prof_bits, by_start, by_end) =
+            (&prof_t[..], &prof_bits[..], &by_start[..], &by_end[..]);
+        let (rlist, rbits) = (&rlist[..], &rbits[..]);
+        let mb = &member_bits[p][..w];
         // The first state with enough free CPUs in the partition.
-        let (mut lo, mut hi) = (0usize, plan.prof_t.len() + 1);
+        let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let mut free = plan.prof_cnt[mid];
+            let mut free = prof_cnt[mid];
             if free == u64::MAX {
-                free = plan.prof_bits[mid * w..(mid + 1) * w]
-                    .iter()
-                    .zip(mb)
-                    .map(|(&f, &m)| (f & m).count_ones() as u64)
-                    .sum();
-                plan.prof_cnt[mid] = free;
+                free = count_and_n::<N>(&prof_bits[mid * w..(mid + 1) * w], mb);
+                prof_cnt[mid] = free;
             }
             if free < need {
                 lo = mid + 1;
@@ -762,45 +838,48 @@ impl Sim<'_> {
                 hi = mid;
             }
         }
-        if lo == plan.prof_t.len() + 1 {
-            plan.beyond = NEVER;
+        if lo == prof_t.len() + 1 {
+            *beyond = NEVER;
+            self.bf.blocked = blocked_v;
             return None;
         }
         let t_lo = if lo == 0 {
             t_min
         } else {
-            t_min.max(plan.prof_t[lo - 1])
+            t_min.max(prof_t[lo - 1])
         };
-        let mut ri = plan.prof_t.partition_point(|&x| x < t_lo);
-        let mut ei = plan.ends.partition_point(|&x| x < t_lo);
-        let (mut bi, mut xi) = (0usize, 0usize);
+        let mut ri = prof_t.partition_point(|&x| x < t_lo);
+        // The reservations that end before `t_lo` have ended at every
+        // candidate time: `xi` starts after them.
+        let mut xi = by_end.partition_point(|&(e, _)| e < t_lo);
+        let mut bi = 0usize;
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
         let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
         let mut found = None;
         loop {
-            let tr = plan.prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = plan.ends.get(ei).copied().unwrap_or(NEVER);
+            let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
+            let te = by_end.get(xi).map_or(NEVER, |&(e, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
-                plan.beyond = t;
+                *beyond = t;
                 break;
             }
-            while plan.prof_t.get(ri).is_some_and(|&x| x <= t) {
+            while prof_t.get(ri).is_some_and(|&x| x <= t) {
                 ri += 1;
-            }
-            while plan.ends.get(ei).is_some_and(|&e| e <= t) {
-                ei += 1;
             }
             // The blocked nodes: reservations begun (`by_start[..bi]`) and
             // not ended (`by_end[..xi]`). A reservation ends after it
             // begins, so one that has ended was begun at the same candidate
             // time or earlier.
             let wend = t.saturating_add(limit);
-            while plan.by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
+            if bi == 0 {
+                bi = by_start.partition_point(|&(s, _)| s < wend);
+            }
+            while by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
                 bi += 1;
             }
-            while plan.by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
+            while by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
                 xi += 1;
             }
             if t < t_min {
@@ -808,44 +887,43 @@ impl Sim<'_> {
             }
             if xi == 0 {
                 if bi != in_blocked {
-                    plan.begun(bi);
-                    plan.blocked
-                        .copy_from_slice(&plan.start_or[bi * w..(bi + 1) * w]);
+                    let b = begun_n::<N>(start_or, start_or_ok, by_start, rbits, w, bi);
+                    blocked.copy_from_slice(b);
                 }
             } else if xi != rebuilt {
                 // Either the begun ones that have not ended, or the ones
                 // not ended (`by_end[xi..]`) that have begun: the same set,
                 // from the shorter list.
-                let blocked = &mut plan.blocked[..w];
                 blocked.fill(0);
-                let mut or = |k: u32| or_into(blocked, &plan.rbits[k as usize * w..][..w]);
-                if bi <= plan.by_end.len() - xi {
-                    for &(_, k) in &plan.by_start[..bi] {
-                        if plan.rlist[k as usize].1 > t {
-                            or(k);
+                if bi <= by_end.len() - xi {
+                    for &(_, k) in &by_start[..bi] {
+                        if rlist[k as usize].1 > t {
+                            or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
                 } else {
-                    for &(_, k) in &plan.by_end[xi..] {
-                        if plan.rlist[k as usize].0 < wend {
-                            or(k);
+                    for &(_, k) in &by_end[xi..] {
+                        if rlist[k as usize].0 < wend {
+                            or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
                 }
                 rebuilt = xi;
             } else {
-                for &(_, k) in &plan.by_start[in_blocked..bi] {
-                    let off = k as usize * w;
-                    or_into(&mut plan.blocked, &plan.rbits[off..off + w]);
+                for &(_, k) in &by_start[in_blocked..bi] {
+                    or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                 }
             }
             in_blocked = bi;
-            let mb = &plan.member_bits[p];
-            let open = count_and_not(&plan.prof_bits[ri * w..(ri + 1) * w], mb, &plan.blocked);
+            let open = count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked);
             if open >= need {
                 found = Some(t);
                 break;
             }
+        }
+        self.bf.blocked = blocked_v;
+        if let Some(t) = found {
+            self.bf.swept = Some((t, t.saturating_add(limit)));
         }
         found
     }
@@ -1118,36 +1196,68 @@ impl Sim<'_> {
     /// of them. Same answer and nodes, which it leaves in `found_bits`
     /// only (not in `alloc_buf`).
     fn will_run_unit(&mut self, j: u32, t: u64) -> u64 {
+        by_words!(self.bf.words, self.will_run_unit_n(j, t))
+    }
+
+    /// [`Sim::will_run_unit`] on bitsets of `words::<N>` words. It counts
+    /// the open nodes as it adds them: a running job's open nodes are
+    /// 1-CPU nodes that it holds alone, so they are neither free nor held
+    /// by another running job, and each release adds that many new ones.
+    fn will_run_unit_n<const N: usize>(&mut self, j: u32, t: u64) -> u64 {
         let c = self.jc[j as usize];
         let need = c.req.cpus as u64;
         let wend = t.saturating_add(c.limit);
         let plan = &mut self.bf;
-        let w = plan.words;
+        let w = words::<N>(plan.words);
         // `blocked` = the open nodes: members free of reservations during
-        // `[t, t + limit)`; `found_bits` = the open nodes free so far.
-        plan.blocked
-            .copy_from_slice(&plan.member_bits[c.part as usize]);
-        for (k, &(s, e)) in plan.rlist.iter().enumerate() {
-            if s < wend && e > t {
-                and_not_into(&mut plan.blocked, &plan.rbits[k * w..(k + 1) * w]);
+        // `[t, t + limit)` (from the reserved nodes that the sweep left when
+        // it found `t`); `found_bits` = the open nodes free so far.
+        let mb = &plan.member_bits[c.part as usize][..w];
+        let reserved = |plan: &Plan, out: &mut [u64]| {
+            out.fill(0);
+            for (k, &(s, e)) in plan.rlist.iter().enumerate() {
+                if s < wend && e > t {
+                    or_into_n::<N>(out, &plan.rbits[k * w..(k + 1) * w]);
+                }
             }
+        };
+        if plan.swept != Some((t, wend)) {
+            let mut r = std::mem::take(&mut plan.blocked);
+            reserved(plan, &mut r[..w]);
+            plan.blocked = r;
         }
-        plan.found_bits.fill(0);
-        or_and_into(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
+        #[cfg(debug_assertions)]
+        {
+            let mut r = vec![0; w];
+            reserved(plan, &mut r);
+            debug_assert_eq!(r[..], plan.blocked[..w]);
+        }
+        plan.swept = None;
+        for (b, &m) in plan.blocked[..w].iter_mut().zip(mb) {
+            *b = m & !*b;
+        }
+        plan.found_bits[..w].fill(0);
+        or_and_into_n::<N>(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
         let mut result = t;
-        if count(&plan.found_bits) < need {
+        let mut have = count_n::<N>(&plan.found_bits);
+        if have < need {
             let mut first = None;
             let mut fit_end = None;
             let mut i = 0;
-            // Adds running job `r`'s nodes if it holds an open one.
-            let release = |r: u32, found: &mut [u64]| {
-                let off = self.jc[r as usize].slot as usize * w;
-                let nodes = &plan.slot_bits[off..off + w];
-                if !intersects(nodes, &plan.blocked) {
-                    return false;
+            // `have` counts the nodes in `found` (`exact`) or bounds
+            // their number from above. Adds running job `r`'s open nodes
+            // to `found` and at most their number to `have` (exactly when
+            // all its nodes are open); whether it holds an open node.
+            let mut exact = true;
+            let release = |r: u32, found: &mut [u64], have: &mut u64, exact: &mut bool| {
+                let slot = self.jc[r as usize].slot as usize;
+                let nodes = &plan.slot_bits[slot * w..(slot + 1) * w];
+                let (any, all) = add_within_n::<N>(found, nodes, &plan.blocked);
+                if any {
+                    *have += plan.slot_cnt[slot] as u64;
+                    *exact &= all;
                 }
-                or_and_into(found, nodes, &plan.blocked);
-                true
+                any
             };
             let mut found = std::mem::take(&mut plan.usable);
             found.copy_from_slice(&plan.found_bits);
@@ -1163,14 +1273,19 @@ impl Sim<'_> {
                 }
                 let mut any = false;
                 while i < running.len() && run_t[i] == e {
-                    any |= release(running[i].1, &mut found);
+                    any |= release(running[i].1, &mut found, &mut have, &mut exact);
                     i += 1;
                 }
                 if !any {
                     continue;
                 }
                 first.get_or_insert(e);
-                if count(&found) >= need {
+                if have >= need && !exact {
+                    have = count_n::<N>(&found);
+                    exact = true;
+                }
+                debug_assert!(!exact || have == count(&found));
+                if have >= need {
                     fit_end = Some(e);
                     break;
                 }
@@ -1182,7 +1297,7 @@ impl Sim<'_> {
                     if er > bound {
                         break;
                     }
-                    if release(r, &mut found) {
+                    if release(r, &mut found, &mut have, &mut exact) {
                         g = er;
                     }
                 }
@@ -1217,14 +1332,12 @@ impl Sim<'_> {
         if self.bf.stale {
             // A job started or ended since the last cycle.
             let plan = &mut self.bf;
-            plan.free_now.clear();
-            plan.free_bits.fill(0);
-            for (n, f) in self.free.iter().enumerate() {
-                if f.cpus > 0 {
-                    plan.free_now.push(n as u32);
-                    plan.free_bits[n / 64] |= 1 << (n % 64);
-                }
-            }
+            debug_assert!(
+                self.free
+                    .iter()
+                    .enumerate()
+                    .all(|(n, f)| (f.cpus > 0) == (plan.free_bits[n / 64] >> (n % 64) & 1 == 1))
+            );
             plan.prof_valid = false;
             plan.log.clear();
             plan.log_bits.clear();
@@ -1256,9 +1369,6 @@ impl Sim<'_> {
                 self.start_job(j, true);
                 self.bf.prof_valid = false;
                 started = true;
-                let free = &self.free;
-                self.bf.free_now.retain(|&n| free[n as usize].cpus > 0);
-                self.bf.set_free_bits();
                 match self.last_starter(i, last) {
                     Some(k) => last = k,
                     None => break,
@@ -1293,7 +1403,7 @@ impl Sim<'_> {
                 if same && shape.is_none() {
                     shape = Some(k);
                 }
-                if bounds && (same || (unit && cpu_only(&s.req) && s.req.cpus <= c.req.cpus)) {
+                if bounds && (same || (unit && s.cpu_only_cpus <= c.req.cpus as u64)) {
                     match s.first {
                         Some(t) => from = from.max(t),
                         None => none = true,
@@ -1312,6 +1422,11 @@ impl Sim<'_> {
                 req: c.req,
                 part: c.part,
                 limit,
+                cpu_only_cpus: if cpu_only(&c.req) {
+                    c.req.cpus as u64
+                } else {
+                    u64::MAX
+                },
                 first,
             };
             match shape {
@@ -1325,9 +1440,22 @@ impl Sim<'_> {
                 }
                 // The job at `last` could start before this reservation;
                 // one that begins after its window `[now, now + limit)`
-                // leaves it able to.
+                // leaves it able to, and so does one that holds no node
+                // with a free CPU now: every start now takes a free CPU on
+                // each node it uses, so no job's open free nodes change.
                 let lj = self.pending[last] as usize;
+                let plan = &self.bf;
                 if t >= now.saturating_add(self.jc[lj].limit) {
+                    continue;
+                }
+                if !plan
+                    .found_bits
+                    .iter()
+                    .zip(&plan.free_bits)
+                    .any(|(&r, &f)| r & f != 0)
+                {
+                    // (Debug builds check that the job still can.)
+                    debug_assert_eq!(self.last_starter(i, last), Some(last));
                     continue;
                 }
                 match self.last_starter(i, last) {
@@ -1405,28 +1533,12 @@ fn alloc_fast(
     debug_assert_eq!(rc, 0);
 }
 
-/// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
-/// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
-/// long: a loop of known length compiles to straight-line code, where an
-/// open loop is vectorised with checks that cost more than the work.
 /// Sets `bits` to the nodes of `allocs` (and no others).
 fn set_node_bits(bits: &mut [u64], allocs: &[select::Alloc]) {
     bits.fill(0);
     for a in allocs {
         bits[a.node as usize / 64] |= 1 << (a.node % 64);
     }
-}
-
-macro_rules! by_words {
-    ($len:expr, $f:ident($($arg:expr),*)) => {
-        match $len {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            _ => $f::<0>($($arg),*),
-        }
-    };
 }
 
 /// The length of the bitsets that a `by_words` function `N` handles.
@@ -1436,41 +1548,70 @@ fn words<const N: usize>(len: usize) -> usize {
 
 /// `dst |= src` on node bitsets (of `dst.len()` words).
 fn or_into(dst: &mut [u64], src: &[u64]) {
-    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
-        let n = words::<N>(dst.len());
-        let (dst, src) = (&mut dst[..n], &src[..n]);
-        for i in 0..n {
-            dst[i] |= src[i];
-        }
+    by_words!(dst.len(), or_into_n(dst, src))
+}
+
+/// [`or_into`] on bitsets of `words::<N>(dst.len())` words.
+#[inline(always)]
+fn or_into_n<const N: usize>(dst: &mut [u64], src: &[u64]) {
+    let n = words::<N>(dst.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    for i in 0..n {
+        dst[i] |= src[i];
     }
-    by_words!(dst.len(), go(dst, src))
 }
 
 /// `dst &= !src` on node bitsets (of `dst.len()` words).
+#[cfg(test)]
 fn and_not_into(dst: &mut [u64], src: &[u64]) {
-    fn go<const N: usize>(dst: &mut [u64], src: &[u64]) {
-        let n = words::<N>(dst.len());
-        let (dst, src) = (&mut dst[..n], &src[..n]);
-        for i in 0..n {
-            dst[i] &= !src[i];
-        }
+    by_words!(dst.len(), and_not_into_n(dst, src))
+}
+
+/// `dst &= !src` on bitsets of `words::<N>(dst.len())` words.
+#[cfg(test)]
+#[inline(always)]
+fn and_not_into_n<const N: usize>(dst: &mut [u64], src: &[u64]) {
+    let n = words::<N>(dst.len());
+    let (dst, src) = (&mut dst[..n], &src[..n]);
+    for i in 0..n {
+        dst[i] &= !src[i];
     }
-    by_words!(dst.len(), go(dst, src))
 }
 
 /// `dst |= a & b` on node bitsets (of `dst.len()` words).
+#[cfg(test)]
 fn or_and_into(dst: &mut [u64], a: &[u64], b: &[u64]) {
-    fn go<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
-        let n = words::<N>(dst.len());
-        let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
-        for i in 0..n {
-            dst[i] |= a[i] & b[i];
-        }
+    by_words!(dst.len(), or_and_into_n(dst, a, b))
+}
+
+/// `dst |= a & b` on bitsets of `words::<N>(dst.len())` words.
+#[inline(always)]
+fn or_and_into_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
+    let n = words::<N>(dst.len());
+    let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
+    for i in 0..n {
+        dst[i] |= a[i] & b[i];
     }
-    by_words!(dst.len(), go(dst, a, b))
+}
+
+/// `dst |= a & b` on bitsets of `words::<N>(dst.len())` words, and
+/// whether `a & b` has a node and whether `a` lies within `b`.
+#[inline(always)]
+fn add_within_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) -> (bool, bool) {
+    let n = words::<N>(dst.len());
+    let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
+    let (mut any, mut out) = (0, 0);
+    for i in 0..n {
+        let x = a[i] & b[i];
+        dst[i] |= x;
+        any |= x;
+        out |= a[i] & !b[i];
+    }
+    (any != 0, out == 0)
 }
 
 /// Whether node bitsets `a` and `b` (of `a.len()` words) share a node.
+#[cfg(test)]
 fn intersects(a: &[u64], b: &[u64]) -> bool {
     fn go<const N: usize>(a: &[u64], b: &[u64]) -> bool {
         let n = words::<N>(a.len());
@@ -1486,55 +1627,100 @@ fn intersects(a: &[u64], b: &[u64]) -> bool {
 
 /// The number of nodes in a node bitset.
 fn count(a: &[u64]) -> u64 {
-    fn go<const N: usize>(a: &[u64]) -> u64 {
-        let a = &a[..words::<N>(a.len())];
-        a.iter().map(|x| x.count_ones() as u64).sum()
+    by_words!(a.len(), count_n(a))
+}
+
+/// [`count`] on a bitset of `words::<N>(a.len())` words.
+#[inline(always)]
+fn count_n<const N: usize>(a: &[u64]) -> u64 {
+    let a = &a[..words::<N>(a.len())];
+    a.iter().map(|x| x.count_ones() as u64).sum()
+}
+
+/// The number of nodes in `a & b` (bitsets of `words::<N>(a.len())` words).
+#[inline(always)]
+fn count_and_n<const N: usize>(a: &[u64], b: &[u64]) -> u64 {
+    let n = words::<N>(a.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut sum = 0;
+    for i in 0..n {
+        sum += (a[i] & b[i]).count_ones() as u64;
     }
-    by_words!(a.len(), go(a))
+    sum
 }
 
 /// The number of nodes in `a & b & !c` (bitsets of `a.len()` words).
+#[cfg(test)]
 fn count_and_not(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
-    fn go<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
-        let n = words::<N>(a.len());
-        let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
-        let mut sum = 0;
-        for i in 0..n {
-            sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
-        }
-        sum
+    by_words!(a.len(), count_and_not_n(a, b, c))
+}
+
+/// The number of nodes in `a & b & !c` (bitsets of `words::<N>(a.len())`
+/// words).
+#[inline(always)]
+fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
+    let n = words::<N>(a.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut sum = 0;
+    for i in 0..n {
+        sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
     }
-    by_words!(a.len(), go(a, b, c))
+    sum
+}
+
+/// [`Plan::begun_n`] on the plan's fields: the prefix unions `start_or`
+/// (the first `start_or_ok` valid) over `by_start`, with each
+/// reservation's nodes in `rbits`, bitsets of `w = words::<N>(w)` words.
+#[inline(always)]
+fn begun_n<'a, const N: usize>(
+    start_or: &'a mut Vec<u64>,
+    start_or_ok: &mut usize,
+    by_start: &[(u64, u32)],
+    rbits: &[u64],
+    w: usize,
+    i: usize,
+) -> &'a [u64] {
+    let w = words::<N>(w);
+    if start_or.len() < (i + 1) * w {
+        start_or.resize((i + 1) * w, 0);
+    }
+    for m in *start_or_ok..=i {
+        let k = by_start[m - 1].1 as usize;
+        let (done, rest) = start_or.split_at_mut(m * w);
+        let x = &mut rest[..w];
+        x.copy_from_slice(&done[(m - 1) * w..][..w]);
+        or_into_n::<N>(x, &rbits[k * w..(k + 1) * w]);
+    }
+    *start_or_ok = (*start_or_ok).max(i + 1);
+    &start_or[i * w..(i + 1) * w]
 }
 
 /// Clears all but the lowest `n` set bits of a node bitset.
 fn keep_lowest(bits: &mut [u64], n: u64) {
     let mut left = n;
     for x in bits.iter_mut() {
+        if left == 0 {
+            *x = 0;
+            continue;
+        }
         let ones = x.count_ones() as u64;
         if ones <= left {
             left -= ones;
             continue;
         }
-        if left == 0 {
-            *x = 0;
-            continue;
-        }
-        // Keep the lowest `left` (< `ones`) bits of this word, then none:
-        // those below the least `m` with `left` set bits below it, found
-        // by bisection (`below(lo) < left <= below(hi)`).
-        let below = |m: u32| (*x & ((1u64 << m) - 1)).count_ones() as u64;
-        let (mut lo, mut hi) = (0u32, 64u32);
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            if below(mid) >= left {
-                hi = mid;
-            } else {
-                lo = mid;
+        // Keep the lowest `left` (< `ones`) bits of this word: clear the
+        // lowest `left` from a copy and keep what was cleared, or clear
+        // the highest `ones - left`, whichever takes fewer steps.
+        if left <= ones - left {
+            let mut rest = *x;
+            for _ in 0..left {
+                rest &= rest - 1;
             }
-        }
-        if hi < 64 {
-            *x &= (1u64 << hi) - 1;
+            *x ^= rest;
+        } else {
+            for _ in 0..ones - left {
+                *x &= !(1u64 << (63 - x.leading_zeros()));
+            }
         }
         left = 0;
     }

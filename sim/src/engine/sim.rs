@@ -145,6 +145,28 @@ pub(crate) struct Sim<'a> {
     /// `mf` as a function of the wait alone, when it is one (fixed for the
     /// run, like the configuration it comes from).
     age_only: Option<AgeOnly>,
+    /// `age_only` when the policy's score is the multifactor value
+    /// ([`ScoreDeps::Multifactor`]): then the keys' `score` and `mf` are
+    /// not stored but derived ([`Sim::key`]). Every pending job was scored
+    /// at the last rescore (`age_at`) or, arriving later, at its entry
+    /// with a wait of 0; either way its priority is
+    /// `age.priority(age_at.saturating_sub(entry))`.
+    lazy_age: Option<AgeOnly>,
+    /// With `lazy_age`: the time of the last [`Sim::rescore_all`].
+    age_at: u64,
+    /// With `lazy_age`: every neighbouring pair `(a, b)` of `pending`
+    /// passes [`Sim::entry_before`] (a higher tier, or the same tier, an
+    /// entry no later and a lower `(submit, id, index)`). The priority
+    /// falls as the entry time rises, so such a queue is in priority
+    /// order whatever the time of the rescore: a rescore need not look
+    /// at it. Removals keep the property; an arrival checks its two new
+    /// pairs; a sort recomputes it.
+    entry_order: bool,
+    /// Whether anything reads the usage: the fairshare factor has weight
+    /// 0 with `age_only`, and a policy that declares its [`ScoreDeps`]
+    /// does not read the factor, so then running jobs' usage need not be
+    /// accrued at each priority recalculation.
+    usage_read: bool,
     #[expect(
         dead_code,
         reason = "the one seeded RNG of the simulation; no current decision is random"
@@ -326,11 +348,13 @@ impl<'a> Sim<'a> {
             cfg: cluster.priority.clone(),
             total_cpus: total_cpus as f64,
         };
+        let deps = policy.score_deps();
+        let age_only = mf.age_only();
         let mut sim = Sim {
             jobs,
             cluster,
             rescore: policy.rescore(),
-            deps: policy.score_deps(),
+            deps,
             policy,
             jc: Vec::with_capacity(jobs.len()),
             cap,
@@ -364,7 +388,11 @@ impl<'a> Sim<'a> {
             free_slots: Vec::new(),
             real_events: 0,
             usage: Usage::new(n_slots, n_users, cluster.priority.decay_half_life, origin),
-            age_only: mf.age_only(),
+            age_only,
+            lazy_age: age_only.filter(|_| deps == ScoreDeps::Multifactor),
+            age_at: 0,
+            entry_order: true,
+            usage_read: age_only.is_none() || deps == ScoreDeps::Any,
             mf,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             changed_main: false,
@@ -415,6 +443,9 @@ impl<'a> Sim<'a> {
             })
             .collect();
         sim.bf = super::backfill::Plan::new(sim.cap.len(), &members, unit);
+        for (n, c) in sim.cap.iter().enumerate() {
+            sim.bf.set_free(n as u32, c.res.cpus > 0);
+        }
 
         // Per-job constants; rejected jobs get their outcome now.
         for (i, j) in jobs.iter().enumerate() {
@@ -708,10 +739,24 @@ impl<'a> Sim<'a> {
         self.obs_jobs.clear();
         self.obs_jobs.push(j);
         self.score_obs_jobs(false);
+        #[cfg(debug_assertions)]
+        if self.lazy_age.is_some() {
+            // The key stored at submission is the derived one.
+            let (k, d) = (self.keys[j as usize], self.key(j));
+            debug_assert_eq!(
+                (k.score.to_bits(), k.mf.to_bits()),
+                (d.score.to_bits(), d.mf.to_bits())
+            );
+        }
         let pos = self
             .pending
             .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
         self.pending.insert(pos, j);
+        if self.lazy_age.is_some() && self.entry_order {
+            let p = &self.pending;
+            self.entry_order = (pos == 0 || self.entry_before(p[pos - 1], j))
+                && p.get(pos + 1).is_none_or(|&b| self.entry_before(j, b));
+        }
         self.mark_arrival();
         if self.rescore == Rescore::SubmitAndPeriod
             && !self.prio_tick_pending
@@ -827,14 +872,40 @@ impl<'a> Sim<'a> {
     /// Priority order: partition tier desc, score desc, multifactor desc,
     /// submit asc, id asc.
     pub(super) fn cmp_jobs(&self, a: u32, b: u32) -> Ordering {
+        if self.lazy_age.is_some() {
+            return cmp_keys((&self.key(a), a), (&self.key(b), b));
+        }
         cmp_keys((&self.keys[a as usize], a), (&self.keys[b as usize], b))
+    }
+
+    /// Job `j`'s sort key, with the derived priority under `lazy_age`.
+    fn key(&self, j: u32) -> Key {
+        let mut k = self.keys[j as usize];
+        if let Some(age) = self.lazy_age {
+            let p = age.priority(self.age_at.saturating_sub(self.jc[j as usize].entry));
+            k.score = p;
+            k.mf = p;
+        }
+        k
+    }
+
+    /// Whether job `a` may come just before `b` in a queue in entry order
+    /// (see `Sim::entry_order`).
+    fn entry_before(&self, a: u32, b: u32) -> bool {
+        let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        ka.tier > kb.tier
+            || (ka.tier == kb.tier
+                && self.jc[a as usize].entry <= self.jc[b as usize].entry
+                && (ka.submit, ka.id, a) < (kb.submit, kb.id, b))
     }
 
     /// A priority recalculation's fairshare step: running jobs' usage up to
     /// now, then the snapshot that factors come from until the next one.
     fn recalc_fairshare(&mut self) {
-        self.accrue_usage();
-        self.usage.recalc();
+        if self.usage_read {
+            self.accrue_usage();
+            self.usage.recalc();
+        }
         self.last_recalc = self.now;
     }
 
@@ -934,7 +1005,16 @@ impl<'a> Sim<'a> {
         if self.pending.is_empty() {
             return;
         }
-        let sorted = if self.deps == ScoreDeps::Any {
+        let sorted = if self.lazy_age.is_some() {
+            self.age_at = self.now;
+            let sorted = || {
+                self.pending
+                    .windows(2)
+                    .all(|w| self.cmp_jobs(w[0], w[1]) == Ordering::Less)
+            };
+            debug_assert!(!self.entry_order || sorted());
+            self.entry_order || sorted()
+        } else if self.deps == ScoreDeps::Any {
             self.obs_jobs.clear();
             self.obs_jobs.extend_from_slice(&self.pending);
             self.score_obs_jobs(true);
@@ -948,6 +1028,10 @@ impl<'a> Sim<'a> {
             let mut p = std::mem::take(&mut self.pending);
             p.sort_unstable_by(|&a, &b| self.cmp_jobs(a, b));
             self.pending = p;
+            if self.lazy_age.is_some() {
+                let p = &self.pending;
+                self.entry_order = p.windows(2).all(|w| self.entry_before(w[0], w[1]));
+            }
             self.mark_change();
             self.triggered = false;
         }
@@ -961,7 +1045,9 @@ impl<'a> Sim<'a> {
     /// leaves every key exactly as calling it would. Returns whether the
     /// queue is still in priority order.
     fn rescore_without_policy(&mut self) -> bool {
-        self.accrue_usage();
+        if self.usage_read {
+            self.accrue_usage();
+        }
         let now = self.now;
         let as_score = self.deps == ScoreDeps::Multifactor;
         if let Some(age) = self.age_only {
@@ -1045,6 +1131,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Aggregate check: enough free CPUs and GPUs in the job's partition.
+    #[inline]
     pub(super) fn agg_fits(&self, j: u32) -> bool {
         let c = &self.jc[j as usize];
         self.part_free_cpus[c.part as usize] >= c.req.cpus as u64
@@ -1215,6 +1302,10 @@ impl<'a> Sim<'a> {
     fn take(&mut self, a: &Alloc) {
         let f = &mut self.free[a.node as usize];
         f.cpus -= a.cpus;
+        if f.cpus == 0 {
+            self.bf.set_free(a.node, false);
+        }
+        let f = &mut self.free[a.node as usize];
         f.gpus -= a.gpus;
         if f.mem != MEM_UNLIMITED {
             f.mem -= a.mem;
@@ -1230,6 +1321,10 @@ impl<'a> Sim<'a> {
     fn give(&mut self, a: &Alloc) {
         let f = &mut self.free[a.node as usize];
         f.cpus += a.cpus;
+        if f.cpus > 0 {
+            self.bf.set_free(a.node, true);
+        }
+        let f = &mut self.free[a.node as usize];
         f.gpus += a.gpus;
         if f.mem != MEM_UNLIMITED {
             f.mem += a.mem;
