@@ -1,6 +1,7 @@
 //! The cross-entropy method (CEM) over a weight vector: the search stage
-//! that `slurm-rl train` and `slurm-rl rlscheduler-train` run on a linear
-//! actor (`--linear --cem-iters N`).
+//! that `slurm-rl train` runs on a linear actor (`--linear --cem-iters N`)
+//! and `slurm-rl rlscheduler-train` on a linear actor or on every weight and
+//! bias of an MLP actor.
 //!
 //! Each iteration draws `--cem-pop` weight vectors from a diagonal Gaussian
 //! (the first one is its mean), costs each one, and refits the Gaussian to
@@ -15,8 +16,9 @@ use rand_chacha::ChaCha8Rng;
 /// The CEM's options, shared by both training commands.
 #[derive(clap::Args, Debug, Clone, serde::Serialize)]
 pub struct CemArgs {
-    /// Cross-entropy-method iterations on the weights of the linear actor
-    /// (needs --linear; 0: none). `train` runs them before its first PPO
+    /// Cross-entropy-method iterations on the actor's weights (0: none; `train`
+    /// needs --linear, `rlscheduler-train` also searches every weight and
+    /// bias of an MLP actor). `train` runs them before its first PPO
     /// update, `rlscheduler-train` after the imitation; the result is
     /// validated like an update and PPO goes on from it (docs/training.md).
     #[arg(long, default_value_t = 0)]
@@ -66,6 +68,58 @@ pub fn with_weights(start: &policy::Model, w: &[f64]) -> Result<policy::Model> {
     layer.weight = w.iter().map(|&x| x as f32).collect();
     let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
         .map_err(anyhow::Error::msg)?;
+    Ok(policy::Model::new(
+        mlp,
+        start.spec().clone(),
+        start.reward.clone(),
+        start.training.clone(),
+        chrono::Utc::now().to_rfc3339(),
+    )?)
+}
+
+/// Every weight and bias of `mlp`, layer by layer (input side first), each
+/// layer's row-major weights before its biases: the vector the CEM searches
+/// for an MLP actor.
+pub fn params(mlp: &policy::nn::Mlp) -> Vec<f64> {
+    mlp.layers()
+        .iter()
+        .flat_map(|l| l.weight.iter().chain(&l.bias))
+        .map(|&x| f64::from(x))
+        .collect()
+}
+
+/// The network of architecture `arch` whose [`params`] are `p` (rounded
+/// to f32).
+pub fn mlp_with_params(arch: &policy::nn::Architecture, p: &[f64]) -> Result<policy::nn::Mlp> {
+    let sizes = arch.layer_sizes();
+    let want: usize = sizes.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+    if p.len() != want {
+        anyhow::bail!("{} parameters for a network of {want}", p.len());
+    }
+    let mut at = 0;
+    let mut take = |n: usize| {
+        at += n;
+        p[at - n..at]
+            .iter()
+            .map(|&x| x as f32)
+            .collect::<Vec<f32>>()
+    };
+    let layers = sizes
+        .windows(2)
+        .map(|w| policy::nn::Linear {
+            inputs: w[0],
+            outputs: w[1],
+            weight: take(w[0] * w[1]),
+            bias: take(w[1]),
+        })
+        .collect();
+    policy::nn::Mlp::new(arch.clone(), layers).map_err(anyhow::Error::msg)
+}
+
+/// `start` with every weight and bias replaced by `p` (see [`params`]);
+/// architecture, features, reward and training summary kept.
+pub fn with_params(start: &policy::Model, p: &[f64]) -> Result<policy::Model> {
+    let mlp = mlp_with_params(start.architecture(), p)?;
     Ok(policy::Model::new(
         mlp,
         start.spec().clone(),
@@ -157,6 +211,22 @@ mod tests {
         assert_eq!(found.log.len(), 30);
         assert!(found.log.windows(2).all(|w| w[1][1] <= w[0][1]));
         assert_eq!(found.log.last().unwrap()[1], found.cost);
+    }
+
+    #[test]
+    fn params_round_trip_through_an_mlp() {
+        let arch = policy::nn::Architecture {
+            inputs: policy::features::N_FEATURES,
+            hidden: vec![3],
+            activation: policy::nn::Activation::Relu,
+        };
+        let m = policy::Model::random(arch, policy::features::FeatureSpec::current_identity(), 7)
+            .unwrap();
+        let p = params(m.mlp());
+        assert_eq!(p.len(), 20 * 3 + 3 + 3 + 1);
+        let back = with_params(&m, &p).unwrap();
+        assert_eq!(back.mlp(), m.mlp());
+        assert!(with_params(&m, &p[1..]).is_err());
     }
 
     #[test]

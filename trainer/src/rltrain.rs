@@ -19,10 +19,11 @@
 //! policy is measured on the validation windows and the best one is kept
 //! (`model.safetensors`). An optional warm start (`--imitate KEY`,
 //! `--imitate-updates N`) first fits the actor to a heuristic's choices by
-//! maximum likelihood on the same machinery; it is off by default. With a
-//! linear actor (`--linear`), an optional cross-entropy-method stage
-//! (`--cem-iters`) then searches the weights directly on the mean bounded
-//! slowdown of spread 1024-job windows before PPO.
+//! maximum likelihood on the same machinery; it is off by default. An
+//! optional cross-entropy-method stage (`--cem-iters`) then searches the
+//! actor's weights (a linear actor's weights, or every weight and bias of an
+//! MLP) directly on the mean bounded slowdown of spread 1024-job windows
+//! before PPO.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,8 +53,9 @@ whole, as RLScheduler trains, training windows start anywhere in the trace
 (test-window jobs included) and the validation windows (--val-len jobs) are
 spread evenly over it; the test windows themselves are never run.
 
---linear --cem-iters N adds a cross-entropy-method search on the linear
-actor's weights between the imitation and PPO (needs --windows whole).
+--cem-iters N adds a cross-entropy-method search on the actor's weights
+(with --linear, the linear weights; without, every weight and bias of the
+MLP) between the imitation and PPO (needs --windows whole).
 
 Outputs in --out: model.safetensors (the best greedy policy on validation),
 curves.csv (per update), report.json (arguments, split, wall time,
@@ -175,7 +177,7 @@ pub struct Args {
     /// Updates of imitation before PPO (with --imitate).
     #[arg(long, default_value_t = 0)]
     pub imitate_updates: usize,
-    /// The CEM stage (`--cem-iters`; needs --linear and --windows whole):
+    /// The CEM stage (`--cem-iters`; needs --windows whole):
     /// after the imitation and before PPO.
     #[command(flatten)]
     #[serde(flatten)]
@@ -282,8 +284,8 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     }
     a.cem.check()?;
     if a.cem.cem_iters > 0 {
-        if !a.linear || a.windows != Windows::Whole {
-            bail!("--cem-iters needs --linear and --windows whole");
+        if a.windows != Windows::Whole {
+            bail!("--cem-iters needs --windows whole");
         }
         if a.cem_windows == 0 {
             bail!("--cem-windows must be ≥ 1");
@@ -411,8 +413,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
                          best: &mut Option<(f64, usize, Model)>|
      -> Result<()> {
         let start = agent.to_model(spec.clone(), reward.clone(), meta(cem_at, decisions))?;
-        let (w, log) = cem(env, &start.mlp().layers()[0], &cem_starts, a, rng)?;
-        let m = crate::cem::with_weights(&start, &w)?;
+        let (m, log) = cem(env, &start, &cem_starts, a, rng)?;
         agent.load_actor(&m)?;
         let v = rlenv::evaluate_model(env, &m, &split.val_starts, val_len)?;
         let v = v.iter().sum::<f64>() / v.len().max(1) as f64;
@@ -630,35 +631,55 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     })
 }
 
-/// The CEM ([`crate::cem`]) on the weights of a linear actor (`init`, one
-/// output), each candidate costed by the greedy policy's mean bounded
-/// slowdown on `starts` (windows of `--cem-len` jobs). Returns the best
-/// weights seen and one row per iteration: iteration, best so far, mean of
-/// the elite.
+/// The CEM ([`crate::cem`]) on the actor `start`, each candidate costed by
+/// the greedy policy's mean bounded slowdown on `starts` (windows of
+/// `--cem-len` jobs). A linear actor searches its weights (its bias cannot
+/// change the order); an MLP searches every weight and bias
+/// ([`crate::cem::params`]). Returns the best model seen and one row per
+/// iteration: iteration, best so far, mean of the elite.
 fn cem(
     env: &mut RlEnv,
-    init: &policy::nn::Linear,
+    start: &Model,
     starts: &[usize],
     a: &Args,
     rng: &mut ChaCha8Rng,
-) -> Result<(Vec<f64>, Vec<[f64; 3]>)> {
-    let dim = init.weight.len();
-    let mu: Vec<f64> = init.weight.iter().map(|&x| x as f64).collect();
-    let found = crate::cem::search(&mu, &a.cem, rng, |w| {
-        let mut sum = 0.0;
-        for &s in starts {
-            let (bsld, _, _) =
-                rlenv::run_greedy(env, s, a.cem_len, &mut |obs, scores| {
+) -> Result<(Model, Vec<[f64; 3]>)> {
+    let linear = start.mlp().layers().len() == 1;
+    if linear {
+        let init = &start.mlp().layers()[0];
+        let dim = init.weight.len();
+        let mu: Vec<f64> = init.weight.iter().map(|&x| x as f64).collect();
+        let found = crate::cem::search(&mu, &a.cem, rng, |w| {
+            let mut sum = 0.0;
+            for &s in starts {
+                let (bsld, _, _) = rlenv::run_greedy(env, s, a.cem_len, &mut |obs, scores| {
                     scores.clear();
                     scores.extend(obs.features.chunks(dim).map(|row| {
                         row.iter().zip(w).map(|(&x, &c)| x as f64 * c).sum::<f64>() as f32
                     }));
                 })?;
+                sum += bsld;
+            }
+            Ok(sum / starts.len() as f64)
+        })?;
+        return Ok((crate::cem::with_weights(start, &found.weights)?, found.log));
+    }
+    let arch = start.architecture().clone();
+    let found = crate::cem::search(&crate::cem::params(start.mlp()), &a.cem, rng, |p| {
+        let mlp = crate::cem::mlp_with_params(&arch, p)?;
+        let mut scratch = mlp.scratch();
+        let mut sum = 0.0;
+        for &s in starts {
+            let (bsld, _, _) = rlenv::run_greedy(env, s, a.cem_len, &mut |obs, scores| {
+                scores.resize(obs.n(), 0.0);
+                // Shapes agree by construction (N_FEATURES rows).
+                let _ = mlp.score_batch_with(&obs.features, scores, &mut scratch);
+            })?;
             sum += bsld;
         }
         Ok(sum / starts.len() as f64)
     })?;
-    Ok((found.weights, found.log))
+    Ok((crate::cem::with_params(start, &found.weights)?, found.log))
 }
 
 /// Runs the subcommand: trains, writes model, curves and report.
@@ -907,16 +928,109 @@ mod tests {
         };
         let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
         assert!(got < 0.6 * fcfs, "CEM {got:.2} vs FCFS {fcfs:.2}");
-        // The CEM needs a linear actor and whole-trace windows.
+        // The CEM needs whole-trace windows.
         let bad = Args {
-            linear: false,
+            windows: Windows::HeldOut,
             ..a.clone()
         };
         assert!(train(&bad, trace.clone()).is_err());
-        let bad = Args {
-            windows: Windows::HeldOut,
-            ..a
+        // Without --linear the CEM searches the MLP actor (here from a
+        // random one: no imitation) and keeps its architecture.
+        let mlp = train(
+            &Args {
+                linear: false,
+                cem: crate::cem::CemArgs {
+                    cem_iters: 2,
+                    cem_std: 0.3,
+                    ..a.cem.clone()
+                },
+                ..a.clone()
+            },
+            trace,
+        )
+        .unwrap();
+        assert_eq!(mlp.model.mlp().architecture().hidden, vec![8]);
+        assert_eq!(mlp.cem_log.len(), 2);
+    }
+
+    /// The CEM on an MLP actor returns the best candidate it costed, so a
+    /// warm start can only improve on the search windows, and the returned
+    /// model scores exactly the logged best there (the f32 round trip of
+    /// its parameters changes nothing).
+    #[test]
+    fn the_cem_on_an_mlp_never_returns_worse_than_its_warm_start() {
+        let trace = toy();
+        let len = 45;
+        let starts = [0usize, 225, 450, 675];
+        let dir = tempfile::tempdir().unwrap();
+        let a = Args {
+            trace: "toy".into(),
+            backfill: Backfill::No,
+            out: dir.path().into(),
+            seed: 1,
+            total_updates: 0,
+            windows_per_update: 2,
+            group: 2,
+            jobs_per_episode: len,
+            windows: Windows::Whole,
+            val_windows: 2,
+            val_len: None,
+            val_every: 1,
+            learning_rate: 1e-3,
+            anneal_lr: false,
+            update_epochs: 1,
+            minibatch_size: 256,
+            clip_coef: 0.2,
+            ent_coef: 0.0,
+            max_grad_norm: 0.5,
+            hidden: vec![8],
+            linear: false,
+            activation: ActivationArg::Relu,
+            actor_out_gain: 1.0,
+            imitate: None,
+            imitate_updates: 0,
+            cem: crate::cem::CemArgs {
+                cem_iters: 3,
+                cem_pop: 8,
+                cem_elite: 2,
+                cem_std: 0.5,
+            },
+            cem_windows: starts.len(),
+            cem_len: len,
+            norm_windows: 1,
+            threads: 1,
+            quiet: true,
         };
-        assert!(train(&bad, trace).is_err());
+        let split = Split::whole(trace.jobs.len(), len, 0, len).unwrap();
+        let cfg = RlEnvConfig {
+            jobs_per_episode: len,
+            ..RlEnvConfig::default()
+        };
+        let arch = policy::nn::Architecture {
+            inputs: N_FEATURES,
+            hidden: vec![8],
+            activation: policy::nn::Activation::Relu,
+        };
+        for seed in [1u64, 2, 3] {
+            let start = Model::random(arch.clone(), FeatureSpec::current_identity(), seed).unwrap();
+            let mut env = RlEnv::new(
+                trace.clone(),
+                cfg.clone(),
+                start.spec().normalizer.clone(),
+                split.clone(),
+            );
+            let mean = |env: &mut RlEnv, m: &Model| {
+                let v = rlenv::evaluate_model(env, m, &starts, len).unwrap();
+                v.iter().sum::<f64>() / v.len() as f64
+            };
+            let before = mean(&mut env, &start);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let (found, log) = cem(&mut env, &start, &starts, &a, &mut rng).unwrap();
+            let after = mean(&mut env, &found);
+            assert!(after <= before, "seed {seed}: {after} after vs {before}");
+            assert_eq!(after, log.last().unwrap()[1], "seed {seed}");
+            assert!(log.windows(2).all(|w| w[1][1] <= w[0][1]));
+            assert_eq!(found.architecture(), start.architecture());
+        }
     }
 }
