@@ -419,13 +419,14 @@ pub struct Targets {
     pub max_headline_diff: f64,
 }
 
-/// The readable table.
-fn table(r: &Report, t: &Targets) -> String {
+/// The readable table; `other` names the second schedule's column
+/// ("simulated", or "replay 2" with --versus-replay).
+fn table(r: &Report, t: &Targets, other: &str) -> String {
     let ok = |b: bool| if b { "ok" } else { "MISSED" };
     let mut s = String::new();
     s.push_str(&format!(
         "{:<28} | {:>12} | {:>12} | {:>9} | target\n",
-        "measure", "real", "simulated", "diff"
+        "measure", "real", other, "diff"
     ));
     s.push_str(&format!("{}\n", "-".repeat(82)));
     s.push_str(&format!(
@@ -595,10 +596,12 @@ pub fn run(a: Args) -> Result<()> {
         man.submit_lag_median,
         man.submit_lag_max
     );
-    if a.versus_replay.is_some() {
-        println!("(\"sim\" below is the second replay)");
-    }
-    print!("{}", table(&r, &targets));
+    let column = if a.versus_replay.is_some() {
+        "replay 2"
+    } else {
+        "simulated"
+    };
+    print!("{}", table(&r, &targets, column));
     if r.backfill_unknown > 0 {
         println!(
             "({} jobs without sacct Flags count as not backfilled)",
