@@ -1062,8 +1062,10 @@ impl Policy for Opaque {
 
 #[test]
 fn derived_age_priorities_give_the_schedule_of_stored_ones() {
-    // With only the age weighted, `slurm`'s keys are derived from the time
-    // of the last rescore, and a queue in entry order is not re-checked.
+    // With only the age weighted, `slurm`'s keys (and the multifactor
+    // tie-break of scores fixed at submission: `fcfs`, `sjf`, `f1`) are
+    // derived from the time of the last rescore, and a queue in entry
+    // order is not re-checked.
     // Eligible times (entry later than submission) and two tiers make
     // queues out of entry order; short `max_age` and `calc_period` make
     // priorities change often and reach the cap.
@@ -1087,12 +1089,17 @@ fn derived_age_priorities_give_the_schedule_of_stored_ones() {
                 record_events: true,
                 ..SimConfig::default()
             };
-            let mut p = baselines::by_name("slurm").expect("baseline");
-            let derived = simulate(&jobs, &names, &c, p.as_mut(), &cfg).unwrap();
-            let mut o = Opaque(baselines::by_name("slurm").expect("baseline"));
-            let stored = simulate(&jobs, &names, &c, &mut o, &cfg).unwrap();
-            assert_eq!(derived.events, stored.events, "seed {seed} {bf:?}");
-            assert_eq!(derived.outcomes, stored.outcomes, "seed {seed} {bf:?}");
+            for name in ["slurm", "fcfs", "sjf", "f1"] {
+                let mut p = baselines::by_name(name).expect("baseline");
+                let derived = simulate(&jobs, &names, &c, p.as_mut(), &cfg).unwrap();
+                let mut o = Opaque(baselines::by_name(name).expect("baseline"));
+                let stored = simulate(&jobs, &names, &c, &mut o, &cfg).unwrap();
+                assert_eq!(derived.events, stored.events, "seed {seed} {bf:?} {name}");
+                assert_eq!(
+                    derived.outcomes, stored.outcomes,
+                    "seed {seed} {bf:?} {name}"
+                );
+            }
         }
     }
 }

@@ -146,16 +146,19 @@ pub(crate) struct Sim<'a> {
     /// run, like the configuration it comes from).
     age_only: Option<AgeOnly>,
     /// `age_only` when the policy's score is the multifactor value
-    /// ([`ScoreDeps::Multifactor`]): then the keys' `score` and `mf` are
-    /// not stored but derived ([`Sim::key`]). Every pending job was scored
-    /// at the last rescore (`age_at`) or, arriving later, at its entry
-    /// with a wait of 0; either way its priority is
-    /// `age.priority(age_at.saturating_sub(entry))`.
+    /// ([`ScoreDeps::Multifactor`]) or fixed at submission
+    /// ([`ScoreDeps::Submission`]): then the keys' `mf` (and, for the
+    /// former, `score`) is not stored but derived ([`Sim::key`]). Every
+    /// pending job was scored at the last rescore (`age_at`) or, arriving
+    /// later, at its entry with a wait of 0; either way its priority is
+    /// `age.priority(age_at.saturating_sub(entry))`. A score fixed at
+    /// submission stays as stored.
     lazy_age: Option<AgeOnly>,
     /// With `lazy_age`: the time of the last [`Sim::rescore_all`].
     age_at: u64,
     /// With `lazy_age`: every neighbouring pair `(a, b)` of `pending`
-    /// passes [`Sim::entry_before`] (a higher tier, or the same tier, an
+    /// passes [`Sim::entry_before`] (a higher tier, or the same tier, for a
+    /// score fixed at submission a higher score, or else an equal one, an
     /// entry no later and a lower `(submit, id, index)`). The priority
     /// falls as the entry time rises, so such a queue is in priority
     /// order whatever the time of the rescore: a rescore need not look
@@ -389,7 +392,8 @@ impl<'a> Sim<'a> {
             real_events: 0,
             usage: Usage::new(n_slots, n_users, cluster.priority.decay_half_life, origin),
             age_only,
-            lazy_age: age_only.filter(|_| deps == ScoreDeps::Multifactor),
+            lazy_age: age_only
+                .filter(|_| matches!(deps, ScoreDeps::Multifactor | ScoreDeps::Submission)),
             age_at: 0,
             entry_order: true,
             usage_read: age_only.is_none() || deps == ScoreDeps::Any,
@@ -883,7 +887,9 @@ impl<'a> Sim<'a> {
         let mut k = self.keys[j as usize];
         if let Some(age) = self.lazy_age {
             let p = age.priority(self.age_at.saturating_sub(self.jc[j as usize].entry));
-            k.score = p;
+            if self.deps == ScoreDeps::Multifactor {
+                k.score = p;
+            }
             k.mf = p;
         }
         k
@@ -893,10 +899,19 @@ impl<'a> Sim<'a> {
     /// (see `Sim::entry_order`).
     fn entry_before(&self, a: u32, b: u32) -> bool {
         let (ka, kb) = (&self.keys[a as usize], &self.keys[b as usize]);
+        // A score fixed at submission orders the pair before the priority
+        // does; a derived one (the priority itself) is left to the entry.
+        let score = if self.deps == ScoreDeps::Submission {
+            kb.score.total_cmp(&ka.score)
+        } else {
+            Ordering::Equal
+        };
         ka.tier > kb.tier
             || (ka.tier == kb.tier
-                && self.jc[a as usize].entry <= self.jc[b as usize].entry
-                && (ka.submit, ka.id, a) < (kb.submit, kb.id, b))
+                && (score == Ordering::Less
+                    || (score == Ordering::Equal
+                        && self.jc[a as usize].entry <= self.jc[b as usize].entry
+                        && (ka.submit, ka.id, a) < (kb.submit, kb.id, b))))
     }
 
     /// A priority recalculation's fairshare step: running jobs' usage up to
