@@ -54,9 +54,10 @@ pub(crate) struct Plan {
     found_bits: Vec<u64>,
     /// Scratch node list for `sync`.
     tmp: Vec<u32>,
-    /// `rlist` indices sorted by start, and by end.
+    /// `rlist` indices sorted by start, and by end (each with its start,
+    /// which the 1-CPU sweep reads).
     by_start: Vec<(u64, u32)>,
-    by_end: Vec<(u64, u32)>,
+    by_end: Vec<(u64, u32, u64)>,
     /// Prefix unions over `by_start`: entry `i` (`words` words) holds the
     /// nodes of the first `i` reservations by start. The first
     /// `start_or_ok` entries are valid; an insertion into `by_start`
@@ -299,8 +300,10 @@ impl Plan {
         let i = self.by_start.partition_point(|&x| x <= (t, k));
         self.by_start.insert(i, (t, k));
         self.start_or_ok = self.start_or_ok.min(i + 1);
-        let i = self.by_end.partition_point(|&x| x <= (e, k));
-        self.by_end.insert(i, (e, k));
+        let i = self
+            .by_end
+            .partition_point(|&(xe, xk, _)| (xe, xk) <= (e, k));
+        self.by_end.insert(i, (e, k, t));
     }
 
     /// The nodes of the first `i` reservations by start (a prefix of
@@ -569,7 +572,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = self.bf.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
+            let te = self.bf.by_end.get(ei).map_or(NEVER, |&(e, _, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 self.bf.beyond = t;
@@ -597,7 +600,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while self.bf.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
+            while self.bf.by_end.get(ei).is_some_and(|&(e, _, _)| e <= t) {
                 ei += 1;
                 dirty = true;
             }
@@ -657,7 +660,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = plan.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
+            let te = plan.by_end.get(ei).map_or(NEVER, |&(e, _, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 plan.beyond = t;
@@ -685,7 +688,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while plan.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
+            while plan.by_end.get(ei).is_some_and(|&(e, _, _)| e <= t) {
                 ei += 1;
             }
             let wend = t.saturating_add(limit);
@@ -704,7 +707,7 @@ impl Sim<'_> {
                     plan.cnt[n] += 1;
                 }
             }
-            while let Some(&(e, k)) = plan.by_end.get(xi) {
+            while let Some(&(e, k, _)) = plan.by_end.get(xi) {
                 if e > t {
                     break;
                 }
@@ -851,7 +854,7 @@ impl Sim<'_> {
         let mut ri = prof_t.partition_point(|&x| x < t_lo);
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
-        let mut xi = by_end.partition_point(|&(e, _)| e < t_lo);
+        let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
         let mut bi = 0usize;
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
@@ -859,7 +862,7 @@ impl Sim<'_> {
         let mut found = None;
         loop {
             let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = by_end.get(xi).map_or(NEVER, |&(e, _)| e);
+            let te = by_end.get(xi).map_or(NEVER, |&(e, _, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 *beyond = t;
@@ -879,7 +882,7 @@ impl Sim<'_> {
             while by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
                 bi += 1;
             }
-            while by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
+            while by_end.get(xi).is_some_and(|&(e, _, _)| e <= t) {
                 xi += 1;
             }
             if t < t_min {
@@ -902,8 +905,8 @@ impl Sim<'_> {
                         }
                     }
                 } else {
-                    for &(_, k) in &by_end[xi..] {
-                        if rlist[k as usize].0 < wend {
+                    for &(_, k, s) in &by_end[xi..] {
+                        if s < wend {
                             or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
