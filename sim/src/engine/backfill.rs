@@ -54,9 +54,9 @@ pub(crate) struct Plan {
     found_bits: Vec<u64>,
     /// Scratch node list for `sync`.
     tmp: Vec<u32>,
-    /// `rlist` indices sorted by start, and by end (each with its start,
-    /// which the 1-CPU sweep reads).
-    by_start: Vec<(u64, u32)>,
+    /// `rlist` indices sorted by start (each with its end), and by end
+    /// (each with its start), for the 1-CPU sweep.
+    by_start: Vec<(u64, u32, u64)>,
     by_end: Vec<(u64, u32, u64)>,
     /// Prefix unions over `by_start`: entry `i` (`words` words) holds the
     /// nodes of the first `i` reservations by start. The first
@@ -297,8 +297,10 @@ impl Plan {
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
         self.rbits.extend_from_slice(&self.found_bits);
-        let i = self.by_start.partition_point(|&x| x <= (t, k));
-        self.by_start.insert(i, (t, k));
+        let i = self
+            .by_start
+            .partition_point(|&(xs, xk, _)| (xs, xk) <= (t, k));
+        self.by_start.insert(i, (t, k, e));
         self.start_or_ok = self.start_or_ok.min(i + 1);
         let i = self
             .by_end
@@ -488,7 +490,7 @@ impl Sim<'_> {
             return true;
         }
         let wend = self.now.saturating_add(c.limit);
-        let i = plan.by_start.partition_point(|&(s, _)| s < wend);
+        let i = plan.by_start.partition_point(|&(s, _, _)| s < wend);
         plan.begun_n::<N>(i);
         let w = words::<N>(plan.words);
         let blocked = &plan.start_or[i * w..(i + 1) * w];
@@ -692,7 +694,7 @@ impl Sim<'_> {
                 ei += 1;
             }
             let wend = t.saturating_add(limit);
-            while let Some(&(s, k)) = plan.by_start.get(bi) {
+            while let Some(&(s, k, _)) = plan.by_start.get(bi) {
                 if s >= wend {
                     break;
                 }
@@ -738,7 +740,7 @@ impl Sim<'_> {
                 &mut self.alloc_buf,
             );
         }
-        for &(_, k) in &plan.by_start[..bi] {
+        for &(_, k, _) in &plan.by_start[..bi] {
             let off = k as usize * w;
             for n in bit_iter(&plan.rbits[off..off + w]) {
                 plan.cnt[n as usize] = 0;
@@ -814,7 +816,6 @@ impl Sim<'_> {
             prof_cnt,
             by_start,
             by_end,
-            rlist,
             rbits,
             start_or,
             start_or_ok,
@@ -824,7 +825,7 @@ impl Sim<'_> {
         } = plan;
         let (prof_t, prof_bits, by_start, by_end) =
             (&prof_t[..], &prof_bits[..], &by_start[..], &by_end[..]);
-        let (rlist, rbits) = (&rlist[..], &rbits[..]);
+        let rbits = &rbits[..];
         let mb = &member_bits[p][..w];
         // The first state with enough free CPUs in the partition.
         let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
@@ -877,9 +878,9 @@ impl Sim<'_> {
             // time or earlier.
             let wend = t.saturating_add(limit);
             if bi == 0 {
-                bi = by_start.partition_point(|&(s, _)| s < wend);
+                bi = by_start.partition_point(|&(s, _, _)| s < wend);
             }
-            while by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
+            while by_start.get(bi).is_some_and(|&(s, _, _)| s < wend) {
                 bi += 1;
             }
             while by_end.get(xi).is_some_and(|&(e, _, _)| e <= t) {
@@ -899,8 +900,8 @@ impl Sim<'_> {
                 // from the shorter list.
                 blocked.fill(0);
                 if bi <= by_end.len() - xi {
-                    for &(_, k) in &by_start[..bi] {
-                        if rlist[k as usize].1 > t {
+                    for &(_, k, e) in &by_start[..bi] {
+                        if e > t {
                             or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
@@ -913,7 +914,7 @@ impl Sim<'_> {
                 }
                 rebuilt = xi;
             } else {
-                for &(_, k) in &by_start[in_blocked..bi] {
+                for &(_, k, _) in &by_start[in_blocked..bi] {
                     or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                 }
             }
@@ -1678,7 +1679,7 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
 fn begun_n<'a, const N: usize>(
     start_or: &'a mut Vec<u64>,
     start_or_ok: &mut usize,
-    by_start: &[(u64, u32)],
+    by_start: &[(u64, u32, u64)],
     rbits: &[u64],
     w: usize,
     i: usize,
