@@ -1399,18 +1399,36 @@ impl Sim<'_> {
             let mut none = false;
             let unit = self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive;
             let bounds = self.bf.bounds;
-            for (k, s) in self.bf.shapes.iter().enumerate() {
-                if s.part != c.part || s.limit > limit {
-                    continue;
+            if bounds && unit {
+                // The same shape has as many CPUs, so it is among those
+                // that bound this job (and there is at most one).
+                let cpus = c.req.cpus as u64;
+                for (k, s) in self.bf.shapes.iter().enumerate() {
+                    if s.part != c.part || s.limit > limit || s.cpu_only_cpus > cpus {
+                        continue;
+                    }
+                    from = from.max(s.first.unwrap_or(NEVER));
+                    if s.limit == limit && s.req == c.req {
+                        shape = Some(k);
+                    }
                 }
-                let same = s.limit == limit && s.req == c.req;
-                if same && shape.is_none() {
-                    shape = Some(k);
+                if from == NEVER {
+                    (from, none) = (0, true);
                 }
-                if bounds && (same || (unit && s.cpu_only_cpus <= c.req.cpus as u64)) {
-                    match s.first {
-                        Some(t) => from = from.max(t),
-                        None => none = true,
+            } else {
+                for (k, s) in self.bf.shapes.iter().enumerate() {
+                    if s.part != c.part || s.limit > limit {
+                        continue;
+                    }
+                    let same = s.limit == limit && s.req == c.req;
+                    if same && shape.is_none() {
+                        shape = Some(k);
+                    }
+                    if bounds && same {
+                        match s.first {
+                            Some(t) => from = from.max(t),
+                            None => none = true,
+                        }
                     }
                 }
             }
