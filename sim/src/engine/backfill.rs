@@ -401,8 +401,7 @@ impl Sim<'_> {
         let c = self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
-        let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
-        if fast && self.bf.unit[c.part as usize] {
+        if c.unit {
             // A job with as many CPUs and as long a limit as one that could
             // not start earlier in this cycle cannot either: free nodes
             // only shrink and reservations only grow within a cycle, and a
@@ -425,6 +424,7 @@ impl Sim<'_> {
             }
             return ok;
         }
+        let fast = !part.exclusive && cpu_only(&c.req);
         self.bf.sync();
         if fast && !self.bf.free_now_ok {
             let plan = &mut self.bf;
@@ -1014,8 +1014,8 @@ impl Sim<'_> {
         let c = self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
-        let fast = !self.parts[p].exclusive && cpu_only(&c.req);
-        let unit = fast && self.bf.unit[p];
+        let unit = c.unit;
+        let fast = unit || (!self.parts[p].exclusive && cpu_only(&c.req));
         let mut from = t_min;
         let mut first = None;
         let mut resumed = false;
@@ -1067,13 +1067,7 @@ impl Sim<'_> {
     /// free resources once the whole group has ended.
     fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
         let c = self.jc[j as usize];
-        let p = c.part as usize;
-        if !self.parts[p].exclusive
-            && c.req.nodes == 0
-            && c.req.gpus == 0
-            && c.req.mem == 0
-            && self.bf.unit[p]
-        {
+        if c.unit {
             return self.will_run_unit(j, t);
         }
         let limit = c.limit;
@@ -1367,7 +1361,6 @@ impl Sim<'_> {
             let j = self.pending[i];
             i += 1;
             let c = self.jc[j as usize];
-            let p = c.part as usize;
             let limit = c.limit;
             if self.fits_open_now(j, true) {
                 self.start_job(j, true);
@@ -1397,7 +1390,7 @@ impl Sim<'_> {
             let mut shape = None;
             let mut from = 0;
             let mut none = false;
-            let unit = self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive;
+            let unit = c.unit;
             let bounds = self.bf.bounds;
             if bounds && unit {
                 // The same shape has as many CPUs, so it is among those

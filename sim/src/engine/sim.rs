@@ -121,6 +121,9 @@ pub(super) struct JobC {
     pub accrued: u64,
     /// Allocation slot, while running.
     pub slot: u32,
+    /// A CPU-only request on a shared partition of 1-CPU nodes: the
+    /// backfill planner's 1-CPU paths apply (`Plan::unit`).
+    pub unit: bool,
 }
 
 /// A partition, as the scheduler needs it.
@@ -531,6 +534,7 @@ impl<'a> Sim<'a> {
                 start: 0,
                 accrued: 0,
                 slot: u32::MAX,
+                unit: false,
             };
             let reject = |sim: &mut Sim, c: JobC, why: &str| {
                 sim.jc.push(JobC {
@@ -576,6 +580,11 @@ impl<'a> Sim<'a> {
                 j.run_time
             };
             c.dur = run.min(c.limit);
+            c.unit = sim.bf.unit(pi)
+                && !sim.parts[pi].exclusive
+                && c.req.nodes == 0
+                && c.req.gpus == 0
+                && c.req.mem == 0;
             // Slurm kills a job at its limit, so accounting records a
             // killed job with run time == limit and state TIMEOUT.
             c.timeout =
