@@ -54,9 +54,10 @@ pub(crate) struct Plan {
     found_bits: Vec<u64>,
     /// Scratch node list for `sync`.
     tmp: Vec<u32>,
-    /// `rlist` indices sorted by start, and by end.
-    by_start: Vec<(u64, u32)>,
-    by_end: Vec<(u64, u32)>,
+    /// `rlist` indices sorted by start (each with its end), and by end
+    /// (each with its start), for the 1-CPU sweep.
+    by_start: Vec<(u64, u32, u64)>,
+    by_end: Vec<(u64, u32, u64)>,
     /// Prefix unions over `by_start`: entry `i` (`words` words) holds the
     /// nodes of the first `i` reservations by start. The first
     /// `start_or_ok` entries are valid; an insertion into `by_start`
@@ -296,11 +297,15 @@ impl Plan {
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
         self.rbits.extend_from_slice(&self.found_bits);
-        let i = self.by_start.partition_point(|&x| x <= (t, k));
-        self.by_start.insert(i, (t, k));
+        let i = self
+            .by_start
+            .partition_point(|&(xs, xk, _)| (xs, xk) <= (t, k));
+        self.by_start.insert(i, (t, k, e));
         self.start_or_ok = self.start_or_ok.min(i + 1);
-        let i = self.by_end.partition_point(|&x| x <= (e, k));
-        self.by_end.insert(i, (e, k));
+        let i = self
+            .by_end
+            .partition_point(|&(xe, xk, _)| (xe, xk) <= (e, k));
+        self.by_end.insert(i, (e, k, t));
     }
 
     /// The nodes of the first `i` reservations by start (a prefix of
@@ -396,8 +401,7 @@ impl Sim<'_> {
         let c = self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
-        let fast = !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
-        if fast && self.bf.unit[c.part as usize] {
+        if c.unit {
             // A job with as many CPUs and as long a limit as one that could
             // not start earlier in this cycle cannot either: free nodes
             // only shrink and reservations only grow within a cycle, and a
@@ -420,6 +424,7 @@ impl Sim<'_> {
             }
             return ok;
         }
+        let fast = !part.exclusive && cpu_only(&c.req);
         self.bf.sync();
         if fast && !self.bf.free_now_ok {
             let plan = &mut self.bf;
@@ -485,7 +490,7 @@ impl Sim<'_> {
             return true;
         }
         let wend = self.now.saturating_add(c.limit);
-        let i = plan.by_start.partition_point(|&(s, _)| s < wend);
+        let i = plan.by_start.partition_point(|&(s, _, _)| s < wend);
         plan.begun_n::<N>(i);
         let w = words::<N>(plan.words);
         let blocked = &plan.start_or[i * w..(i + 1) * w];
@@ -569,7 +574,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = self.bf.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
+            let te = self.bf.by_end.get(ei).map_or(NEVER, |&(e, _, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 self.bf.beyond = t;
@@ -597,7 +602,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            while self.bf.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
+            while self.bf.by_end.get(ei).is_some_and(|&(e, _, _)| e <= t) {
                 ei += 1;
                 dirty = true;
             }
@@ -657,7 +662,7 @@ impl Sim<'_> {
                 .get(ri)
                 .map(|&(e, _)| round_up(e, resolution))
                 .unwrap_or(NEVER);
-            let te = plan.by_end.get(ei).map_or(NEVER, |&(e, _)| e);
+            let te = plan.by_end.get(ei).map_or(NEVER, |&(e, _, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 plan.beyond = t;
@@ -685,11 +690,11 @@ impl Sim<'_> {
                     }
                 }
             }
-            while plan.by_end.get(ei).is_some_and(|&(e, _)| e <= t) {
+            while plan.by_end.get(ei).is_some_and(|&(e, _, _)| e <= t) {
                 ei += 1;
             }
             let wend = t.saturating_add(limit);
-            while let Some(&(s, k)) = plan.by_start.get(bi) {
+            while let Some(&(s, k, _)) = plan.by_start.get(bi) {
                 if s >= wend {
                     break;
                 }
@@ -704,7 +709,7 @@ impl Sim<'_> {
                     plan.cnt[n] += 1;
                 }
             }
-            while let Some(&(e, k)) = plan.by_end.get(xi) {
+            while let Some(&(e, k, _)) = plan.by_end.get(xi) {
                 if e > t {
                     break;
                 }
@@ -735,7 +740,7 @@ impl Sim<'_> {
                 &mut self.alloc_buf,
             );
         }
-        for &(_, k) in &plan.by_start[..bi] {
+        for &(_, k, _) in &plan.by_start[..bi] {
             let off = k as usize * w;
             for n in bit_iter(&plan.rbits[off..off + w]) {
                 plan.cnt[n as usize] = 0;
@@ -811,7 +816,6 @@ impl Sim<'_> {
             prof_cnt,
             by_start,
             by_end,
-            rlist,
             rbits,
             start_or,
             start_or_ok,
@@ -821,7 +825,7 @@ impl Sim<'_> {
         } = plan;
         let (prof_t, prof_bits, by_start, by_end) =
             (&prof_t[..], &prof_bits[..], &by_start[..], &by_end[..]);
-        let (rlist, rbits) = (&rlist[..], &rbits[..]);
+        let rbits = &rbits[..];
         let mb = &member_bits[p][..w];
         // The first state with enough free CPUs in the partition.
         let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
@@ -851,7 +855,7 @@ impl Sim<'_> {
         let mut ri = prof_t.partition_point(|&x| x < t_lo);
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
-        let mut xi = by_end.partition_point(|&(e, _)| e < t_lo);
+        let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
         let mut bi = 0usize;
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
@@ -859,7 +863,7 @@ impl Sim<'_> {
         let mut found = None;
         loop {
             let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = by_end.get(xi).map_or(NEVER, |&(e, _)| e);
+            let te = by_end.get(xi).map_or(NEVER, |&(e, _, _)| e);
             let t = tr.min(te);
             if t == NEVER || t > horizon {
                 *beyond = t;
@@ -874,12 +878,12 @@ impl Sim<'_> {
             // time or earlier.
             let wend = t.saturating_add(limit);
             if bi == 0 {
-                bi = by_start.partition_point(|&(s, _)| s < wend);
+                bi = by_start.partition_point(|&(s, _, _)| s < wend);
             }
-            while by_start.get(bi).is_some_and(|&(s, _)| s < wend) {
+            while by_start.get(bi).is_some_and(|&(s, _, _)| s < wend) {
                 bi += 1;
             }
-            while by_end.get(xi).is_some_and(|&(e, _)| e <= t) {
+            while by_end.get(xi).is_some_and(|&(e, _, _)| e <= t) {
                 xi += 1;
             }
             if t < t_min {
@@ -896,21 +900,21 @@ impl Sim<'_> {
                 // from the shorter list.
                 blocked.fill(0);
                 if bi <= by_end.len() - xi {
-                    for &(_, k) in &by_start[..bi] {
-                        if rlist[k as usize].1 > t {
+                    for &(_, k, e) in &by_start[..bi] {
+                        if e > t {
                             or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
                 } else {
-                    for &(_, k) in &by_end[xi..] {
-                        if rlist[k as usize].0 < wend {
+                    for &(_, k, s) in &by_end[xi..] {
+                        if s < wend {
                             or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                         }
                     }
                 }
                 rebuilt = xi;
             } else {
-                for &(_, k) in &by_start[in_blocked..bi] {
+                for &(_, k, _) in &by_start[in_blocked..bi] {
                     or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
                 }
             }
@@ -1010,8 +1014,8 @@ impl Sim<'_> {
         let c = self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
-        let fast = !self.parts[p].exclusive && cpu_only(&c.req);
-        let unit = fast && self.bf.unit[p];
+        let unit = c.unit;
+        let fast = unit || (!self.parts[p].exclusive && cpu_only(&c.req));
         let mut from = t_min;
         let mut first = None;
         let mut resumed = false;
@@ -1063,13 +1067,7 @@ impl Sim<'_> {
     /// free resources once the whole group has ended.
     fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
         let c = self.jc[j as usize];
-        let p = c.part as usize;
-        if !self.parts[p].exclusive
-            && c.req.nodes == 0
-            && c.req.gpus == 0
-            && c.req.mem == 0
-            && self.bf.unit[p]
-        {
+        if c.unit {
             return self.will_run_unit(j, t);
         }
         let limit = c.limit;
@@ -1363,7 +1361,6 @@ impl Sim<'_> {
             let j = self.pending[i];
             i += 1;
             let c = self.jc[j as usize];
-            let p = c.part as usize;
             let limit = c.limit;
             if self.fits_open_now(j, true) {
                 self.start_job(j, true);
@@ -1393,20 +1390,38 @@ impl Sim<'_> {
             let mut shape = None;
             let mut from = 0;
             let mut none = false;
-            let unit = self.bf.unit[p] && cpu_only(&c.req) && !self.parts[p].exclusive;
+            let unit = c.unit;
             let bounds = self.bf.bounds;
-            for (k, s) in self.bf.shapes.iter().enumerate() {
-                if s.part != c.part || s.limit > limit {
-                    continue;
+            if bounds && unit {
+                // The same shape has as many CPUs, so it is among those
+                // that bound this job (and there is at most one).
+                let cpus = c.req.cpus as u64;
+                for (k, s) in self.bf.shapes.iter().enumerate() {
+                    if s.part != c.part || s.limit > limit || s.cpu_only_cpus > cpus {
+                        continue;
+                    }
+                    from = from.max(s.first.unwrap_or(NEVER));
+                    if s.limit == limit && s.req == c.req {
+                        shape = Some(k);
+                    }
                 }
-                let same = s.limit == limit && s.req == c.req;
-                if same && shape.is_none() {
-                    shape = Some(k);
+                if from == NEVER {
+                    (from, none) = (0, true);
                 }
-                if bounds && (same || (unit && s.cpu_only_cpus <= c.req.cpus as u64)) {
-                    match s.first {
-                        Some(t) => from = from.max(t),
-                        None => none = true,
+            } else {
+                for (k, s) in self.bf.shapes.iter().enumerate() {
+                    if s.part != c.part || s.limit > limit {
+                        continue;
+                    }
+                    let same = s.limit == limit && s.req == c.req;
+                    if same && shape.is_none() {
+                        shape = Some(k);
+                    }
+                    if bounds && same {
+                        match s.first {
+                            Some(t) => from = from.max(t),
+                            None => none = true,
+                        }
                     }
                 }
             }
@@ -1675,7 +1690,7 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
 fn begun_n<'a, const N: usize>(
     start_or: &'a mut Vec<u64>,
     start_or_ok: &mut usize,
-    by_start: &[(u64, u32)],
+    by_start: &[(u64, u32, u64)],
     rbits: &[u64],
     w: usize,
     i: usize,

@@ -7,7 +7,7 @@
 //! backfill planner (`backfill.rs`) is a further `impl Sim` block. Nothing
 //! here may iterate a `HashMap` or read the wall clock.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
@@ -25,6 +25,48 @@ use crate::trace::{Job, Names};
 
 /// "No such time" (unlimited time limit, no cancel time).
 pub(super) const NEVER: u64 = u64::MAX;
+
+/// An event in the heap, keyed by `(time, sequence number)` packed into
+/// one integer (time in the high half), ordered so that the max-heap pops
+/// the smallest key first.
+#[derive(Debug, Clone, Copy)]
+struct Queued {
+    key: u128,
+    ev: Event,
+}
+
+impl Queued {
+    fn new(t: u64, seq: u64, ev: Event) -> Self {
+        Queued {
+            key: (t as u128) << 64 | seq as u128,
+            ev,
+        }
+    }
+
+    fn time(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
 
 /// One simulation event. Matched exhaustively by [`Sim::handle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,6 +121,9 @@ pub(super) struct JobC {
     pub accrued: u64,
     /// Allocation slot, while running.
     pub slot: u32,
+    /// A CPU-only request on a shared partition of 1-CPU nodes: the
+    /// backfill planner's 1-CPU paths apply (`Plan::unit`).
+    pub unit: bool,
 }
 
 /// A partition, as the scheduler needs it.
@@ -124,7 +169,7 @@ pub(crate) struct Sim<'a> {
 
     pub(super) now: u64,
     seq: u64,
-    heap: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    heap: BinaryHeap<Queued>,
     /// Jobs in arrival order (entry time, then input order).
     arrivals: Vec<u32>,
     next_arrival: usize,
@@ -493,6 +538,7 @@ impl<'a> Sim<'a> {
                 start: 0,
                 accrued: 0,
                 slot: u32::MAX,
+                unit: false,
             };
             let reject = |sim: &mut Sim, c: JobC, why: &str| {
                 sim.jc.push(JobC {
@@ -538,6 +584,11 @@ impl<'a> Sim<'a> {
                 j.run_time
             };
             c.dur = run.min(c.limit);
+            c.unit = sim.bf.unit(pi)
+                && !sim.parts[pi].exclusive
+                && c.req.nodes == 0
+                && c.req.gpus == 0
+                && c.req.mem == 0;
             // Slurm kills a job at its limit, so accounting records a
             // killed job with run time == limit and state TIMEOUT.
             c.timeout =
@@ -603,7 +654,7 @@ impl<'a> Sim<'a> {
                 .arrivals
                 .get(self.next_arrival)
                 .map(|&j| self.jc[j as usize].entry);
-            let th = self.heap.peek().map(|Reverse((t, _, _))| *t);
+            let th = self.heap.peek().map(Queued::time);
             let t = match (ta, th) {
                 (None, None) => break,
                 (Some(a), None) => a,
@@ -621,10 +672,10 @@ impl<'a> Sim<'a> {
                     self.handle(Event::Arrive(j));
                     continue;
                 }
-                if let Some(Reverse((th, _, _))) = self.heap.peek()
-                    && *th == t
+                if let Some(q) = self.heap.peek()
+                    && q.time() == t
                 {
-                    let Reverse((_, _, ev)) = self.heap.pop().expect("peeked");
+                    let ev = self.heap.pop().expect("peeked").ev;
                     self.handle(ev);
                     continue;
                 }
@@ -651,7 +702,7 @@ impl<'a> Sim<'a> {
 
     fn push(&mut self, t: u64, ev: Event) {
         self.seq += 1;
-        self.heap.push(Reverse((t, self.seq, ev)));
+        self.heap.push(Queued::new(t, self.seq, ev));
     }
 
     fn log(&mut self, f: impl FnOnce(&mut String)) {
@@ -1454,10 +1505,9 @@ mod tests {
             (5, Event::Arrive(1)),
         ];
         for (seq, &(t, ev)) in evs.iter().enumerate() {
-            heap.push(Reverse((t, seq as u64, ev)));
+            heap.push(Queued::new(t, seq as u64, ev));
         }
-        let order: Vec<Event> =
-            std::iter::from_fn(|| heap.pop().map(|Reverse((_, _, e))| e)).collect();
+        let order: Vec<Event> = std::iter::from_fn(|| heap.pop().map(|q| q.ev)).collect();
         assert_eq!(
             order,
             vec![
