@@ -233,14 +233,7 @@ fn main() {
             );
         }
         "search" if a.len() >= 7 => {
-            let starts: Vec<usize> = if a[4] == "test" {
-                test.to_vec()
-            } else {
-                let stride: usize = a[4].parse().expect("a stride");
-                (0..=trace.jobs.len() - rlsched::WINDOW_LEN)
-                    .step_by(stride)
-                    .collect()
-            };
+            let starts = search_windows(&a[4], &test, trace.jobs.len());
             let iters: usize = a[5].parse().expect("iterations");
             let mut rng = ChaCha8Rng::seed_from_u64(a[6].parse().expect("a seed"));
             let linear = a.get(7).is_some_and(|x| x == "linear");
@@ -292,14 +285,7 @@ fn main() {
             );
         }
         "mlp" if a.len() >= 11 => {
-            let starts: Vec<usize> = if a[4] == "test" {
-                test.to_vec()
-            } else {
-                let stride: usize = a[4].parse().expect("a stride");
-                (0..=trace.jobs.len() - rlsched::WINDOW_LEN)
-                    .step_by(stride)
-                    .collect()
-            };
+            let starts = search_windows(&a[4], &test, trace.jobs.len());
             let iters: usize = a[5].parse().expect("iterations");
             let mut rng = ChaCha8Rng::seed_from_u64(a[6].parse().expect("a seed"));
             let model = policy::Model::load(&a[7]).unwrap_or_else(|e| panic!("{}: {e}", a[7]));
@@ -362,5 +348,16 @@ fn main() {
             eprintln!("{usage}");
             std::process::exit(2);
         }
+    }
+}
+
+/// The windows a search runs on: the ten test windows (`test`), or one
+/// every `stride` jobs of the whole trace.
+fn search_windows(arg: &str, test: &[usize], jobs: usize) -> Vec<usize> {
+    if arg == "test" {
+        test.to_vec()
+    } else {
+        let stride: usize = arg.parse().expect("a stride");
+        (0..=jobs - rlsched::WINDOW_LEN).step_by(stride).collect()
     }
 }

@@ -68,6 +68,12 @@ pub fn with_weights(start: &policy::Model, w: &[f64]) -> Result<policy::Model> {
     layer.weight = w.iter().map(|&x| x as f32).collect();
     let mlp = policy::nn::Mlp::new(start.mlp().architecture().clone(), vec![layer])
         .map_err(anyhow::Error::msg)?;
+    with_mlp(start, mlp)
+}
+
+/// `start` with its network replaced by `mlp`; features, reward and
+/// training summary kept.
+fn with_mlp(start: &policy::Model, mlp: policy::nn::Mlp) -> Result<policy::Model> {
     Ok(policy::Model::new(
         mlp,
         start.spec().clone(),
@@ -119,14 +125,7 @@ pub fn mlp_with_params(arch: &policy::nn::Architecture, p: &[f64]) -> Result<pol
 /// `start` with every weight and bias replaced by `p` (see [`params`]);
 /// architecture, features, reward and training summary kept.
 pub fn with_params(start: &policy::Model, p: &[f64]) -> Result<policy::Model> {
-    let mlp = mlp_with_params(start.architecture(), p)?;
-    Ok(policy::Model::new(
-        mlp,
-        start.spec().clone(),
-        start.reward.clone(),
-        start.training.clone(),
-        chrono::Utc::now().to_rfc3339(),
-    )?)
+    with_mlp(start, mlp_with_params(start.architecture(), p)?)
 }
 
 /// A standard normal draw (Box–Muller).

@@ -777,6 +777,50 @@ mod tests {
         })
     }
 
+    /// The arguments the toy-trace tests share (a one-thread, quiet run on
+    /// 45-job whole-trace windows without backfilling); each test changes
+    /// what it is about with struct update syntax.
+    fn toy_args(out: &std::path::Path, len: usize) -> Args {
+        Args {
+            trace: "toy".into(),
+            backfill: Backfill::No,
+            out: out.into(),
+            seed: 1,
+            total_updates: 0,
+            windows_per_update: 2,
+            group: 2,
+            jobs_per_episode: len,
+            windows: Windows::Whole,
+            val_windows: 2,
+            val_len: None,
+            val_every: 1,
+            learning_rate: 1e-3,
+            anneal_lr: false,
+            update_epochs: 1,
+            minibatch_size: 256,
+            clip_coef: 0.2,
+            ent_coef: 0.0,
+            max_grad_norm: 0.5,
+            hidden: vec![8],
+            linear: false,
+            activation: ActivationArg::Relu,
+            actor_out_gain: 0.01,
+            imitate: None,
+            imitate_updates: 0,
+            cem: crate::cem::CemArgs {
+                cem_iters: 0,
+                cem_pop: 24,
+                cem_elite: 6,
+                cem_std: 1.0,
+            },
+            cem_windows: 32,
+            cem_len: 1024,
+            norm_windows: 1,
+            threads: 1,
+            quiet: true,
+        }
+    }
+
     /// The greedy mean bounded slowdown of `model` over the windows at `starts`.
     fn mean_bsld_of(
         trace: &Arc<rlsched::CompatTrace>,
@@ -812,42 +856,15 @@ mod tests {
         assert!(sjf < 0.5 * fcfs, "the toy must favour SJF: {sjf} vs {fcfs}");
         let dir = tempfile::tempdir().unwrap();
         let a = Args {
-            trace: "toy".into(),
-            backfill: Backfill::No,
-            out: dir.path().into(),
             seed: 3,
             total_updates: 12,
-            windows_per_update: 2,
             group: 4,
-            jobs_per_episode: len,
             windows: Windows::HeldOut,
             val_windows: 1,
-            val_len: None,
             val_every: 4,
             learning_rate: 1e-2,
-            anneal_lr: false,
             update_epochs: 2,
-            minibatch_size: 256,
-            clip_coef: 0.2,
-            ent_coef: 0.0,
-            max_grad_norm: 0.5,
-            hidden: vec![8],
-            linear: false,
-            activation: ActivationArg::Relu,
-            actor_out_gain: 0.01,
-            imitate: None,
-            imitate_updates: 0,
-            cem: crate::cem::CemArgs {
-                cem_iters: 0,
-                cem_pop: 24,
-                cem_elite: 6,
-                cem_std: 1.0,
-            },
-            cem_windows: 32,
-            cem_len: 1024,
-            norm_windows: 1,
-            threads: 1,
-            quiet: true,
+            ..toy_args(dir.path(), len)
         };
         // The toy has no table windows: nothing is held out but validation.
         let out = train(&a, trace.clone()).unwrap();
@@ -879,31 +896,8 @@ mod tests {
             / starts.len() as f64;
         let dir = tempfile::tempdir().unwrap();
         let a = Args {
-            trace: "toy".into(),
-            backfill: Backfill::No,
-            out: dir.path().into(),
             seed: 5,
-            total_updates: 0,
-            windows_per_update: 2,
-            group: 2,
-            jobs_per_episode: len,
-            windows: Windows::Whole,
-            val_windows: 2,
-            val_len: None,
-            val_every: 1,
-            learning_rate: 1e-3,
-            anneal_lr: false,
-            update_epochs: 1,
-            minibatch_size: 256,
-            clip_coef: 0.2,
-            ent_coef: 0.0,
-            max_grad_norm: 0.5,
-            hidden: vec![8],
             linear: true,
-            activation: ActivationArg::Relu,
-            actor_out_gain: 0.01,
-            imitate: None,
-            imitate_updates: 0,
             cem: crate::cem::CemArgs {
                 cem_iters: 4,
                 cem_pop: 8,
@@ -912,9 +906,7 @@ mod tests {
             },
             cem_windows: 3,
             cem_len: len,
-            norm_windows: 1,
-            threads: 1,
-            quiet: true,
+            ..toy_args(dir.path(), len)
         };
         let out = train(&a, trace.clone()).unwrap();
         assert!(out.model.mlp().architecture().hidden.is_empty());
@@ -964,31 +956,7 @@ mod tests {
         let starts = [0usize, 225, 450, 675];
         let dir = tempfile::tempdir().unwrap();
         let a = Args {
-            trace: "toy".into(),
-            backfill: Backfill::No,
-            out: dir.path().into(),
-            seed: 1,
-            total_updates: 0,
-            windows_per_update: 2,
-            group: 2,
-            jobs_per_episode: len,
-            windows: Windows::Whole,
-            val_windows: 2,
-            val_len: None,
-            val_every: 1,
-            learning_rate: 1e-3,
-            anneal_lr: false,
-            update_epochs: 1,
-            minibatch_size: 256,
-            clip_coef: 0.2,
-            ent_coef: 0.0,
-            max_grad_norm: 0.5,
-            hidden: vec![8],
-            linear: false,
-            activation: ActivationArg::Relu,
             actor_out_gain: 1.0,
-            imitate: None,
-            imitate_updates: 0,
             cem: crate::cem::CemArgs {
                 cem_iters: 3,
                 cem_pop: 8,
@@ -997,9 +965,7 @@ mod tests {
             },
             cem_windows: starts.len(),
             cem_len: len,
-            norm_windows: 1,
-            threads: 1,
-            quiet: true,
+            ..toy_args(dir.path(), len)
         };
         let split = Split::whole(trace.jobs.len(), len, 0, len).unwrap();
         let cfg = RlEnvConfig {
