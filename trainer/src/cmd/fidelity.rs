@@ -41,8 +41,8 @@ start error ≤ 5 % of the mean wait, each headline within 5 %.
 
 --versus-replay DIR puts a second real replay of the same workload (its
 manifest.json and real.jsonl) where the simulator was: the same measures
-then say how far slurmctld reproduces itself, the ceiling against which
-the simulator's figures are read (docs/fidelity.md). Its start times are
+then say how far slurmctld reproduces itself, a yardstick for the
+simulator's figures (docs/fidelity.md). Its start times are
 shifted by the difference of the two replays' first submissions.";
 
 const AFTER_LONG_HELP: &str = "\
