@@ -424,7 +424,7 @@ impl Sim<'_> {
             }
             return ok;
         }
-        let fast = !part.exclusive && cpu_only(&c.req);
+        let fast = !part.exclusive && c.req.cpu_only();
         self.bf.sync();
         if fast && !self.bf.free_now_ok {
             let plan = &mut self.bf;
@@ -1015,7 +1015,7 @@ impl Sim<'_> {
         let p = c.part as usize;
         let limit = c.limit;
         let unit = c.unit;
-        let fast = unit || (!self.parts[p].exclusive && cpu_only(&c.req));
+        let fast = unit || (!self.parts[p].exclusive && c.req.cpu_only());
         let mut from = t_min;
         let mut first = None;
         let mut resumed = false;
@@ -1437,7 +1437,7 @@ impl Sim<'_> {
                 req: c.req,
                 part: c.part,
                 limit,
-                cpu_only_cpus: if cpu_only(&c.req) {
+                cpu_only_cpus: if c.req.cpu_only() {
                     c.req.cpus as u64
                 } else {
                     u64::MAX
@@ -1739,11 +1739,6 @@ fn keep_lowest(bits: &mut [u64], n: u64) {
         }
         left = 0;
     }
-}
-
-/// Whether `req` asks for CPUs only, on any number of nodes.
-fn cpu_only(req: &select::Req) -> bool {
-    req.nodes == 0 && req.gpus == 0 && req.mem == 0
 }
 
 /// The end of the will-run window that holds end `e`, given the first

@@ -52,6 +52,15 @@ pub(crate) struct Req {
     pub gtype: u32,
 }
 
+impl Req {
+    /// Whether the request is for CPUs only, on any number of nodes: on a
+    /// shared partition it then fits exactly when the free CPUs add up.
+    #[inline]
+    pub(crate) fn cpu_only(&self) -> bool {
+        self.nodes == 0 && self.gpus == 0 && self.mem == 0
+    }
+}
+
 fn ceil_div(a: u64, b: u64) -> u64 {
     a.div_ceil(b.max(1))
 }

@@ -584,11 +584,7 @@ impl<'a> Sim<'a> {
                 j.run_time
             };
             c.dur = run.min(c.limit);
-            c.unit = sim.bf.unit(pi)
-                && !sim.parts[pi].exclusive
-                && c.req.nodes == 0
-                && c.req.gpus == 0
-                && c.req.mem == 0;
+            c.unit = sim.bf.unit(pi) && !sim.parts[pi].exclusive && c.req.cpu_only();
             // Slurm kills a job at its limit, so accounting records a
             // killed job with run time == limit and state TIMEOUT.
             c.timeout =
@@ -612,8 +608,7 @@ impl<'a> Sim<'a> {
             // request for any node count on a shared partition fits when
             // the partition has the CPUs (select's own rule).
             let part_c = &sim.parts[pi];
-            let cpus_only =
-                !part_c.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0;
+            let cpus_only = !part_c.exclusive && c.req.cpu_only();
             let fits = if cpus_only {
                 sim.part_free_cpus[pi] >= c.req.cpus as u64
             } else {
@@ -1027,11 +1022,7 @@ impl<'a> Sim<'a> {
         let c = &self.jc[j as usize];
         // CPU-only requests for any node count on a shared partition fit
         // exactly when the aggregate does (as in `fits_now`).
-        let fits_now = if c.req.nodes == 0
-            && c.req.gpus == 0
-            && c.req.mem == 0
-            && !self.parts[c.part as usize].exclusive
-        {
+        let fits_now = if c.req.cpu_only() && !self.parts[c.part as usize].exclusive {
             self.agg_fits(j)
         } else {
             self.fits_now(j)
@@ -1211,7 +1202,7 @@ impl<'a> Sim<'a> {
         }
         let c = self.jc[j as usize];
         let part = &self.parts[c.part as usize];
-        if !part.exclusive && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+        if !part.exclusive && c.req.cpu_only() {
             return true; // CPUs only, any node count: the aggregate is exact.
         }
         select::select(
@@ -1264,7 +1255,7 @@ impl<'a> Sim<'a> {
             if self.fits_now(j) {
                 let c = self.jc[j as usize];
                 let part = &self.parts[p];
-                if self.bf.unit(p) && c.req.nodes == 0 && c.req.gpus == 0 && c.req.mem == 0 {
+                if self.bf.unit(p) && c.req.cpu_only() {
                     // 1-CPU nodes, CPUs only: select() takes the lowest
                     // free nodes, one CPU each (all candidates are equal).
                     self.alloc_buf.clear();
@@ -1368,14 +1359,13 @@ impl<'a> Sim<'a> {
     fn take(&mut self, a: &Alloc) {
         let f = &mut self.free[a.node as usize];
         f.cpus -= a.cpus;
-        if f.cpus == 0 {
-            self.bf.set_free(a.node, false);
-        }
-        let f = &mut self.free[a.node as usize];
         f.gpus -= a.gpus;
         if f.mem != MEM_UNLIMITED {
             f.mem -= a.mem;
         }
+        // The planner's free-node set follows the free CPUs.
+        let has_cpu = f.cpus > 0;
+        self.bf.set_free(a.node, has_cpu);
         for &p in &self.node_parts[a.node as usize] {
             self.part_free_cpus[p as usize] -= a.cpus as u64;
             self.part_free_gpus[p as usize] -= a.gpus as u64;
@@ -1387,14 +1377,13 @@ impl<'a> Sim<'a> {
     fn give(&mut self, a: &Alloc) {
         let f = &mut self.free[a.node as usize];
         f.cpus += a.cpus;
-        if f.cpus > 0 {
-            self.bf.set_free(a.node, true);
-        }
-        let f = &mut self.free[a.node as usize];
         f.gpus += a.gpus;
         if f.mem != MEM_UNLIMITED {
             f.mem += a.mem;
         }
+        // The planner's free-node set follows the free CPUs.
+        let has_cpu = f.cpus > 0;
+        self.bf.set_free(a.node, has_cpu);
         for &p in &self.node_parts[a.node as usize] {
             self.part_free_cpus[p as usize] += a.cpus as u64;
             self.part_free_gpus[p as usize] += a.gpus as u64;
