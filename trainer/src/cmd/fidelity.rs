@@ -15,7 +15,7 @@ use serde::Serialize;
 use sim::engine::{Backfill, CancelledPending, JobOutcome, OutcomeKind, SimConfig};
 use sim::metrics::{self, Metrics};
 use sim::trace::{JobState, Trace};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 const LONG_ABOUT: &str = "\
@@ -220,6 +220,61 @@ fn real_outcomes(trace: &Trace, backfilled: &BTreeMap<u64, bool>) -> Vec<JobOutc
         .collect()
 }
 
+/// The jobs of a replay's imported accounting (`real`) that its manifest
+/// lists; an error when none is, or when one had not ended.
+fn replay_jobs(man: &Manifest, man_path: &Path, real: &Path) -> Result<Trace> {
+    let mut trace = load_trace(real, false)?;
+    let listed: BTreeSet<u64> = man.jobs.iter().map(|s| s.slurm_id).collect();
+    let before = trace.jobs.len();
+    trace.jobs.retain(|j| listed.contains(&j.id));
+    ensure!(
+        !trace.jobs.is_empty(),
+        "{}: none of its {before} jobs is in the manifest {} (is it the import of that replay's window?)",
+        real.display(),
+        man_path.display()
+    );
+    let missing = man.jobs.len() - trace.jobs.len();
+    if missing > 0 {
+        eprintln!(
+            "warning: {missing} of the manifest's {} jobs are not in {}",
+            man.jobs.len(),
+            real.display()
+        );
+    }
+    let pending: Vec<u64> = trace
+        .jobs
+        .iter()
+        .filter(|j| matches!(j.state, JobState::Pending | JobState::Running))
+        .map(|j| j.id)
+        .collect();
+    if !pending.is_empty() {
+        bail!(
+            "{}: jobs {:?} had not ended when accounting was read; import again after the replay",
+            real.display(),
+            pending
+        );
+    }
+    Ok(trace)
+}
+
+/// Per Slurm job id, whether sacct's Flags say backfill started it (jobs
+/// without Flags are left out: their kind is unknown).
+fn backfill_kinds(man: &Manifest) -> BTreeMap<u64, bool> {
+    man.jobs
+        .iter()
+        .filter(|s| !s.sched_flags.is_empty())
+        .map(|s| (s.slurm_id, s.sched_flags.contains("SchedBackfill")))
+        .collect()
+}
+
+/// Per Slurm job id, the trace id the replay submitted it for.
+fn trace_ids_of(man: &Manifest) -> BTreeMap<u64, u64> {
+    man.jobs
+        .iter()
+        .map(|s| (s.slurm_id, s.plan.trace_id))
+        .collect()
+}
+
 /// The schedule of a second real replay of the same workload (`dir` holds
 /// its manifest.json and real.jsonl), as outcomes in the order of `trace`'s
 /// jobs, matched by trace id. Times are shifted by the difference of the two
@@ -230,41 +285,17 @@ fn other_replay(
     trace: &Trace,
     trace_ids: &BTreeMap<u64, u64>,
 ) -> Result<Vec<JobOutcome>> {
-    let man = Manifest::read(&dir.join("manifest.json"))?;
-    let real_path = dir.join("real.jsonl");
-    let mut other = load_trace(&real_path, false)?;
-    let by_slurm: BTreeMap<u64, &super::replay::Submitted> =
-        man.jobs.iter().map(|s| (s.slurm_id, s)).collect();
-    other.jobs.retain(|j| by_slurm.contains_key(&j.id));
-    ensure!(
-        !other.jobs.is_empty(),
-        "{}: none of its jobs is in {}",
-        real_path.display(),
-        dir.join("manifest.json").display()
-    );
-    if let Some(j) = other
-        .jobs
-        .iter()
-        .find(|j| matches!(j.state, JobState::Pending | JobState::Running))
-    {
-        bail!(
-            "{}: job {} had not ended when accounting was read",
-            real_path.display(),
-            j.id
-        );
-    }
-    let kind: BTreeMap<u64, bool> = man
-        .jobs
-        .iter()
-        .filter(|s| !s.sched_flags.is_empty())
-        .map(|s| (s.slurm_id, s.sched_flags.contains("SchedBackfill")))
-        .collect();
+    let man_path = dir.join("manifest.json");
+    let man = Manifest::read(&man_path)?;
+    let other = replay_jobs(&man, &man_path, &dir.join("real.jsonl"))?;
+    let kind = backfill_kinds(&man);
+    let ids = trace_ids_of(&man);
     let outcomes = real_outcomes(&other, &kind);
     let by_trace: BTreeMap<u64, JobOutcome> = other
         .jobs
         .iter()
         .zip(outcomes)
-        .map(|(j, o)| (by_slurm[&j.id].plan.trace_id, o))
+        .map(|(j, o)| (ids[&j.id], o))
         .collect();
     let t0 = trace.jobs.iter().map(|j| j.submit).min().unwrap_or(0) as i64;
     let t0_other = other.jobs.iter().map(|j| j.submit).min().unwrap_or(0) as i64;
@@ -495,50 +526,10 @@ pub fn run(a: Args) -> Result<()> {
         .cluster
         .clone()
         .unwrap_or_else(|| PathBuf::from(&man.cluster));
-    let mut trace = load_trace(&a.real, false)?;
-    let by_slurm: BTreeMap<u64, &super::replay::Submitted> =
-        man.jobs.iter().map(|s| (s.slurm_id, s)).collect();
-    let before = trace.jobs.len();
-    trace.jobs.retain(|j| by_slurm.contains_key(&j.id));
-    ensure!(
-        !trace.jobs.is_empty(),
-        "{}: none of its {before} jobs is in the manifest {} (is it the import of that replay's window?)",
-        a.real.display(),
-        a.manifest.display()
-    );
-    let missing = man.jobs.len() - trace.jobs.len();
-    if missing > 0 {
-        eprintln!(
-            "warning: {missing} of the manifest's {} jobs are not in {}",
-            man.jobs.len(),
-            a.real.display()
-        );
-    }
-    let pending: Vec<u64> = trace
-        .jobs
-        .iter()
-        .filter(|j| matches!(j.state, JobState::Pending | JobState::Running))
-        .map(|j| j.id)
-        .collect();
-    if !pending.is_empty() {
-        bail!(
-            "{}: jobs {:?} had not ended when accounting was read; import again after the replay",
-            a.real.display(),
-            pending
-        );
-    }
+    let mut trace = replay_jobs(&man, &a.manifest, &a.real)?;
     let cluster = load_cluster(Some(&conf), &mut trace, &a.real)?;
-    let known_kind: BTreeMap<u64, bool> = man
-        .jobs
-        .iter()
-        .filter(|s| !s.sched_flags.is_empty())
-        .map(|s| (s.slurm_id, s.sched_flags.contains("SchedBackfill")))
-        .collect();
-    let trace_ids: BTreeMap<u64, u64> = man
-        .jobs
-        .iter()
-        .map(|s| (s.slurm_id, s.plan.trace_id))
-        .collect();
+    let known_kind = backfill_kinds(&man);
+    let trace_ids = trace_ids_of(&man);
 
     let (other, events, versus) = match &a.versus_replay {
         Some(dir) => {
