@@ -458,13 +458,23 @@ pub fn evaluate_model(
     starts: &[usize],
     len: usize,
 ) -> Result<Vec<f64>, RlEnvError> {
-    let mlp = model.mlp();
+    evaluate_mlp(env, model.mlp(), starts, len)
+}
+
+/// [`evaluate_model`] for a bare network (the features are the env's own).
+pub fn evaluate_mlp(
+    env: &mut RlEnv,
+    mlp: &policy::nn::Mlp,
+    starts: &[usize],
+    len: usize,
+) -> Result<Vec<f64>, RlEnvError> {
+    let mut scratch = mlp.scratch();
     let mut out = Vec::with_capacity(starts.len());
     for &s in starts {
         let (bsld, _, _) = run_greedy(env, s, len, &mut |obs, scores| {
             scores.resize(obs.n(), 0.0);
             // Shapes agree by construction (N_FEATURES rows).
-            let _ = mlp.score_batch(&obs.features, scores);
+            let _ = mlp.score_batch_with(&obs.features, scores, &mut scratch);
         })?;
         out.push(bsld);
     }

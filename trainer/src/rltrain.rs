@@ -667,17 +667,8 @@ fn cem(
     let arch = start.architecture().clone();
     let found = crate::cem::search(&crate::cem::params(start.mlp()), &a.cem, rng, |p| {
         let mlp = crate::cem::mlp_with_params(&arch, p)?;
-        let mut scratch = mlp.scratch();
-        let mut sum = 0.0;
-        for &s in starts {
-            let (bsld, _, _) = rlenv::run_greedy(env, s, a.cem_len, &mut |obs, scores| {
-                scores.resize(obs.n(), 0.0);
-                // Shapes agree by construction (N_FEATURES rows).
-                let _ = mlp.score_batch_with(&obs.features, scores, &mut scratch);
-            })?;
-            sum += bsld;
-        }
-        Ok(sum / starts.len() as f64)
+        let v = rlenv::evaluate_mlp(env, &mlp, starts, a.cem_len)?;
+        Ok(v.iter().sum::<f64>() / starts.len() as f64)
     })?;
     Ok((crate::cem::with_params(start, &found.weights)?, found.log))
 }
