@@ -103,8 +103,10 @@ pub(crate) struct Plan {
     prof_bits: Vec<u64>,
     prof_valid: bool,
     /// Per running job (in `Sim::running` order), its expected end rounded
-    /// up to the resolution; built with the release profile, valid with it.
+    /// up to the resolution, and its allocation slot; built with the
+    /// release profile, valid with it.
     run_t: Vec<u64>,
+    run_slot: Vec<u32>,
     /// Free CPUs of partition `prof_cnt_part` in each state of the release
     /// profile, as far as counted (`u64::MAX` = not yet).
     prof_cnt: Vec<u64>,
@@ -211,6 +213,7 @@ impl Plan {
             prof_bits: Vec::new(),
             prof_valid: false,
             run_t: Vec::new(),
+            run_slot: Vec::new(),
             prof_cnt: Vec::new(),
             prof_cnt_part: usize::MAX,
             synced: 0,
@@ -758,16 +761,19 @@ impl Sim<'_> {
         plan.prof_bits.clear();
         plan.prof_bits.extend_from_slice(&plan.free_bits);
         plan.run_t.clear();
+        plan.run_slot.clear();
         for &(e, r) in &self.running {
             let t = round_up(e, resolution);
+            let slot = self.jc[r as usize].slot;
             plan.run_t.push(t);
+            plan.run_slot.push(slot);
             if plan.prof_t.last() != Some(&t) {
                 plan.prof_t.push(t);
                 let last = plan.prof_bits.len() - w;
                 plan.prof_bits.extend_from_within(last..);
             }
             let base = plan.prof_bits.len() - w;
-            let off = self.jc[r as usize].slot as usize * w;
+            let off = slot as usize * w;
             or_into(&mut plan.prof_bits[base..], &plan.slot_bits[off..off + w]);
         }
         plan.prof_valid = true;
@@ -1243,12 +1249,13 @@ impl Sim<'_> {
             let mut fit_end = None;
             let mut i = 0;
             // `have` counts the nodes in `found` (`exact`) or bounds
-            // their number from above. Adds running job `r`'s open nodes
-            // to `found` and at most their number to `have` (exactly when
-            // all its nodes are open); whether it holds an open node.
+            // their number from above. Adds the open nodes of the running
+            // job in allocation slot `slot` to `found` and at most their
+            // number to `have` (exactly when all its nodes are open);
+            // whether it holds an open node.
             let mut exact = true;
-            let release = |r: u32, found: &mut [u64], have: &mut u64, exact: &mut bool| {
-                let slot = self.jc[r as usize].slot as usize;
+            let release = |slot: u32, found: &mut [u64], have: &mut u64, exact: &mut bool| {
+                let slot = slot as usize;
                 let nodes = &plan.slot_bits[slot * w..(slot + 1) * w];
                 let (any, all) = add_within_n::<N>(found, nodes, &plan.blocked);
                 if any {
@@ -1259,20 +1266,26 @@ impl Sim<'_> {
             };
             let mut found = std::mem::take(&mut plan.usable);
             found.copy_from_slice(&plan.found_bits);
-            // The running jobs' rounded expected ends, from the release
-            // profile (valid: the sweep before this test built it, and no
-            // job has started since).
+            // The running jobs' rounded expected ends and slots, from the
+            // release profile (valid: the sweep before this test built it,
+            // and no job has started since).
             debug_assert!(plan.prof_valid && plan.run_t.len() == self.running.len());
-            let (run_t, running) = (&plan.run_t, &self.running);
-            while i < running.len() {
+            let run_t = &plan.run_t[..];
+            let run_slot = &plan.run_slot[..run_t.len()];
+            let n = run_t.len();
+            while i < n {
                 let e = run_t[i];
                 if e > t {
                     break;
                 }
+                // Every job ending at `e`.
                 let mut any = false;
-                while i < running.len() && run_t[i] == e {
-                    any |= release(running[i].1, &mut found, &mut have, &mut exact);
+                loop {
+                    any |= release(run_slot[i], &mut found, &mut have, &mut exact);
                     i += 1;
+                    if i == n || run_t[i] != e {
+                        break;
+                    }
                 }
                 if !any {
                     continue;
@@ -1291,11 +1304,11 @@ impl Sim<'_> {
             if let (Some(first), Some(e)) = (first, fit_end) {
                 let bound = will_run_bound(first, e);
                 let mut g = e;
-                for (&er, &(_, r)) in run_t[i..].iter().zip(&running[i..]) {
+                for (&er, &slot) in run_t[i..].iter().zip(&run_slot[i..]) {
                     if er > bound {
                         break;
                     }
-                    if release(r, &mut found, &mut have, &mut exact) {
+                    if release(slot, &mut found, &mut have, &mut exact) {
                         g = er;
                     }
                 }
@@ -1747,13 +1760,24 @@ fn keep_lowest(bits: &mut [u64], n: u64) {
 /// up to the next multiple of 30 s (strictly later). Slurm's
 /// `time_window` in cons_tres's job_test.c; `bf_window_linear` is not
 /// modelled.
+///
+/// The window is the first `30 · 2^k` s (`k` ≥ 0, saturating) with
+/// `E + 30 · 2^k ≥ e`, computed directly: `k` is the ceiling of
+/// `log2(ceil((e − E) / 30))` when `e > E + 30`.
 fn will_run_bound(first: u64, e: u64) -> u64 {
     const WINDOW: u64 = 30;
     let base = first.saturating_add(WINDOW - first % WINDOW);
-    let mut w = WINDOW;
-    while base.saturating_add(w) < e {
-        w = w.saturating_mul(2);
+    if base.saturating_add(WINDOW) >= e {
+        return base.saturating_add(WINDOW);
     }
+    // `e − base > 30`, so `q ≥ 2` and `k ≥ 1`; a window past `u64::MAX`
+    // saturates, as doubling with `saturating_mul` would.
+    let q = (e - base).div_ceil(WINDOW);
+    let k = u64::BITS - (q - 1).leading_zeros();
+    let w = 1u64
+        .checked_shl(k)
+        .and_then(|p| WINDOW.checked_mul(p))
+        .unwrap_or(u64::MAX);
     base.saturating_add(w)
 }
 
@@ -1917,6 +1941,56 @@ mod tests {
                     assert_eq!(plain.events, bounded.events, "{what}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn will_run_bound_is_the_doubled_window() {
+        // The definition: double the window from 30 s until it reaches `e`.
+        fn by_doubling(first: u64, e: u64) -> u64 {
+            let base = first.saturating_add(30 - first % 30);
+            let mut w = 30u64;
+            while base.saturating_add(w) < e {
+                w = w.saturating_mul(2);
+            }
+            base.saturating_add(w)
+        }
+        let mut rng = xorshift(0x9e37_79b9_7f4a_7c15);
+        let edges = [0, 1, 29, 30, 31, 59, 60, 61, 89, 90, 91, 120, 121];
+        let firsts = [
+            0,
+            1,
+            29,
+            30,
+            31,
+            1000,
+            u64::MAX - 100,
+            u64::MAX - 30,
+            u64::MAX,
+        ];
+        let mut cases = Vec::new();
+        for &f in &firsts {
+            for &d in &edges {
+                cases.push((f, f.saturating_add(d)));
+                for k in 0..64 {
+                    let x = 30u64.saturating_mul(1 << k);
+                    for dd in [x.saturating_sub(1), x, x.saturating_add(1)] {
+                        cases.push((f, f.saturating_add(dd).saturating_add(d)));
+                    }
+                }
+            }
+        }
+        for _ in 0..20_000 {
+            let f = rng() >> (rng() % 64);
+            let e = f.saturating_add(rng() >> (rng() % 64));
+            cases.push((f, e));
+        }
+        for (f, e) in cases {
+            assert_eq!(
+                super::will_run_bound(f, e),
+                by_doubling(f, e),
+                "first {f} end {e}"
+            );
         }
     }
 
