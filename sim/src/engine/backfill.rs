@@ -1332,10 +1332,14 @@ impl Sim<'_> {
         self.stats.bf_cycles += 1;
         let max_test = (self.cluster.sched.bf_max_job_test.max(1) as usize).min(self.pending.len());
         // Only jobs that fit the idle resources can start in this cycle;
-        // reservations matter only for jobs before the last of them.
-        if !(0..max_test).any(|i| self.agg_fits(self.pending[i])) {
+        // reservations matter only for jobs before the last of them. The
+        // last one that can start is at or before the last that fits.
+        let Some(hi) = (0..max_test)
+            .rev()
+            .find(|&i| self.agg_fits(self.pending[i]))
+        else {
             return;
-        }
+        };
         let now = self.now;
         let horizon = now.saturating_add(self.cluster.sched.bf_window);
         let resolution = self.cluster.sched.bf_resolution.max(1);
@@ -1364,7 +1368,7 @@ impl Sim<'_> {
             self.bf.log_running == self.running,
             "a job started or ended without Plan::forget"
         );
-        let Some(mut last) = self.last_starter(0, max_test - 1) else {
+        let Some(mut last) = self.last_starter(0, hi) else {
             return;
         };
         let mut started = false;
