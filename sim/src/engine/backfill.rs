@@ -401,7 +401,7 @@ impl Sim<'_> {
     /// [`Sim::fits_open_now`] for a job that fits its partition's idle
     /// CPUs and GPUs.
     fn fits_open_now_agg(&mut self, j: u32, take: bool) -> bool {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
         if c.unit {
@@ -409,20 +409,20 @@ impl Sim<'_> {
             // not start earlier in this cycle cannot either: free nodes
             // only shrink and reservations only grow within a cycle, and a
             // longer limit meets more of them.
-            let (need, limit) = (c.req.cpus, c.limit);
+            let (p, need, limit) = (c.part, c.req.cpus, c.limit);
             let nofit = &mut self.bf.nofit;
             if nofit
                 .iter()
-                .any(|&(fp, fc, fl)| fp == c.part && fc <= need && fl <= limit)
+                .any(|&(fp, fc, fl)| fp == p && fc <= need && fl <= limit)
             {
                 return false;
             }
             let ok = self.unit_fits_now(j, take);
             if !ok {
                 let nofit = &mut self.bf.nofit;
-                nofit.retain(|&(fp, fc, fl)| !(fp == c.part && need <= fc && limit <= fl));
+                nofit.retain(|&(fp, fc, fl)| !(fp == p && need <= fc && limit <= fl));
                 if nofit.len() < 8 {
-                    nofit.push((c.part, need, limit));
+                    nofit.push((p, need, limit));
                 }
             }
             return ok;
@@ -481,7 +481,7 @@ impl Sim<'_> {
 
     /// [`Sim::unit_fits_now`] on bitsets of `words::<N>` words.
     fn unit_fits_now_n<const N: usize>(&mut self, j: u32, take: bool) -> bool {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let p = c.part as usize;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
@@ -555,7 +555,7 @@ impl Sim<'_> {
     /// horizon, sweeping the expected ends of running jobs and the ends of
     /// reservations; fills `alloc_buf` when found.
     fn sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let part = &self.parts[p];
@@ -642,7 +642,7 @@ impl Sim<'_> {
     /// Same answer and allocation as `sweep` (select's rules for such a
     /// job: the best single node, else most free CPUs first).
     fn fast_sweep(&mut self, j: u32, t_min: u64, horizon: u64, resolution: u64) -> Option<u64> {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let need = c.req.cpus as u64;
@@ -1017,7 +1017,7 @@ impl Sim<'_> {
         horizon: u64,
         resolution: u64,
     ) -> (Option<u64>, Option<u64>) {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let p = c.part as usize;
         let limit = c.limit;
         let unit = c.unit;
@@ -1072,7 +1072,7 @@ impl Sim<'_> {
     /// nodes, in `alloc_buf`, are chosen on the state the test saw: the
     /// free resources once the whole group has ended.
     fn will_run_start(&mut self, j: u32, t: u64, resolution: u64) -> u64 {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         if c.unit {
             return self.will_run_unit(j, t);
         }
@@ -1208,7 +1208,7 @@ impl Sim<'_> {
     /// 1-CPU nodes that it holds alone, so they are neither free nor held
     /// by another running job, and each release adds that many new ones.
     fn will_run_unit_n<const N: usize>(&mut self, j: u32, t: u64) -> u64 {
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let need = c.req.cpus as u64;
         let wend = t.saturating_add(c.limit);
         let plan = &mut self.bf;

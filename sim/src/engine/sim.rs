@@ -1200,7 +1200,7 @@ impl<'a> Sim<'a> {
         if !self.agg_fits(j) {
             return false;
         }
-        let c = self.jc[j as usize];
+        let c = &self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         if !part.exclusive && c.req.cpu_only() {
             return true; // CPUs only, any node count: the aggregate is exact.
