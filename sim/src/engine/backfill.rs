@@ -275,6 +275,34 @@ impl Plan {
         self.unit[p]
     }
 
+    /// Fills `out` with the lowest `need` nodes of partition `p` that
+    /// have a free CPU (fewer if there are not that many), one CPU each:
+    /// select's allocation for a CPU-only job on a partition of 1-CPU
+    /// nodes (`Plan::unit`), whose sorted node list it walks in the same
+    /// order, reading the free-node bitset instead of every node.
+    pub(crate) fn lowest_free(&self, p: usize, need: u32, out: &mut Vec<select::Alloc>) {
+        out.clear();
+        let mut left = need;
+        let free = self.free_bits.iter().zip(&self.member_bits[p]);
+        'words: for (k, (&f, &m)) in free.enumerate() {
+            let mut x = f & m;
+            while x != 0 {
+                if left == 0 {
+                    break 'words;
+                }
+                let node = (k * 64) as u32 + x.trailing_zeros();
+                x &= x - 1;
+                left -= 1;
+                out.push(select::Alloc {
+                    node,
+                    cpus: 1,
+                    gpus: 0,
+                    mem: 0,
+                });
+            }
+        }
+    }
+
     /// Records the nodes of allocation slot `slot` (a job starts on them,
     /// which also makes the plan [`Plan::forget`] what it knew).
     pub(crate) fn set_slot_bits(&mut self, slot: u32, allocs: &[select::Alloc]) {

@@ -1258,20 +1258,8 @@ impl<'a> Sim<'a> {
                 if self.bf.unit(p) && c.req.cpu_only() {
                     // 1-CPU nodes, CPUs only: select() takes the lowest
                     // free nodes, one CPU each (all candidates are equal).
-                    self.alloc_buf.clear();
-                    for &n in &part.nodes {
-                        if self.alloc_buf.len() == c.req.cpus as usize {
-                            break;
-                        }
-                        if self.free[n as usize].cpus > 0 {
-                            self.alloc_buf.push(Alloc {
-                                node: n,
-                                cpus: 1,
-                                gpus: 0,
-                                mem: 0,
-                            });
-                        }
-                    }
+                    self.bf.lowest_free(p, c.req.cpus, &mut self.alloc_buf);
+                    debug_assert_eq!(self.alloc_buf.len(), c.req.cpus as usize);
                     self.start_job(j, false);
                     started = true;
                     continue;
