@@ -783,8 +783,13 @@ impl Sim<'_> {
 
     /// Builds the release profile (`Plan::prof_t`, `Plan::prof_bits`).
     fn build_profile(&mut self, resolution: u64) {
+        by_words!(self.bf.words, self.build_profile_n(resolution))
+    }
+
+    /// [`Sim::build_profile`] on bitsets of `words::<N>` words.
+    fn build_profile_n<const N: usize>(&mut self, resolution: u64) {
         let plan = &mut self.bf;
-        let w = plan.words;
+        let w = words::<N>(plan.words);
         plan.prof_t.clear();
         plan.prof_bits.clear();
         plan.prof_bits.extend_from_slice(&plan.free_bits);
@@ -802,7 +807,7 @@ impl Sim<'_> {
             }
             let base = plan.prof_bits.len() - w;
             let off = slot as usize * w;
-            or_into(&mut plan.prof_bits[base..], &plan.slot_bits[off..off + w]);
+            or_into_n::<N>(&mut plan.prof_bits[base..], &plan.slot_bits[off..off + w]);
         }
         plan.prof_valid = true;
         plan.prof_cnt_part = usize::MAX;
@@ -881,12 +886,14 @@ impl Sim<'_> {
             self.bf.blocked = blocked_v;
             return None;
         }
-        let t_lo = if lo == 0 {
-            t_min
+        // The sweep begins at `t_lo`, in state `ri` (the number of ends
+        // before it); the ends are distinct and ascending.
+        let (t_lo, mut ri) = if lo > 0 && t_min <= prof_t[lo - 1] {
+            (prof_t[lo - 1], lo - 1)
         } else {
-            t_min.max(prof_t[lo - 1])
+            let from = lo.saturating_sub(1);
+            (t_min, from + prof_t[from..].partition_point(|&x| x < t_min))
         };
-        let mut ri = prof_t.partition_point(|&x| x < t_lo);
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
         let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
@@ -1607,6 +1614,7 @@ fn words<const N: usize>(len: usize) -> usize {
 }
 
 /// `dst |= src` on node bitsets (of `dst.len()` words).
+#[cfg(test)]
 fn or_into(dst: &mut [u64], src: &[u64]) {
     by_words!(dst.len(), or_into_n(dst, src))
 }
