@@ -328,14 +328,12 @@ impl Plan {
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
         self.rbits.extend_from_slice(&self.found_bits);
-        let i = self
-            .by_start
-            .partition_point(|&(xs, xk, _)| (xs, xk) <= (t, k));
+        // Entries are ordered by (time, index), and `k` is the highest
+        // index yet: the new one goes after every entry of its time.
+        let i = self.by_start.partition_point(|&(xs, _, _)| xs <= t);
         self.by_start.insert(i, (t, k, e));
         self.start_or_ok = self.start_or_ok.min(i + 1);
-        let i = self
-            .by_end
-            .partition_point(|&(xe, xk, _)| (xe, xk) <= (e, k));
+        let i = self.by_end.partition_point(|&(xe, _, _)| xe <= e);
         self.by_end.insert(i, (e, k, t));
     }
 
@@ -422,39 +420,49 @@ impl Sim<'_> {
     #[inline(always)]
     fn fits_open_now(&mut self, j: u32, take: bool) -> bool {
         // Most jobs that cannot start fail the aggregate check: that much
-        // is inlined at the callers.
-        self.agg_fits(j) && self.fits_open_now_agg(j, take)
+        // is inlined at the callers. The 1-CPU path is a function of its
+        // own, which saves less state on entry than the general one.
+        self.agg_fits(j)
+            && if self.jc[j as usize].unit {
+                self.unit_open_now(j, take)
+            } else {
+                self.fits_open_now_agg(j, take)
+            }
     }
 
     /// [`Sim::fits_open_now`] for a job that fits its partition's idle
-    /// CPUs and GPUs.
+    /// CPUs and GPUs, on a partition of 1-CPU nodes (`JobC::unit`).
+    fn unit_open_now(&mut self, j: u32, take: bool) -> bool {
+        let c = &self.jc[j as usize];
+        // A job with as many CPUs and as long a limit as one that could
+        // not start earlier in this cycle cannot either: free nodes only
+        // shrink and reservations only grow within a cycle, and a longer
+        // limit meets more of them.
+        let (p, need, limit) = (c.part, c.req.cpus, c.limit);
+        let nofit = &mut self.bf.nofit;
+        if nofit
+            .iter()
+            .any(|&(fp, fc, fl)| fp == p && fc <= need && fl <= limit)
+        {
+            return false;
+        }
+        let ok = self.unit_fits_now(j, take);
+        if !ok {
+            let nofit = &mut self.bf.nofit;
+            nofit.retain(|&(fp, fc, fl)| !(fp == p && need <= fc && limit <= fl));
+            if nofit.len() < 8 {
+                nofit.push((p, need, limit));
+            }
+        }
+        ok
+    }
+
+    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
+    /// CPUs and GPUs, on any other partition.
     fn fits_open_now_agg(&mut self, j: u32, take: bool) -> bool {
         let c = &self.jc[j as usize];
         let part = &self.parts[c.part as usize];
         let now = self.now;
-        if c.unit {
-            // A job with as many CPUs and as long a limit as one that could
-            // not start earlier in this cycle cannot either: free nodes
-            // only shrink and reservations only grow within a cycle, and a
-            // longer limit meets more of them.
-            let (p, need, limit) = (c.part, c.req.cpus, c.limit);
-            let nofit = &mut self.bf.nofit;
-            if nofit
-                .iter()
-                .any(|&(fp, fc, fl)| fp == p && fc <= need && fl <= limit)
-            {
-                return false;
-            }
-            let ok = self.unit_fits_now(j, take);
-            if !ok {
-                let nofit = &mut self.bf.nofit;
-                nofit.retain(|&(fp, fc, fl)| !(fp == p && need <= fc && limit <= fl));
-                if nofit.len() < 8 {
-                    nofit.push((p, need, limit));
-                }
-            }
-            return ok;
-        }
         let fast = !part.exclusive && c.req.cpu_only();
         self.bf.sync();
         if fast && !self.bf.free_now_ok {
