@@ -947,19 +947,10 @@ impl Sim<'_> {
                 // Either the begun ones that have not ended, or the ones
                 // not ended (`by_end[xi..]`) that have begun: the same set,
                 // from the shorter list.
-                blocked.fill(0);
                 if bi <= by_end.len() - xi {
-                    for &(_, k, e) in &by_start[..bi] {
-                        if e > t {
-                            or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
-                        }
-                    }
+                    union_where::<N>(blocked, &by_start[..bi], rbits, |e| e > t);
                 } else {
-                    for &(_, k, s) in &by_end[xi..] {
-                        if s < wend {
-                            or_into_n::<N>(blocked, &rbits[k as usize * w..][..w]);
-                        }
-                    }
+                    union_where::<N>(blocked, &by_end[xi..], rbits, |s| s < wend);
                 }
                 rebuilt = xi;
             } else {
@@ -1742,6 +1733,28 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
         sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
     }
     sum
+}
+
+/// Sets `dst` to the union of the nodes of the reservations in `list`
+/// (`by_start` or `by_end` entries) whose other time passes `keep`, each
+/// reservation's nodes in `rbits` (bitsets of `words::<N>(dst.len())`
+/// words). Not inlined: on its own the loop keeps its pointers in
+/// registers, which the 1-CPU sweep's loop cannot.
+#[inline(never)]
+fn union_where<const N: usize>(
+    dst: &mut [u64],
+    list: &[(u64, u32, u64)],
+    rbits: &[u64],
+    keep: impl Fn(u64) -> bool,
+) {
+    let w = words::<N>(dst.len());
+    let dst = &mut dst[..w];
+    dst.fill(0);
+    for &(_, k, x) in list {
+        if keep(x) {
+            or_into_n::<N>(dst, &rbits[k as usize * w..][..w]);
+        }
+    }
 }
 
 /// [`Plan::begun_n`] on the plan's fields: the prefix unions `start_or`
