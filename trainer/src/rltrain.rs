@@ -52,6 +52,10 @@ are cut from the end of the largest gap between test windows. With --windows
 whole, as RLScheduler trains, training windows start anywhere in the trace
 (test-window jobs included) and the validation windows (--val-len jobs) are
 spread evenly over it; the test windows themselves are never run.
+--slice N (RLScheduler's batch_job_slice, needs --windows whole) draws every
+training, CEM and validation window from the first N jobs instead: the
+RLScheduler SDSC-SP2 model was trained with 10000, the stretch its test
+windows are drawn from, so its training windows overlap them.
 
 --cem-iters N adds a cross-entropy-method search on the actor's weights
 (with --linear, the linear weights; without, every weight and bias of the
@@ -125,6 +129,11 @@ pub struct Args {
     /// Where the training and validation windows lie.
     #[arg(long, value_enum, default_value_t = Windows::HeldOut)]
     pub windows: Windows,
+    /// RLScheduler's `batch_job_slice` (only with --windows whole): draw
+    /// every training, CEM and validation window from the first N jobs of
+    /// the loaded trace.
+    #[arg(long, value_name = "N")]
+    pub slice: Option<usize>,
     /// Validation windows.
     #[arg(long, default_value_t = 2)]
     pub val_windows: usize,
@@ -294,6 +303,13 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     if a.val_len.is_some() && a.windows != Windows::Whole {
         bail!("--val-len needs --windows whole");
     }
+    if a.slice.is_some() && a.windows != Windows::Whole {
+        bail!("--slice needs --windows whole");
+    }
+    // The jobs that whole-trace windows are drawn from.
+    let pool = a
+        .slice
+        .map_or(trace.jobs.len(), |n| n.min(trace.jobs.len()));
     let imitate = match a.imitate.as_deref() {
         None => None,
         // Resolved below, once the validation windows are known.
@@ -319,7 +335,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
             len,
             a.val_windows,
         )?,
-        Windows::Whole => Split::whole(trace.jobs.len(), len, a.val_windows, val_len)?,
+        Windows::Whole => Split::whole(pool, len, a.val_windows, val_len)?,
     };
     let norm_starts: Vec<usize> = (0..a.norm_windows.max(1))
         .map(|_| split.sample(&mut rng))
@@ -341,7 +357,7 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     let mut agent = Agent::new(Device::Cpu, &hidden, a.activation.into(), a.actor_out_gain);
     // The CEM's windows: spread over the trace from a seeded offset.
     let cem_starts = if a.cem.cem_iters > 0 {
-        Split::whole(trace.jobs.len(), a.cem_len, 0, a.cem_len)?.spread(a.cem_windows, &mut rng)
+        Split::whole(pool, a.cem_len, 0, a.cem_len)?.spread(a.cem_windows, &mut rng)
     } else {
         Vec::new()
     };
@@ -782,6 +798,7 @@ mod tests {
             group: 2,
             jobs_per_episode: len,
             windows: Windows::Whole,
+            slice: None,
             val_windows: 2,
             val_len: None,
             val_every: 1,
@@ -989,5 +1006,57 @@ mod tests {
             assert!(log.windows(2).all(|w| w[1][1] <= w[0][1]));
             assert_eq!(found.architecture(), start.architecture());
         }
+    }
+
+    /// `--slice N` draws the validation and CEM windows from the first N
+    /// jobs only (RLScheduler's `batch_job_slice`), and needs whole-trace
+    /// windows.
+    #[test]
+    fn a_slice_keeps_every_window_in_the_first_jobs() {
+        let trace = toy();
+        let len = 45;
+        let dir = tempfile::tempdir().unwrap();
+        let a = Args {
+            slice: Some(300),
+            linear: true,
+            val_windows: 3,
+            cem: crate::cem::CemArgs {
+                cem_iters: 1,
+                cem_pop: 4,
+                cem_elite: 2,
+                cem_std: 1.0,
+            },
+            cem_windows: 4,
+            cem_len: len,
+            ..toy_args(dir.path(), len)
+        };
+        let out = train(&a, trace.clone()).unwrap();
+        assert_eq!(out.val_starts, vec![0, 127, 255]);
+        assert_eq!(out.cem_starts.len(), 4);
+        assert!(
+            out.cem_starts.iter().all(|&s| s + len <= 300),
+            "{:?}",
+            out.cem_starts
+        );
+        // Without the slice the same run spreads them over all 1080 jobs.
+        let whole = train(
+            &Args {
+                slice: None,
+                ..a.clone()
+            },
+            trace.clone(),
+        )
+        .unwrap();
+        assert_eq!(*whole.val_starts.last().unwrap(), 1080 - len);
+        let held_out = Args {
+            windows: Windows::HeldOut,
+            cem: crate::cem::CemArgs {
+                cem_iters: 0,
+                ..a.cem.clone()
+            },
+            total_updates: 1,
+            ..a
+        };
+        assert!(train(&held_out, trace).is_err());
     }
 }
