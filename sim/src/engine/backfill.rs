@@ -83,8 +83,6 @@ pub(crate) struct Plan {
     unit: Vec<bool>,
     /// Per allocation slot: bitset of its nodes (`words` words each).
     slot_bits: Vec<u64>,
-    /// Per allocation slot: how many nodes its bitset holds.
-    slot_cnt: Vec<u32>,
     /// Per `rlist` entry: bitset of its nodes.
     rbits: Vec<u64>,
     /// Within one unit sweep: the nodes blocked by a
@@ -102,11 +100,6 @@ pub(crate) struct Plan {
     prof_t: Vec<u64>,
     prof_bits: Vec<u64>,
     prof_valid: bool,
-    /// Per running job (in `Sim::running` order), its expected end rounded
-    /// up to the resolution, and its allocation slot; built with the
-    /// release profile, valid with it.
-    run_t: Vec<u64>,
-    run_slot: Vec<u32>,
     /// Free CPUs of partition `prof_cnt_part` in each state of the release
     /// profile, as far as counted (`u64::MAX` = not yet).
     prof_cnt: Vec<u64>,
@@ -207,13 +200,10 @@ impl Plan {
             words,
             unit,
             slot_bits: Vec::new(),
-            slot_cnt: Vec::new(),
             rbits: Vec::new(),
             prof_t: Vec::new(),
             prof_bits: Vec::new(),
             prof_valid: false,
-            run_t: Vec::new(),
-            run_slot: Vec::new(),
             prof_cnt: Vec::new(),
             prof_cnt_part: usize::MAX,
             synced: 0,
@@ -313,11 +303,6 @@ impl Plan {
             self.slot_bits.resize(off + w, 0);
         }
         set_node_bits(&mut self.slot_bits[off..off + w], allocs);
-        let s = slot as usize;
-        if self.slot_cnt.len() <= s {
-            self.slot_cnt.resize(s + 1, 0);
-        }
-        self.slot_cnt[s] = count(&self.slot_bits[off..off + w]) as u32;
     }
 
     /// Records one job's reservation of the nodes in `found_bits` (not
@@ -801,13 +786,9 @@ impl Sim<'_> {
         plan.prof_t.clear();
         plan.prof_bits.clear();
         plan.prof_bits.extend_from_slice(&plan.free_bits);
-        plan.run_t.clear();
-        plan.run_slot.clear();
         for &(e, r) in &self.running {
             let t = round_up(e, resolution);
             let slot = self.jc[r as usize].slot;
-            plan.run_t.push(t);
-            plan.run_slot.push(slot);
             if plan.prof_t.last() != Some(&t) {
                 plan.prof_t.push(t);
                 let last = plan.prof_bits.len() - w;
@@ -1237,10 +1218,14 @@ impl Sim<'_> {
         by_words!(self.bf.words, self.will_run_unit_n(j, t))
     }
 
-    /// [`Sim::will_run_unit`] on bitsets of `words::<N>` words. It counts
-    /// the open nodes as it adds them: a running job's open nodes are
-    /// 1-CPU nodes that it holds alone, so they are neither free nor held
-    /// by another running job, and each release adds that many new ones.
+    /// [`Sim::will_run_unit`] on bitsets of `words::<N>` words. It reads
+    /// the release profile instead of releasing running jobs one by one:
+    /// the open nodes free after the ends up to profile state `k` are
+    /// `prof_bits[k] & open`, since a running job's nodes are 1-CPU nodes
+    /// that it holds alone (neither free nor held by another job). So a
+    /// group of ends releases an open node exactly when that set grows
+    /// from one state to the next, and the job fits once it holds `need`
+    /// nodes.
     fn will_run_unit_n<const N: usize>(&mut self, j: u32, t: u64) -> u64 {
         let c = &self.jc[j as usize];
         let need = c.req.cpus as u64;
@@ -1249,7 +1234,7 @@ impl Sim<'_> {
         let w = words::<N>(plan.words);
         // `blocked` = the open nodes: members free of reservations during
         // `[t, t + limit)` (from the reserved nodes that the sweep left when
-        // it found `t`); `found_bits` = the open nodes free so far.
+        // it found `t`).
         let mb = &plan.member_bits[c.part as usize][..w];
         let reserved = |plan: &Plan, out: &mut [u64]| {
             out.fill(0);
@@ -1274,87 +1259,68 @@ impl Sim<'_> {
         for (b, &m) in plan.blocked[..w].iter_mut().zip(mb) {
             *b = m & !*b;
         }
-        plan.found_bits[..w].fill(0);
-        or_and_into_n::<N>(&mut plan.found_bits, &plan.blocked, &plan.free_bits);
+        // The profile is current (the sweep before this test built it,
+        // and no job has started since), so its state 0 is the free nodes.
+        debug_assert!(plan.prof_valid && plan.prof_t.len() <= self.running.len());
+        debug_assert_eq!(plan.prof_bits[..w], plan.free_bits[..w]);
+        let Plan {
+            prof_t,
+            prof_bits,
+            blocked,
+            found_bits,
+            usable,
+            ..
+        } = plan;
+        let (open, found, cur) = (&blocked[..w], &mut found_bits[..w], &mut usable[..w]);
+        let state = |k: usize, out: &mut [u64]| {
+            let b = &prof_bits[k * w..(k + 1) * w];
+            for i in 0..w {
+                out[i] = b[i] & open[i];
+            }
+        };
+        // `found` = the open nodes free in the last state looked at.
+        state(0, found);
         let mut result = t;
-        let mut have = count_n::<N>(&plan.found_bits);
-        if have < need {
+        if count_n::<N>(found) < need {
+            // The first group of ends that releases an open node, and the
+            // first after which the job fits; only ends up to `t` count.
+            let last = prof_t.partition_point(|&x| x <= t);
             let mut first = None;
-            let mut fit_end = None;
-            let mut i = 0;
-            // `have` counts the nodes in `found` (`exact`) or bounds
-            // their number from above. Adds the open nodes of the running
-            // job in allocation slot `slot` to `found` and at most their
-            // number to `have` (exactly when all its nodes are open);
-            // whether it holds an open node.
-            let mut exact = true;
-            let release = |slot: u32, found: &mut [u64], have: &mut u64, exact: &mut bool| {
-                let slot = slot as usize;
-                let nodes = &plan.slot_bits[slot * w..(slot + 1) * w];
-                let (any, all) = add_within_n::<N>(found, nodes, &plan.blocked);
-                if any {
-                    *have += plan.slot_cnt[slot] as u64;
-                    *exact &= all;
-                }
-                any
-            };
-            let mut found = std::mem::take(&mut plan.usable);
-            found.copy_from_slice(&plan.found_bits);
-            // The running jobs' rounded expected ends and slots, from the
-            // release profile (valid: the sweep before this test built it,
-            // and no job has started since).
-            debug_assert!(plan.prof_valid && plan.run_t.len() == self.running.len());
-            let run_t = &plan.run_t[..];
-            let run_slot = &plan.run_slot[..run_t.len()];
-            let n = run_t.len();
-            while i < n {
-                let e = run_t[i];
-                if e > t {
-                    break;
-                }
-                // Every job ending at `e`.
-                let mut any = false;
-                loop {
-                    any |= release(run_slot[i], &mut found, &mut have, &mut exact);
-                    i += 1;
-                    if i == n || run_t[i] != e {
-                        break;
-                    }
-                }
-                if !any {
+            let mut fit = None;
+            for k in 1..=last {
+                state(k, cur);
+                if cur[..] == found[..] {
                     continue;
                 }
-                first.get_or_insert(e);
-                if have >= need && !exact {
-                    have = count_n::<N>(&found);
-                    exact = true;
-                }
-                debug_assert!(!exact || have == count(&found));
-                if have >= need {
-                    fit_end = Some(e);
+                found.copy_from_slice(cur);
+                first.get_or_insert(prof_t[k - 1]);
+                if count_n::<N>(found) >= need {
+                    fit = Some(k);
                     break;
                 }
             }
-            if let (Some(first), Some(e)) = (first, fit_end) {
-                let bound = will_run_bound(first, e);
-                let mut g = e;
-                for (&er, &slot) in run_t[i..].iter().zip(&run_slot[i..]) {
-                    if er > bound {
+            if let (Some(first), Some(kf)) = (first, fit) {
+                // Every end up to the bound is released; the start is the
+                // last of them that releases an open node.
+                let bound = will_run_bound(first, prof_t[kf - 1]);
+                let mut g = prof_t[kf - 1];
+                for (k, &e) in prof_t.iter().enumerate().skip(kf) {
+                    if e > bound {
                         break;
                     }
-                    if release(slot, &mut found, &mut have, &mut exact) {
-                        g = er;
+                    state(k + 1, cur);
+                    if cur[..] != found[..] {
+                        found.copy_from_slice(cur);
+                        g = e;
                     }
                 }
                 result = g.max(t);
             }
-            plan.found_bits.copy_from_slice(&found);
-            plan.usable = found;
         }
         // The lowest `need` free open nodes, one CPU each (what select
         // takes among equal nodes), as a bitset: the planner reads the
         // nodes only as one.
-        keep_lowest(&mut plan.found_bits, need);
+        keep_lowest(found, need);
         result
     }
 
@@ -1652,6 +1618,7 @@ fn or_and_into(dst: &mut [u64], a: &[u64], b: &[u64]) {
 }
 
 /// `dst |= a & b` on bitsets of `words::<N>(dst.len())` words.
+#[cfg(test)]
 #[inline(always)]
 fn or_and_into_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
     let n = words::<N>(dst.len());
@@ -1659,22 +1626,6 @@ fn or_and_into_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) {
     for i in 0..n {
         dst[i] |= a[i] & b[i];
     }
-}
-
-/// `dst |= a & b` on bitsets of `words::<N>(dst.len())` words, and
-/// whether `a & b` has a node and whether `a` lies within `b`.
-#[inline(always)]
-fn add_within_n<const N: usize>(dst: &mut [u64], a: &[u64], b: &[u64]) -> (bool, bool) {
-    let n = words::<N>(dst.len());
-    let (dst, a, b) = (&mut dst[..n], &a[..n], &b[..n]);
-    let (mut any, mut out) = (0, 0);
-    for i in 0..n {
-        let x = a[i] & b[i];
-        dst[i] |= x;
-        any |= x;
-        out |= a[i] & !b[i];
-    }
-    (any != 0, out == 0)
 }
 
 /// Whether node bitsets `a` and `b` (of `a.len()` words) share a node.
@@ -1693,6 +1644,7 @@ fn intersects(a: &[u64], b: &[u64]) -> bool {
 }
 
 /// The number of nodes in a node bitset.
+#[cfg(test)]
 fn count(a: &[u64]) -> u64 {
     by_words!(a.len(), count_n(a))
 }
