@@ -272,25 +272,8 @@ impl Plan {
     /// order, reading the free-node bitset instead of every node.
     pub(crate) fn lowest_free(&self, p: usize, need: u32, out: &mut Vec<select::Alloc>) {
         out.clear();
-        let mut left = need;
         let free = self.free_bits.iter().zip(&self.member_bits[p]);
-        'words: for (k, (&f, &m)) in free.enumerate() {
-            let mut x = f & m;
-            while x != 0 {
-                if left == 0 {
-                    break 'words;
-                }
-                let node = (k * 64) as u32 + x.trailing_zeros();
-                x &= x - 1;
-                left -= 1;
-                out.push(select::Alloc {
-                    node,
-                    cpus: 1,
-                    gpus: 0,
-                    mem: 0,
-                });
-            }
-        }
+        push_lowest_units(free.map(|(&f, &m)| f & m), need.into(), out);
     }
 
     /// Records the nodes of allocation slot `slot` (a job starts on them,
@@ -532,23 +515,7 @@ impl Sim<'_> {
         }
         if take {
             self.alloc_buf.clear();
-            let mut left = need;
-            'words: for (k, mut x) in usable().enumerate() {
-                while x != 0 {
-                    if left == 0 {
-                        break 'words;
-                    }
-                    let n = (k * 64) as u32 + x.trailing_zeros();
-                    x &= x - 1;
-                    left -= 1;
-                    self.alloc_buf.push(select::Alloc {
-                        node: n,
-                        cpus: 1,
-                        gpus: 0,
-                        mem: 0,
-                    });
-                }
-            }
+            push_lowest_units(usable(), need, &mut self.alloc_buf);
         }
         true
     }
@@ -1809,6 +1776,31 @@ fn bit_iter(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
     })
 }
 
+/// Appends one CPU on each of the lowest `need` nodes set in `words` (bit
+/// `i` of word `k` is node `64 k + i`), fewer if not that many are set:
+/// `select`'s allocation for a CPU-only job on 1-CPU nodes, which takes the
+/// lowest of equal nodes.
+fn push_lowest_units(words: impl Iterator<Item = u64>, need: u64, out: &mut Vec<select::Alloc>) {
+    let mut left = need;
+    if left == 0 {
+        return;
+    }
+    for (k, mut x) in words.enumerate() {
+        while x != 0 {
+            out.push(select::Alloc {
+                node: (k * 64) as u32 + x.trailing_zeros(),
+                cpus: 1,
+                gpus: 0,
+                mem: 0,
+            });
+            x &= x - 1;
+            left -= 1;
+            if left == 0 {
+                return;
+            }
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::super::{Backfill, SimConfig, SimResult};
