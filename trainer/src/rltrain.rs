@@ -355,7 +355,8 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
         a.hidden.clone()
     };
     let mut agent = Agent::new(Device::Cpu, &hidden, a.activation.into(), a.actor_out_gain);
-    // The CEM's windows: spread over the trace from a seeded offset.
+    // The CEM's windows: spread over the pool (the trace, or its --slice)
+    // from a seeded offset.
     let cem_starts = if a.cem.cem_iters > 0 {
         Split::whole(pool, a.cem_len, 0, a.cem_len)?.spread(a.cem_windows, &mut rng)
     } else {

@@ -755,14 +755,13 @@ impl Sim<'_> {
         plan.prof_bits.extend_from_slice(&plan.free_bits);
         for &(e, r) in &self.running {
             let t = round_up(e, resolution);
-            let slot = self.jc[r as usize].slot;
             if plan.prof_t.last() != Some(&t) {
                 plan.prof_t.push(t);
                 let last = plan.prof_bits.len() - w;
                 plan.prof_bits.extend_from_within(last..);
             }
             let base = plan.prof_bits.len() - w;
-            let off = slot as usize * w;
+            let off = self.jc[r as usize].slot as usize * w;
             or_into_n::<N>(&mut plan.prof_bits[base..], &plan.slot_bits[off..off + w]);
         }
         plan.prof_valid = true;
@@ -1801,6 +1800,7 @@ fn push_lowest_units(words: impl Iterator<Item = u64>, need: u64, out: &mut Vec<
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::super::{Backfill, SimConfig, SimResult};
