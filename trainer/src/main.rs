@@ -6,6 +6,7 @@
 mod adam;
 mod cem;
 mod cmd;
+mod dqn;
 mod env;
 mod plot;
 mod ppo;

@@ -61,6 +61,11 @@ windows are drawn from, so its training windows overlap them.
 (with --linear, the linear weights; without, every weight and bias of the
 MLP) between the imitation and PPO (needs --windows whole).
 
+--algo dqn trains by deep Q-learning instead (double DQN with a dueling head
+whose advantage stream is the model's per-job network; the --dqn-* options;
+docs/training.md): the same model file, curves.csv with one row per
+validation. --imitate and --cem-iters are PPO's only.
+
 Outputs in --out: model.safetensors (the best greedy policy on validation),
 curves.csv (per update), report.json (arguments, split, wall time,
 decisions/s, validation figures of the model and of FCFS, SJF and F1).
@@ -73,7 +78,9 @@ Examples:
       --out runs/sdsc-yes --total-updates 80 --learning-rate 3e-3
   slurm-rl rlscheduler-train --trace lublin_256.swf --backfill yes --out runs/l1-yes \\
       --windows whole --linear --imitate auto --imitate-updates 10 --cem-iters 12 \\
-      --total-updates 30 --val-windows 16 --val-len 1024 --learning-rate 1e-3 --ent-coef 0";
+      --total-updates 30 --val-windows 16 --val-len 1024 --learning-rate 1e-3 --ent-coef 0
+  slurm-rl rlscheduler-train --algo dqn --trace lublin_256.swf --backfill no --out runs/l1-dqn \\
+      --val-windows 4 --learning-rate 3e-4";
 
 /// Backfill of the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -98,6 +105,16 @@ pub enum Windows {
     Whole,
 }
 
+/// The learning algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algo {
+    /// PPO with a group baseline (this module).
+    Ppo,
+    /// Double DQN with n-step returns ([`crate::dqn`]; the --dqn-* options).
+    Dqn,
+}
+
 /// `slurm-rl rlscheduler-train` options.
 #[derive(clap::Args, Debug, Clone, serde::Serialize)]
 #[command(after_long_help = AFTER_LONG_HELP)]
@@ -105,6 +122,11 @@ pub struct Args {
     /// An SWF trace (.swf or .swf.gz), loaded under RLScheduler's rules.
     #[arg(long, value_name = "FILE")]
     pub trace: PathBuf,
+    /// The learning algorithm: PPO (the --total-updates … options) or deep
+    /// Q-learning (the --dqn-* options). Both learn the same per-job network
+    /// and write the same model file.
+    #[arg(long, value_enum, default_value_t = Algo::Ppo)]
+    pub algo: Algo,
     /// Backfilling of the environment.
     #[arg(long, value_enum)]
     pub backfill: Backfill,
@@ -198,6 +220,10 @@ pub struct Args {
     /// Jobs per CEM window.
     #[arg(long, default_value_t = 1024)]
     pub cem_len: usize,
+    /// The DQN's options (with --algo dqn).
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub dqn: crate::dqn::DqnArgs,
     /// Training windows scheduled by F1 to fit the feature normalization.
     #[arg(long, default_value_t = 4)]
     pub norm_windows: usize,
@@ -280,6 +306,91 @@ pub struct Outcome {
     pub cem_log: Vec<[f64; 4]>,
 }
 
+/// What both trainers (PPO in [`train`], DQN in [`crate::dqn`]) start
+/// from.
+pub(crate) struct Setup {
+    /// Seeded from `--seed` (after the normalizer's windows were drawn).
+    pub rng: ChaCha8Rng,
+    /// The jobs that whole-trace windows are drawn from (the trace, or its
+    /// `--slice`).
+    pub pool: usize,
+    /// Training and validation windows.
+    pub split: Split,
+    /// Jobs per validation window.
+    pub val_len: usize,
+    /// The features and their normalization, fitted on F1's schedules.
+    pub spec: FeatureSpec,
+    /// The environment over training windows.
+    pub env: RlEnv,
+    /// FCFS, SJF and F1 on the validation windows: (name, mean bsld).
+    pub val_heuristics: Vec<(String, f64)>,
+}
+
+/// Checks the window options, seeds tch and the generator, draws the
+/// split, fits the feature normalizer and runs the heuristics on the
+/// validation windows.
+pub(crate) fn setup(a: &Args, trace: &Arc<rlsched::CompatTrace>) -> Result<Setup> {
+    if a.val_len.is_some() && a.windows != Windows::Whole {
+        bail!("--val-len needs --windows whole");
+    }
+    if a.slice.is_some() && a.windows != Windows::Whole {
+        bail!("--slice needs --windows whole");
+    }
+    let pool = a
+        .slice
+        .map_or(trace.jobs.len(), |n| n.min(trace.jobs.len()));
+    tch::set_num_threads(a.threads.max(1));
+    tch::manual_seed(a.seed as i64);
+    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
+    let len = a.jobs_per_episode;
+    let backfill = a.backfill == Backfill::Yes;
+    let val_len = a.val_len.unwrap_or(len);
+    let split = match a.windows {
+        Windows::HeldOut => Split::new(
+            trace.jobs.len(),
+            &rlsched::TABLE_STARTS,
+            rlsched::WINDOW_LEN,
+            len,
+            a.val_windows,
+        )?,
+        Windows::Whole => Split::whole(pool, len, a.val_windows, val_len)?,
+    };
+    let norm_starts: Vec<usize> = (0..a.norm_windows.max(1))
+        .map(|_| split.sample(&mut rng))
+        .collect();
+    let normalizer = rlenv::fit_normalizer(trace, &norm_starts, len, backfill, MAX_QUEUE_SIZE)?;
+    let spec = FeatureSpec::current(normalizer.clone());
+    let cfg = RlEnvConfig {
+        backfill,
+        jobs_per_episode: len,
+        max_visible: MAX_QUEUE_SIZE,
+        max_decisions: None,
+    };
+    let env = RlEnv::new(trace.clone(), cfg, normalizer, split.clone());
+    // The heuristics on the validation windows, for the report.
+    let mut val_heuristics = Vec::new();
+    for key in [Key::Fcfs, Key::Sjf, Key::F1] {
+        let mut s = 0.0;
+        for &v in &split.val_starts {
+            s += rlsched::run_window(trace, v, val_len, key, backfill)?.mean_bsld;
+        }
+        val_heuristics.push((
+            key.name().to_string(),
+            s / split.val_starts.len().max(1) as f64,
+        ));
+    }
+
+    Ok(Setup {
+        rng,
+        pool,
+        split,
+        val_len,
+        spec,
+        env,
+        val_heuristics,
+    })
+}
+
 /// Trains as `a` says on `trace`.
 pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     if a.group < 2
@@ -300,16 +411,6 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
             bail!("--cem-windows must be ≥ 1");
         }
     }
-    if a.val_len.is_some() && a.windows != Windows::Whole {
-        bail!("--val-len needs --windows whole");
-    }
-    if a.slice.is_some() && a.windows != Windows::Whole {
-        bail!("--slice needs --windows whole");
-    }
-    // The jobs that whole-trace windows are drawn from.
-    let pool = a
-        .slice
-        .map_or(trace.jobs.len(), |n| n.min(trace.jobs.len()));
     let imitate = match a.imitate.as_deref() {
         None => None,
         // Resolved below, once the validation windows are known.
@@ -321,34 +422,15 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
                 .with_context(|| format!("unknown --imitate key `{k}`"))?,
         ),
     };
-    tch::set_num_threads(a.threads.max(1));
-    tch::manual_seed(a.seed as i64);
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let len = a.jobs_per_episode;
-    let backfill = a.backfill == Backfill::Yes;
-    let val_len = a.val_len.unwrap_or(len);
-    let split = match a.windows {
-        Windows::HeldOut => Split::new(
-            trace.jobs.len(),
-            &rlsched::TABLE_STARTS,
-            rlsched::WINDOW_LEN,
-            len,
-            a.val_windows,
-        )?,
-        Windows::Whole => Split::whole(pool, len, a.val_windows, val_len)?,
-    };
-    let norm_starts: Vec<usize> = (0..a.norm_windows.max(1))
-        .map(|_| split.sample(&mut rng))
-        .collect();
-    let normalizer = rlenv::fit_normalizer(&trace, &norm_starts, len, backfill, MAX_QUEUE_SIZE)?;
-    let spec = FeatureSpec::current(normalizer.clone());
-    let cfg = RlEnvConfig {
-        backfill,
-        jobs_per_episode: len,
-        max_visible: MAX_QUEUE_SIZE,
-        max_decisions: None,
-    };
-    let mut env = RlEnv::new(trace.clone(), cfg, normalizer, split.clone());
+    let Setup {
+        mut rng,
+        pool,
+        split,
+        val_len,
+        spec,
+        mut env,
+        val_heuristics,
+    } = setup(a, &trace)?;
     let hidden: Vec<usize> = if a.linear {
         Vec::new()
     } else {
@@ -376,19 +458,6 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
             "args": a,
         })
     };
-
-    // Heuristics on the validation windows, for the report.
-    let mut val_heuristics = Vec::new();
-    for key in [Key::Fcfs, Key::Sjf, Key::F1] {
-        let mut s = 0.0;
-        for &v in &split.val_starts {
-            s += rlsched::run_window(&trace, v, val_len, key, backfill)?.mean_bsld;
-        }
-        val_heuristics.push((
-            key.name().to_string(),
-            s / split.val_starts.len().max(1) as f64,
-        ));
-    }
 
     // `--imitate auto`: the heuristic with the lowest validation bsld.
     let imitate = match (a.imitate.as_deref(), imitate) {
@@ -697,15 +766,17 @@ pub fn run(a: Args) -> Result<()> {
             .with_context(|| format!("loading {} under RLScheduler's rules", a.trace.display()))?,
     );
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let out = train(&a, trace.clone())?;
+    let (out, header) = match a.algo {
+        Algo::Ppo => (
+            train(&a, trace.clone())?,
+            "update,decisions,train_bsld,val_bsld,entropy,approx_kl,clipfrac,decisions_per_s",
+        ),
+        Algo::Dqn => (crate::dqn::train(&a, trace.clone())?, crate::dqn::CURVES),
+    };
     out.model
         .save(a.out.join("model.safetensors"))
         .context("writing model.safetensors")?;
-    crate::ppo::write_csv(
-        &a.out.join("curves.csv"),
-        "update,decisions,train_bsld,val_bsld,entropy,approx_kl,clipfrac,decisions_per_s",
-        &out.curves,
-    )?;
+    crate::ppo::write_csv(&a.out.join("curves.csv"), header, &out.curves)?;
     let report = serde_json::json!({
         "args": a,
         "trace_jobs": trace.jobs.len(),
@@ -718,6 +789,10 @@ pub fn run(a: Args) -> Result<()> {
         "test_starts": rlsched::TABLE_STARTS,
         "imitated": out.imitated,
         "best_update": out.best_update,
+        "best_update_counts": match a.algo {
+            Algo::Ppo => "PPO updates",
+            Algo::Dqn => "DQN decisions",
+        },
         "best_val_bsld": out.best_val,
         "val_heuristics_bsld": out.val_heuristics.iter().map(|(k, v)| (k.clone(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
         "decisions": out.decisions,
@@ -730,8 +805,12 @@ pub fn run(a: Args) -> Result<()> {
     })
     .with_context(|| format!("writing {}", rep.display()))?;
     println!(
-        "best validation bsld {:.2} (update {}; FCFS/SJF/F1 on the same windows: {}) in {:.0} s, {} decisions; model in {}",
+        "best validation bsld {:.2} ({} {}; FCFS/SJF/F1 on the same windows: {}) in {:.0} s, {} decisions; model in {}",
         out.best_val,
+        match a.algo {
+            Algo::Ppo => "update",
+            Algo::Dqn => "after decisions:",
+        },
         out.best_update,
         out.val_heuristics
             .iter()
@@ -791,6 +870,7 @@ mod tests {
     fn toy_args(out: &std::path::Path, len: usize) -> Args {
         Args {
             trace: "toy".into(),
+            algo: Algo::Ppo,
             backfill: Backfill::No,
             out: out.into(),
             seed: 1,
@@ -824,6 +904,7 @@ mod tests {
             },
             cem_windows: 32,
             cem_len: 1024,
+            dqn: crate::dqn::DqnArgs::default(),
             norm_windows: 1,
             threads: 1,
             quiet: true,
@@ -886,6 +967,54 @@ mod tests {
         assert!(
             got < 0.6 * fcfs,
             "learned {got:.2} should beat FCFS {fcfs:.2} clearly (SJF {sjf:.2})"
+        );
+    }
+
+    #[test]
+    fn dqn_beats_fcfs_on_a_toy_trace_where_sjf_wins() {
+        let trace = toy();
+        let len = 45;
+        let starts = [0usize, 225, 450, 675];
+        let fcfs = starts
+            .iter()
+            .map(|&s| {
+                rlsched::run_window(&trace, s, len, Key::Fcfs, false)
+                    .unwrap()
+                    .mean_bsld
+            })
+            .sum::<f64>()
+            / starts.len() as f64;
+        let dir = tempfile::tempdir().unwrap();
+        let a = Args {
+            algo: Algo::Dqn,
+            seed: 2,
+            windows: Windows::HeldOut,
+            val_windows: 1,
+            learning_rate: 1e-3,
+            dqn: crate::dqn::DqnArgs {
+                dqn_steps: 6_000,
+                dqn_learning_starts: 500,
+                dqn_train_every: 2,
+                dqn_batch: 32,
+                dqn_n_step: 8,
+                dqn_target_every: 100,
+                dqn_val_every: 1_500,
+                ..crate::dqn::DqnArgs::default()
+            },
+            ..toy_args(dir.path(), len)
+        };
+        let out = crate::dqn::train(&a, trace.clone()).unwrap();
+        assert_eq!(out.curves.len(), 4, "a row per validation");
+        assert!(out.decisions >= 6_000);
+        let cfg = RlEnvConfig {
+            jobs_per_episode: len,
+            ..RlEnvConfig::default()
+        };
+        let split = Split::new(trace.jobs.len(), &[], 0, len, 1).unwrap();
+        let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
+        assert!(
+            got < 0.6 * fcfs,
+            "DQN {got:.2} should beat FCFS {fcfs:.2} clearly"
         );
     }
 
