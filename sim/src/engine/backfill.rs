@@ -852,38 +852,51 @@ impl Sim<'_> {
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
         let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
-        let mut bi = 0usize;
+        // The next profile end (`tr`), reservation end (`te`) and
+        // reservation start (`ts`), or `NEVER`, kept beside their indices.
+        let next_end = |ri: usize| prof_t.get(ri).copied().unwrap_or(NEVER);
+        let next_e = |xi: usize| by_end.get(xi).map_or(NEVER, |&(e, _, _)| e);
+        let next_s = |bi: usize| by_start.get(bi).map_or(NEVER, |&(s, _, _)| s);
+        let (mut tr, mut te) = (next_end(ri), next_e(xi));
+        // `t > last` is `t == NEVER || t > horizon` (candidates are at most
+        // `NEVER`).
+        let last = horizon.min(NEVER - 1);
+        // The candidate times: the profile ends and reservation ends from
+        // `t_lo` on, ascending. Both are at least `t_lo`, itself at least
+        // `t_min`.
+        let mut t = tr.min(te);
+        let mut found = None;
+        if t > last {
+            *beyond = t;
+            self.bf.blocked = blocked_v;
+            return None;
+        }
+        // The reservations begun by the first window's end; windows only
+        // move later, so later ones are found by stepping on.
+        let mut bi = by_start.partition_point(|&(s, _, _)| s < t.saturating_add(limit));
+        let mut ts = next_s(bi);
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
         let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
-        let mut found = None;
         loop {
-            let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = by_end.get(xi).map_or(NEVER, |&(e, _, _)| e);
-            let t = tr.min(te);
-            if t == NEVER || t > horizon {
-                *beyond = t;
-                break;
-            }
-            while prof_t.get(ri).is_some_and(|&x| x <= t) {
+            debug_assert!(t >= t_min && t == tr.min(te));
+            // The profile ends are distinct: `t` passes one at most.
+            if tr == t {
                 ri += 1;
+                tr = next_end(ri);
             }
             // The blocked nodes: reservations begun (`by_start[..bi]`) and
             // not ended (`by_end[..xi]`). A reservation ends after it
             // begins, so one that has ended was begun at the same candidate
             // time or earlier.
             let wend = t.saturating_add(limit);
-            if bi == 0 {
-                bi = by_start.partition_point(|&(s, _, _)| s < wend);
-            }
-            while by_start.get(bi).is_some_and(|&(s, _, _)| s < wend) {
+            while ts < wend {
                 bi += 1;
+                ts = next_s(bi);
             }
-            while by_end.get(xi).is_some_and(|&(e, _, _)| e <= t) {
+            while te == t {
                 xi += 1;
-            }
-            if t < t_min {
-                continue;
+                te = next_e(xi);
             }
             if xi == 0 {
                 if bi != in_blocked {
@@ -909,6 +922,11 @@ impl Sim<'_> {
             let open = count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked);
             if open >= need {
                 found = Some(t);
+                break;
+            }
+            t = tr.min(te);
+            if t > last {
+                *beyond = t;
                 break;
             }
         }
