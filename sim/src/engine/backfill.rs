@@ -1685,6 +1685,22 @@ fn union_where<const N: usize>(
 ) {
     let w = words::<N>(dst.len());
     let dst = &mut dst[..w];
+    if N > 0 {
+        // Of known length, the bitsets are arrays: one bounds check per
+        // reservation, and the union stays in registers until the end.
+        let (rb, _) = rbits.as_chunks::<N>();
+        let mut acc = [0u64; N];
+        for &(_, k, x) in list {
+            if keep(x) {
+                let r = &rb[k as usize];
+                for i in 0..N {
+                    acc[i] |= r[i];
+                }
+            }
+        }
+        dst.copy_from_slice(&acc);
+        return;
+    }
     dst.fill(0);
     for &(_, k, x) in list {
         if keep(x) {
