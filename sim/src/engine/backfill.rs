@@ -101,7 +101,7 @@ pub(crate) struct Plan {
     prof_bits: Vec<u64>,
     prof_valid: bool,
     /// Free CPUs of partition `prof_cnt_part` in each state of the release
-    /// profile, as far as counted (`u64::MAX` = not yet).
+    /// profile, counted by the first unit sweep on that partition.
     prof_cnt: Vec<u64>,
     prof_cnt_part: usize,
     /// How many `rlist` entries `res` holds.
@@ -794,8 +794,13 @@ impl Sim<'_> {
         let plan = &mut self.bf;
         let w = words::<N>(plan.words);
         if plan.prof_cnt_part != p {
+            let mb = &plan.member_bits[p][..w];
             plan.prof_cnt.clear();
-            plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
+            plan.prof_cnt.extend(
+                plan.prof_bits
+                    .chunks_exact(w)
+                    .map(|b| count_and_n::<N>(b, mb)),
+            );
             plan.prof_cnt_part = p;
         }
         // The plan's lists as local slices (and `blocked` taken out), so
@@ -821,16 +826,12 @@ impl Sim<'_> {
             (&prof_t[..], &prof_bits[..], &by_start[..], &by_end[..]);
         let rbits = &rbits[..];
         let mb = &member_bits[p][..w];
-        // The first state with enough free CPUs in the partition.
+        // The first state with enough free CPUs in the partition (they only
+        // grow from state to state).
         let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let mut free = prof_cnt[mid];
-            if free == u64::MAX {
-                free = count_and_n::<N>(&prof_bits[mid * w..(mid + 1) * w], mb);
-                prof_cnt[mid] = free;
-            }
-            if free < need {
+            if prof_cnt[mid] < need {
                 lo = mid + 1;
             } else {
                 hi = mid;
