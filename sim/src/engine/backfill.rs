@@ -895,6 +895,7 @@ impl Sim<'_> {
                 bi += 1;
                 ts = next_s(bi);
             }
+            // The reservations that end at `t` (none ends before it).
             while te == t {
                 xi += 1;
                 te = next_e(xi);
