@@ -101,7 +101,7 @@ pub(crate) struct Plan {
     prof_bits: Vec<u64>,
     prof_valid: bool,
     /// Free CPUs of partition `prof_cnt_part` in each state of the release
-    /// profile, as far as counted (`u64::MAX` = not yet).
+    /// profile, counted by the first unit sweep on that partition.
     prof_cnt: Vec<u64>,
     prof_cnt_part: usize,
     /// How many `rlist` entries `res` holds.
@@ -794,8 +794,13 @@ impl Sim<'_> {
         let plan = &mut self.bf;
         let w = words::<N>(plan.words);
         if plan.prof_cnt_part != p {
+            let mb = &plan.member_bits[p][..w];
             plan.prof_cnt.clear();
-            plan.prof_cnt.resize(plan.prof_t.len() + 1, u64::MAX);
+            plan.prof_cnt.extend(
+                plan.prof_bits
+                    .chunks_exact(w)
+                    .map(|b| count_and_n::<N>(b, mb)),
+            );
             plan.prof_cnt_part = p;
         }
         // The plan's lists as local slices (and `blocked` taken out), so
@@ -821,16 +826,12 @@ impl Sim<'_> {
             (&prof_t[..], &prof_bits[..], &by_start[..], &by_end[..]);
         let rbits = &rbits[..];
         let mb = &member_bits[p][..w];
-        // The first state with enough free CPUs in the partition.
+        // The first state with enough free CPUs in the partition (they only
+        // grow from state to state).
         let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            let mut free = prof_cnt[mid];
-            if free == u64::MAX {
-                free = count_and_n::<N>(&prof_bits[mid * w..(mid + 1) * w], mb);
-                prof_cnt[mid] = free;
-            }
-            if free < need {
+            if prof_cnt[mid] < need {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -852,38 +853,52 @@ impl Sim<'_> {
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
         let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
-        let mut bi = 0usize;
+        // The next profile end (`tr`), reservation end (`te`) and
+        // reservation start (`ts`), or `NEVER`, kept beside their indices.
+        let next_end = |ri: usize| prof_t.get(ri).copied().unwrap_or(NEVER);
+        let next_e = |xi: usize| by_end.get(xi).map_or(NEVER, |&(e, _, _)| e);
+        let next_s = |bi: usize| by_start.get(bi).map_or(NEVER, |&(s, _, _)| s);
+        let (mut tr, mut te) = (next_end(ri), next_e(xi));
+        // `t > last` is `t == NEVER || t > horizon` (candidates are at most
+        // `NEVER`).
+        let last = horizon.min(NEVER - 1);
+        // The candidate times: the profile ends and reservation ends from
+        // `t_lo` on, ascending. Both are at least `t_lo`, itself at least
+        // `t_min`.
+        let mut t = tr.min(te);
+        let mut found = None;
+        if t > last {
+            *beyond = t;
+            self.bf.blocked = blocked_v;
+            return None;
+        }
+        // The reservations begun by the first window's end; windows only
+        // move later, so later ones are found by stepping on.
+        let mut bi = by_start.partition_point(|&(s, _, _)| s < t.saturating_add(limit));
+        let mut ts = next_s(bi);
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
         let (mut in_blocked, mut rebuilt) = (0usize, 0usize);
-        let mut found = None;
         loop {
-            let tr = prof_t.get(ri).copied().unwrap_or(NEVER);
-            let te = by_end.get(xi).map_or(NEVER, |&(e, _, _)| e);
-            let t = tr.min(te);
-            if t == NEVER || t > horizon {
-                *beyond = t;
-                break;
-            }
-            while prof_t.get(ri).is_some_and(|&x| x <= t) {
+            debug_assert!(t >= t_min && t == tr.min(te));
+            // The profile ends are distinct: `t` passes one at most.
+            if tr == t {
                 ri += 1;
+                tr = next_end(ri);
             }
             // The blocked nodes: reservations begun (`by_start[..bi]`) and
             // not ended (`by_end[..xi]`). A reservation ends after it
             // begins, so one that has ended was begun at the same candidate
             // time or earlier.
             let wend = t.saturating_add(limit);
-            if bi == 0 {
-                bi = by_start.partition_point(|&(s, _, _)| s < wend);
-            }
-            while by_start.get(bi).is_some_and(|&(s, _, _)| s < wend) {
+            while ts < wend {
                 bi += 1;
+                ts = next_s(bi);
             }
-            while by_end.get(xi).is_some_and(|&(e, _, _)| e <= t) {
+            // The reservations that end at `t` (none ends before it).
+            while te == t {
                 xi += 1;
-            }
-            if t < t_min {
-                continue;
+                te = next_e(xi);
             }
             if xi == 0 {
                 if bi != in_blocked {
@@ -909,6 +924,11 @@ impl Sim<'_> {
             let open = count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked);
             if open >= need {
                 found = Some(t);
+                break;
+            }
+            t = tr.min(te);
+            if t > last {
+                *beyond = t;
                 break;
             }
         }
@@ -1667,6 +1687,22 @@ fn union_where<const N: usize>(
 ) {
     let w = words::<N>(dst.len());
     let dst = &mut dst[..w];
+    if N > 0 {
+        // Of known length, the bitsets are arrays: one bounds check per
+        // reservation, and the union stays in registers until the end.
+        let (rb, _) = rbits.as_chunks::<N>();
+        let mut acc = [0u64; N];
+        for &(_, k, x) in list {
+            if keep(x) {
+                let r = &rb[k as usize];
+                for i in 0..N {
+                    acc[i] |= r[i];
+                }
+            }
+        }
+        dst.copy_from_slice(&acc);
+        return;
+    }
     dst.fill(0);
     for &(_, k, x) in list {
         if keep(x) {
