@@ -1304,9 +1304,7 @@ impl<'a> Sim<'a> {
         let mut buf = std::mem::take(&mut self.slots[slot as usize]);
         buf.clear();
         buf.extend_from_slice(&self.alloc_buf);
-        for a in &buf {
-            self.take(a);
-        }
+        self.take_all(&buf);
         self.bf.set_slot_bits(slot, &buf);
         self.slots[slot as usize] = buf;
         let now = self.now;
@@ -1344,40 +1342,69 @@ impl<'a> Sim<'a> {
         self.mark_bf_dirty();
     }
 
-    fn take(&mut self, a: &Alloc) {
-        let f = &mut self.free[a.node as usize];
-        f.cpus -= a.cpus;
-        f.gpus -= a.gpus;
-        if f.mem != MEM_UNLIMITED {
-            f.mem -= a.mem;
+    /// Takes the resources of `allocs` from the free ones (a job starts).
+    /// The fields are borrowed apart, so that the loop keeps them in
+    /// registers (a store through `&mut self` could change any of them).
+    fn take_all(&mut self, allocs: &[Alloc]) {
+        let Sim {
+            free,
+            bf,
+            node_parts,
+            part_free_cpus,
+            part_free_gpus,
+            ..
+        } = self;
+        let (mut cpus, mut gpus) = (0u64, 0u64);
+        for a in allocs {
+            let f = &mut free[a.node as usize];
+            f.cpus -= a.cpus;
+            f.gpus -= a.gpus;
+            if f.mem != MEM_UNLIMITED {
+                f.mem -= a.mem;
+            }
+            // The planner's free-node set follows the free CPUs.
+            bf.set_free(a.node, f.cpus > 0);
+            for &p in &node_parts[a.node as usize] {
+                part_free_cpus[p as usize] -= a.cpus as u64;
+                part_free_gpus[p as usize] -= a.gpus as u64;
+            }
+            cpus += a.cpus as u64;
+            gpus += a.gpus as u64;
         }
-        // The planner's free-node set follows the free CPUs.
-        let has_cpu = f.cpus > 0;
-        self.bf.set_free(a.node, has_cpu);
-        for &p in &self.node_parts[a.node as usize] {
-            self.part_free_cpus[p as usize] -= a.cpus as u64;
-            self.part_free_gpus[p as usize] -= a.gpus as u64;
-        }
-        self.total_free_cpus -= a.cpus as u64;
-        self.total_free_gpus -= a.gpus as u64;
+        self.total_free_cpus -= cpus;
+        self.total_free_gpus -= gpus;
     }
 
-    fn give(&mut self, a: &Alloc) {
-        let f = &mut self.free[a.node as usize];
-        f.cpus += a.cpus;
-        f.gpus += a.gpus;
-        if f.mem != MEM_UNLIMITED {
-            f.mem += a.mem;
+    /// Gives the resources of `allocs` back to the free ones (a job ends);
+    /// the inverse of [`Sim::take_all`].
+    fn give_all(&mut self, allocs: &[Alloc]) {
+        let Sim {
+            free,
+            bf,
+            node_parts,
+            part_free_cpus,
+            part_free_gpus,
+            ..
+        } = self;
+        let (mut cpus, mut gpus) = (0u64, 0u64);
+        for a in allocs {
+            let f = &mut free[a.node as usize];
+            f.cpus += a.cpus;
+            f.gpus += a.gpus;
+            if f.mem != MEM_UNLIMITED {
+                f.mem += a.mem;
+            }
+            // The planner's free-node set follows the free CPUs.
+            bf.set_free(a.node, f.cpus > 0);
+            for &p in &node_parts[a.node as usize] {
+                part_free_cpus[p as usize] += a.cpus as u64;
+                part_free_gpus[p as usize] += a.gpus as u64;
+            }
+            cpus += a.cpus as u64;
+            gpus += a.gpus as u64;
         }
-        // The planner's free-node set follows the free CPUs.
-        let has_cpu = f.cpus > 0;
-        self.bf.set_free(a.node, has_cpu);
-        for &p in &self.node_parts[a.node as usize] {
-            self.part_free_cpus[p as usize] += a.cpus as u64;
-            self.part_free_gpus[p as usize] += a.gpus as u64;
-        }
-        self.total_free_cpus += a.cpus as u64;
-        self.total_free_gpus += a.gpus as u64;
+        self.total_free_cpus += cpus;
+        self.total_free_gpus += gpus;
     }
 
     /// A running job ends (completion or time-limit kill).
@@ -1386,9 +1413,7 @@ impl<'a> Sim<'a> {
         let c = self.jc[j as usize];
         debug_assert_eq!(c.state, State::Running);
         let buf = std::mem::take(&mut self.slots[c.slot as usize]);
-        for a in &buf {
-            self.give(a);
-        }
+        self.give_all(&buf);
         self.slots[c.slot as usize] = buf;
         self.free_slots.push(c.slot);
         self.bf.forget();
