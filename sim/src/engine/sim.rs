@@ -42,10 +42,6 @@ impl Queued {
             ev,
         }
     }
-
-    fn time(&self) -> u64 {
-        (self.key >> 64) as u64
-    }
 }
 
 impl PartialEq for Queued {
@@ -67,6 +63,14 @@ impl Ord for Queued {
         other.key.cmp(&self.key)
     }
 }
+
+/// The tick kinds, one slot each in `Sim::tick_keys`.
+const TICKS: [Event; 4] = [
+    Event::PriorityTick,
+    Event::SchedTick,
+    Event::BackfillTick,
+    Event::DelayedSched,
+];
 
 /// One simulation event. Matched exhaustively by [`Sim::handle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -170,6 +174,13 @@ pub(crate) struct Sim<'a> {
     pub(super) now: u64,
     seq: u64,
     heap: BinaryHeap<Queued>,
+    /// The keys of the pending ticks, one slot per kind (see
+    /// [`TICKS`]; `u128::MAX` = none), kept beside the heap: each kind
+    /// has at most one pending (its `*_pending` flag), and the ticks are
+    /// most of the events, so a few comparisons replace a heap push and
+    /// pop. The queue's next event is the smallest key of the heap and
+    /// the slots, so the order is the heap's alone would give.
+    tick_keys: [u128; 4],
     /// Jobs in arrival order (entry time, then input order).
     arrivals: Vec<u32>,
     next_arrival: usize,
@@ -418,6 +429,7 @@ impl<'a> Sim<'a> {
             now: 0,
             seq: 0,
             heap: BinaryHeap::new(),
+            tick_keys: [u128::MAX; 4],
             arrivals: Vec::new(),
             next_arrival: 0,
             pending: Vec::new(),
@@ -649,7 +661,7 @@ impl<'a> Sim<'a> {
                 .arrivals
                 .get(self.next_arrival)
                 .map(|&j| self.jc[j as usize].entry);
-            let th = self.heap.peek().map(Queued::time);
+            let th = self.next_key().map(|(k, _)| (k >> 64) as u64);
             let t = match (ta, th) {
                 (None, None) => break,
                 (Some(a), None) => a,
@@ -667,10 +679,16 @@ impl<'a> Sim<'a> {
                     self.handle(Event::Arrive(j));
                     continue;
                 }
-                if let Some(q) = self.heap.peek()
-                    && q.time() == t
+                if let Some((k, slot)) = self.next_key()
+                    && (k >> 64) as u64 == t
                 {
-                    let ev = self.heap.pop().expect("peeked").ev;
+                    let ev = match slot {
+                        Some(i) => {
+                            self.tick_keys[i] = u128::MAX;
+                            TICKS[i]
+                        }
+                        None => self.heap.pop().expect("peeked").ev,
+                    };
                     self.handle(ev);
                     continue;
                 }
@@ -697,7 +715,32 @@ impl<'a> Sim<'a> {
 
     fn push(&mut self, t: u64, ev: Event) {
         self.seq += 1;
-        self.heap.push(Queued::new(t, self.seq, ev));
+        let q = Queued::new(t, self.seq, ev);
+        if let Some(i) = TICKS.iter().position(|&x| x == ev)
+            && self.tick_keys[i] == u128::MAX
+        {
+            self.tick_keys[i] = q.key;
+        } else {
+            self.heap.push(q);
+        }
+    }
+
+    /// The key of the queue's next event, and its tick slot (`None` = the
+    /// heap's top).
+    #[inline]
+    fn next_key(&self) -> Option<(u128, Option<usize>)> {
+        let mut best = (u128::MAX, None);
+        for (i, &k) in self.tick_keys.iter().enumerate() {
+            if k < best.0 {
+                best = (k, Some(i));
+            }
+        }
+        if let Some(q) = self.heap.peek()
+            && q.key < best.0
+        {
+            best = (q.key, None);
+        }
+        (best.0 != u128::MAX).then_some(best)
     }
 
     fn log(&mut self, f: impl FnOnce(&mut String)) {
