@@ -181,6 +181,8 @@ pub(crate) struct Sim<'a> {
     /// pop. The queue's next event is the smallest key of the heap and
     /// the slots, so the order is the heap's alone would give.
     tick_keys: [u128; 4],
+    /// The smallest of `tick_keys` and its slot.
+    tick_min: (u128, usize),
     /// Jobs in arrival order (entry time, then input order).
     arrivals: Vec<u32>,
     next_arrival: usize,
@@ -430,6 +432,7 @@ impl<'a> Sim<'a> {
             seq: 0,
             heap: BinaryHeap::new(),
             tick_keys: [u128::MAX; 4],
+            tick_min: (u128::MAX, 0),
             arrivals: Vec::new(),
             next_arrival: 0,
             pending: Vec::new(),
@@ -683,10 +686,7 @@ impl<'a> Sim<'a> {
                     && (k >> 64) as u64 == t
                 {
                     let ev = match slot {
-                        Some(i) => {
-                            self.tick_keys[i] = u128::MAX;
-                            TICKS[i]
-                        }
+                        Some(i) => self.take_tick(i),
                         None => self.heap.pop().expect("peeked").ev,
                     };
                     self.handle(ev);
@@ -720,21 +720,31 @@ impl<'a> Sim<'a> {
             && self.tick_keys[i] == u128::MAX
         {
             self.tick_keys[i] = q.key;
+            if q.key < self.tick_min.0 {
+                self.tick_min = (q.key, i);
+            }
         } else {
             self.heap.push(q);
         }
+    }
+
+    /// Takes the tick in slot `i` out of the queue.
+    fn take_tick(&mut self, i: usize) -> Event {
+        self.tick_keys[i] = u128::MAX;
+        self.tick_min = (u128::MAX, 0);
+        for (s, &k) in self.tick_keys.iter().enumerate() {
+            if k < self.tick_min.0 {
+                self.tick_min = (k, s);
+            }
+        }
+        TICKS[i]
     }
 
     /// The key of the queue's next event, and its tick slot (`None` = the
     /// heap's top).
     #[inline]
     fn next_key(&self) -> Option<(u128, Option<usize>)> {
-        let mut best = (u128::MAX, None);
-        for (i, &k) in self.tick_keys.iter().enumerate() {
-            if k < best.0 {
-                best = (k, Some(i));
-            }
-        }
+        let mut best = (self.tick_min.0, Some(self.tick_min.1));
         if let Some(q) = self.heap.peek()
             && q.key < best.0
         {
