@@ -298,10 +298,10 @@ impl Plan {
         self.rbits.extend_from_slice(&self.found_bits);
         // Entries are ordered by (time, index), and `k` is the highest
         // index yet: the new one goes after every entry of its time.
-        let i = self.by_start.partition_point(|&(xs, _, _)| xs <= t);
+        let i = insert_point(&self.by_start, t);
         self.by_start.insert(i, (t, k, e));
         self.start_or_ok = self.start_or_ok.min(i + 1);
-        let i = self.by_end.partition_point(|&(xe, _, _)| xe <= e);
+        let i = insert_point(&self.by_end, e);
         self.by_end.insert(i, (e, k, t));
     }
 
@@ -1529,6 +1529,17 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// Where an entry of time `t` goes in `v` (sorted by time): after every
+/// entry of its time or earlier. Often at the end (reservations come
+/// mostly in time order), which is tested before bisecting.
+#[inline(always)]
+fn insert_point(v: &[(u64, u32, u64)], t: u64) -> usize {
+    match v.last() {
+        Some(&(x, _, _)) if x > t => v.partition_point(|&(x, _, _)| x <= t),
+        _ => v.len(),
+    }
 }
 
 /// Sets `bits` to the nodes of `allocs` (and no others).
