@@ -178,8 +178,9 @@ pub(crate) struct Sim<'a> {
     /// [`TICKS`]; `u128::MAX` = none), kept beside the heap: each kind
     /// has at most one pending (its `*_pending` flag), and the ticks are
     /// most of the events, so a few comparisons replace a heap push and
-    /// pop. The queue's next event is the smallest key of the heap and
-    /// the slots, so the order is the heap's alone would give.
+    /// pop. The queue's next event is the one with the smallest key
+    /// among the heap's top and the slots: the order that the heap alone
+    /// gave. (A tick whose slot is taken would go to the heap.)
     tick_keys: [u128; 4],
     /// The smallest of `tick_keys` and its slot.
     tick_min: (u128, usize),
