@@ -1378,9 +1378,11 @@ impl Sim<'_> {
             if bounds && unit {
                 // The same shape has as many CPUs, so it is among those
                 // that bound this job (and there is at most one).
+                // (The limit first: it is the test most shapes fail; on a
+                // cluster of one partition the partition always matches.)
                 let cpus = c.req.cpus as u64;
                 for (k, s) in self.bf.shapes.iter().enumerate() {
-                    if s.part != c.part || s.limit > limit || s.cpu_only_cpus > cpus {
+                    if s.limit > limit || s.cpu_only_cpus > cpus || s.part != c.part {
                         continue;
                     }
                     from = from.max(s.first.unwrap_or(NEVER));
