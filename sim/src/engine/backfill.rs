@@ -405,19 +405,20 @@ impl Sim<'_> {
         // A job with as many CPUs and as long a limit as one that could
         // not start earlier in this cycle cannot either: free nodes only
         // shrink and reservations only grow within a cycle, and a longer
-        // limit meets more of them.
+        // limit meets more of them. (The partition is tested last, as it
+        // matches on a one-partition cluster.)
         let (p, need, limit) = (c.part, c.req.cpus, c.limit);
         let nofit = &mut self.bf.nofit;
         if nofit
             .iter()
-            .any(|&(fp, fc, fl)| fp == p && fc <= need && fl <= limit)
+            .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
         {
             return false;
         }
         let ok = self.unit_fits_now(j, take);
         if !ok {
             let nofit = &mut self.bf.nofit;
-            nofit.retain(|&(fp, fc, fl)| !(fp == p && need <= fc && limit <= fl));
+            nofit.retain(|&(fp, fc, fl)| !(need <= fc && limit <= fl && fp == p));
             if nofit.len() < 8 {
                 nofit.push((p, need, limit));
             }
