@@ -298,10 +298,10 @@ impl Plan {
         self.rbits.extend_from_slice(&self.found_bits);
         // Entries are ordered by (time, index), and `k` is the highest
         // index yet: the new one goes after every entry of its time.
-        let i = self.by_start.partition_point(|&(xs, _, _)| xs <= t);
+        let i = insert_point(&self.by_start, t);
         self.by_start.insert(i, (t, k, e));
         self.start_or_ok = self.start_or_ok.min(i + 1);
-        let i = self.by_end.partition_point(|&(xe, _, _)| xe <= e);
+        let i = insert_point(&self.by_end, e);
         self.by_end.insert(i, (e, k, t));
     }
 
@@ -405,19 +405,20 @@ impl Sim<'_> {
         // A job with as many CPUs and as long a limit as one that could
         // not start earlier in this cycle cannot either: free nodes only
         // shrink and reservations only grow within a cycle, and a longer
-        // limit meets more of them.
+        // limit meets more of them. (The partition is tested last, as it
+        // matches on a one-partition cluster.)
         let (p, need, limit) = (c.part, c.req.cpus, c.limit);
         let nofit = &mut self.bf.nofit;
         if nofit
             .iter()
-            .any(|&(fp, fc, fl)| fp == p && fc <= need && fl <= limit)
+            .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
         {
             return false;
         }
         let ok = self.unit_fits_now(j, take);
         if !ok {
             let nofit = &mut self.bf.nofit;
-            nofit.retain(|&(fp, fc, fl)| !(fp == p && need <= fc && limit <= fl));
+            nofit.retain(|&(fp, fc, fl)| !(need <= fc && limit <= fl && fp == p));
             if nofit.len() < 8 {
                 nofit.push((p, need, limit));
             }
@@ -1398,9 +1399,11 @@ impl Sim<'_> {
             if bounds && unit {
                 // The same shape has as many CPUs, so it is among those
                 // that bound this job (and there is at most one).
+                // (The limit first: it is the test most shapes fail; on a
+                // cluster of one partition the partition always matches.)
                 let cpus = c.req.cpus as u64;
                 for (k, s) in self.bf.shapes.iter().enumerate() {
-                    if s.part != c.part || s.limit > limit || s.cpu_only_cpus > cpus {
+                    if s.limit > limit || s.cpu_only_cpus > cpus || s.part != c.part {
                         continue;
                     }
                     from = from.max(s.first.unwrap_or(NEVER));
@@ -1549,6 +1552,17 @@ fn alloc_fast(
         });
     }
     debug_assert_eq!(rc, 0);
+}
+
+/// Where an entry of time `t` goes in `v` (sorted by time): after every
+/// entry of its time or earlier. Often at the end (reservations come
+/// mostly in time order), which is tested before bisecting.
+#[inline(always)]
+fn insert_point(v: &[(u64, u32, u64)], t: u64) -> usize {
+    match v.last() {
+        Some(&(x, _, _)) if x > t => v.partition_point(|&(x, _, _)| x <= t),
+        _ => v.len(),
+    }
 }
 
 /// Sets `bits` to the nodes of `allocs` (and no others).

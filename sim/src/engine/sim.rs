@@ -42,10 +42,6 @@ impl Queued {
             ev,
         }
     }
-
-    fn time(&self) -> u64 {
-        (self.key >> 64) as u64
-    }
 }
 
 impl PartialEq for Queued {
@@ -67,6 +63,14 @@ impl Ord for Queued {
         other.key.cmp(&self.key)
     }
 }
+
+/// The tick kinds, one slot each in `Sim::tick_keys`.
+const TICKS: [Event; 4] = [
+    Event::PriorityTick,
+    Event::SchedTick,
+    Event::BackfillTick,
+    Event::DelayedSched,
+];
 
 /// One simulation event. Matched exhaustively by [`Sim::handle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -170,6 +174,16 @@ pub(crate) struct Sim<'a> {
     pub(super) now: u64,
     seq: u64,
     heap: BinaryHeap<Queued>,
+    /// The keys of the pending ticks, one slot per kind (see
+    /// [`TICKS`]; `u128::MAX` = none), kept beside the heap: each kind
+    /// has at most one pending (its `*_pending` flag), and the ticks are
+    /// most of the events, so a few comparisons replace a heap push and
+    /// pop. The queue's next event is the one with the smallest key
+    /// among the heap's top and the slots: the order that the heap alone
+    /// gave. (A tick whose slot is taken would go to the heap.)
+    tick_keys: [u128; 4],
+    /// The smallest of `tick_keys` and its slot.
+    tick_min: (u128, usize),
     /// Jobs in arrival order (entry time, then input order).
     arrivals: Vec<u32>,
     next_arrival: usize,
@@ -418,6 +432,8 @@ impl<'a> Sim<'a> {
             now: 0,
             seq: 0,
             heap: BinaryHeap::new(),
+            tick_keys: [u128::MAX; 4],
+            tick_min: (u128::MAX, 0),
             arrivals: Vec::new(),
             next_arrival: 0,
             pending: Vec::new(),
@@ -649,7 +665,7 @@ impl<'a> Sim<'a> {
                 .arrivals
                 .get(self.next_arrival)
                 .map(|&j| self.jc[j as usize].entry);
-            let th = self.heap.peek().map(Queued::time);
+            let th = self.next_key().map(|(k, _)| (k >> 64) as u64);
             let t = match (ta, th) {
                 (None, None) => break,
                 (Some(a), None) => a,
@@ -667,10 +683,13 @@ impl<'a> Sim<'a> {
                     self.handle(Event::Arrive(j));
                     continue;
                 }
-                if let Some(q) = self.heap.peek()
-                    && q.time() == t
+                if let Some((k, slot)) = self.next_key()
+                    && (k >> 64) as u64 == t
                 {
-                    let ev = self.heap.pop().expect("peeked").ev;
+                    let ev = match slot {
+                        Some(i) => self.take_tick(i),
+                        None => self.heap.pop().expect("peeked").ev,
+                    };
                     self.handle(ev);
                     continue;
                 }
@@ -697,7 +716,42 @@ impl<'a> Sim<'a> {
 
     fn push(&mut self, t: u64, ev: Event) {
         self.seq += 1;
-        self.heap.push(Queued::new(t, self.seq, ev));
+        let q = Queued::new(t, self.seq, ev);
+        if let Some(i) = TICKS.iter().position(|&x| x == ev)
+            && self.tick_keys[i] == u128::MAX
+        {
+            self.tick_keys[i] = q.key;
+            if q.key < self.tick_min.0 {
+                self.tick_min = (q.key, i);
+            }
+        } else {
+            self.heap.push(q);
+        }
+    }
+
+    /// Takes the tick in slot `i` out of the queue.
+    fn take_tick(&mut self, i: usize) -> Event {
+        self.tick_keys[i] = u128::MAX;
+        self.tick_min = (u128::MAX, 0);
+        for (s, &k) in self.tick_keys.iter().enumerate() {
+            if k < self.tick_min.0 {
+                self.tick_min = (k, s);
+            }
+        }
+        TICKS[i]
+    }
+
+    /// The key of the queue's next event, and its tick slot (`None` = the
+    /// heap's top).
+    #[inline]
+    fn next_key(&self) -> Option<(u128, Option<usize>)> {
+        let mut best = (self.tick_min.0, Some(self.tick_min.1));
+        if let Some(q) = self.heap.peek()
+            && q.key < best.0
+        {
+            best = (q.key, None);
+        }
+        (best.0 != u128::MAX).then_some(best)
     }
 
     fn log(&mut self, f: impl FnOnce(&mut String)) {
@@ -1304,9 +1358,7 @@ impl<'a> Sim<'a> {
         let mut buf = std::mem::take(&mut self.slots[slot as usize]);
         buf.clear();
         buf.extend_from_slice(&self.alloc_buf);
-        for a in &buf {
-            self.take(a);
-        }
+        self.take_all(&buf);
         self.bf.set_slot_bits(slot, &buf);
         self.slots[slot as usize] = buf;
         let now = self.now;
@@ -1344,40 +1396,69 @@ impl<'a> Sim<'a> {
         self.mark_bf_dirty();
     }
 
-    fn take(&mut self, a: &Alloc) {
-        let f = &mut self.free[a.node as usize];
-        f.cpus -= a.cpus;
-        f.gpus -= a.gpus;
-        if f.mem != MEM_UNLIMITED {
-            f.mem -= a.mem;
+    /// Takes the resources of `allocs` from the free ones (a job starts).
+    /// The fields are borrowed apart, so that the loop keeps them in
+    /// registers (a store through `&mut self` could change any of them).
+    fn take_all(&mut self, allocs: &[Alloc]) {
+        let Sim {
+            free,
+            bf,
+            node_parts,
+            part_free_cpus,
+            part_free_gpus,
+            ..
+        } = self;
+        let (mut cpus, mut gpus) = (0u64, 0u64);
+        for a in allocs {
+            let f = &mut free[a.node as usize];
+            f.cpus -= a.cpus;
+            f.gpus -= a.gpus;
+            if f.mem != MEM_UNLIMITED {
+                f.mem -= a.mem;
+            }
+            // The planner's free-node set follows the free CPUs.
+            bf.set_free(a.node, f.cpus > 0);
+            for &p in &node_parts[a.node as usize] {
+                part_free_cpus[p as usize] -= a.cpus as u64;
+                part_free_gpus[p as usize] -= a.gpus as u64;
+            }
+            cpus += a.cpus as u64;
+            gpus += a.gpus as u64;
         }
-        // The planner's free-node set follows the free CPUs.
-        let has_cpu = f.cpus > 0;
-        self.bf.set_free(a.node, has_cpu);
-        for &p in &self.node_parts[a.node as usize] {
-            self.part_free_cpus[p as usize] -= a.cpus as u64;
-            self.part_free_gpus[p as usize] -= a.gpus as u64;
-        }
-        self.total_free_cpus -= a.cpus as u64;
-        self.total_free_gpus -= a.gpus as u64;
+        self.total_free_cpus -= cpus;
+        self.total_free_gpus -= gpus;
     }
 
-    fn give(&mut self, a: &Alloc) {
-        let f = &mut self.free[a.node as usize];
-        f.cpus += a.cpus;
-        f.gpus += a.gpus;
-        if f.mem != MEM_UNLIMITED {
-            f.mem += a.mem;
+    /// Gives the resources of `allocs` back to the free ones (a job ends);
+    /// the inverse of [`Sim::take_all`].
+    fn give_all(&mut self, allocs: &[Alloc]) {
+        let Sim {
+            free,
+            bf,
+            node_parts,
+            part_free_cpus,
+            part_free_gpus,
+            ..
+        } = self;
+        let (mut cpus, mut gpus) = (0u64, 0u64);
+        for a in allocs {
+            let f = &mut free[a.node as usize];
+            f.cpus += a.cpus;
+            f.gpus += a.gpus;
+            if f.mem != MEM_UNLIMITED {
+                f.mem += a.mem;
+            }
+            // The planner's free-node set follows the free CPUs.
+            bf.set_free(a.node, f.cpus > 0);
+            for &p in &node_parts[a.node as usize] {
+                part_free_cpus[p as usize] += a.cpus as u64;
+                part_free_gpus[p as usize] += a.gpus as u64;
+            }
+            cpus += a.cpus as u64;
+            gpus += a.gpus as u64;
         }
-        // The planner's free-node set follows the free CPUs.
-        let has_cpu = f.cpus > 0;
-        self.bf.set_free(a.node, has_cpu);
-        for &p in &self.node_parts[a.node as usize] {
-            self.part_free_cpus[p as usize] += a.cpus as u64;
-            self.part_free_gpus[p as usize] += a.gpus as u64;
-        }
-        self.total_free_cpus += a.cpus as u64;
-        self.total_free_gpus += a.gpus as u64;
+        self.total_free_cpus += cpus;
+        self.total_free_gpus += gpus;
     }
 
     /// A running job ends (completion or time-limit kill).
@@ -1386,9 +1467,7 @@ impl<'a> Sim<'a> {
         let c = self.jc[j as usize];
         debug_assert_eq!(c.state, State::Running);
         let buf = std::mem::take(&mut self.slots[c.slot as usize]);
-        for a in &buf {
-            self.give(a);
-        }
+        self.give_all(&buf);
         self.slots[c.slot as usize] = buf;
         self.free_slots.push(c.slot);
         self.bf.forget();
