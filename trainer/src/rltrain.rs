@@ -926,23 +926,29 @@ mod tests {
         got.iter().sum::<f64>() / got.len() as f64
     }
 
+    /// A heuristic's mean bounded slowdown over the windows at `starts`
+    /// (no backfilling).
+    fn key_mean(trace: &rlsched::CompatTrace, starts: &[usize], len: usize, key: Key) -> f64 {
+        starts
+            .iter()
+            .map(|&s| {
+                rlsched::run_window(trace, s, len, key, false)
+                    .unwrap()
+                    .mean_bsld
+            })
+            .sum::<f64>()
+            / starts.len() as f64
+    }
+
     #[test]
     fn a_few_ppo_updates_beat_fcfs_on_a_toy_trace_where_sjf_wins() {
         let trace = toy();
         let len = 45;
         let starts = [0usize, 225, 450, 675];
-        let mean = |key| {
-            starts
-                .iter()
-                .map(|&s| {
-                    rlsched::run_window(&trace, s, len, key, false)
-                        .unwrap()
-                        .mean_bsld
-                })
-                .sum::<f64>()
-                / starts.len() as f64
-        };
-        let (fcfs, sjf) = (mean(Key::Fcfs), mean(Key::Sjf));
+        let (fcfs, sjf) = (
+            key_mean(&trace, &starts, len, Key::Fcfs),
+            key_mean(&trace, &starts, len, Key::Sjf),
+        );
         assert!(sjf < 0.5 * fcfs, "the toy must favour SJF: {sjf} vs {fcfs}");
         let dir = tempfile::tempdir().unwrap();
         let a = Args {
@@ -975,15 +981,7 @@ mod tests {
         let trace = toy();
         let len = 45;
         let starts = [0usize, 225, 450, 675];
-        let fcfs = starts
-            .iter()
-            .map(|&s| {
-                rlsched::run_window(&trace, s, len, Key::Fcfs, false)
-                    .unwrap()
-                    .mean_bsld
-            })
-            .sum::<f64>()
-            / starts.len() as f64;
+        let fcfs = key_mean(&trace, &starts, len, Key::Fcfs);
         let dir = tempfile::tempdir().unwrap();
         let a = Args {
             algo: Algo::Dqn,
@@ -1023,15 +1021,7 @@ mod tests {
         let trace = toy();
         let len = 45;
         let starts = [0usize, 225, 450, 675];
-        let fcfs = starts
-            .iter()
-            .map(|&s| {
-                rlsched::run_window(&trace, s, len, Key::Fcfs, false)
-                    .unwrap()
-                    .mean_bsld
-            })
-            .sum::<f64>()
-            / starts.len() as f64;
+        let fcfs = key_mean(&trace, &starts, len, Key::Fcfs);
         let dir = tempfile::tempdir().unwrap();
         let a = Args {
             seed: 5,
