@@ -216,6 +216,9 @@ impl Replay {
 
     /// Appends an episode's decisions: (features, n, action) each.
     fn push_episode(&mut self, episode: Vec<(Vec<f32>, usize, usize)>, reward: f64) {
+        if episode.is_empty() {
+            return; // A window without a choice teaches nothing.
+        }
         let last = self.first + (self.items.len() + episode.len()) as u64 - 1;
         for (features, n, action) in episode {
             self.items.push_back(Decision {
@@ -572,6 +575,9 @@ mod tests {
         assert_eq!(r.get(3).last, 6);
         assert_eq!(r.get(6).reward, -2.0);
         assert_eq!(r.get(5).features[0], 5.0);
+        // An episode without a choice adds nothing.
+        r.push_episode(Vec::new(), 3.0);
+        assert_eq!((r.first, r.items.len()), (2, 5));
     }
 
     #[test]
