@@ -390,31 +390,41 @@ impl Sim<'_> {
         // Most jobs that cannot start fail the aggregate check: that much
         // is inlined at the callers. The 1-CPU path is a function of its
         // own, which saves less state on entry than the general one.
+        // A 1-CPU job that an earlier one rules out (see
+        // [`Sim::unit_open_now`]) is rejected here, before the call: most
+        // that reach this far are, and the call's entry and exit cost more
+        // than the test.
         self.agg_fits(j)
             && if self.jc[j as usize].unit {
-                self.unit_open_now(j, take)
+                !self.known_nofit(j) && self.unit_open_now(j, take)
             } else {
                 self.fits_open_now_agg(j, take)
             }
     }
 
-    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
-    /// CPUs and GPUs, on a partition of 1-CPU nodes (`JobC::unit`).
-    fn unit_open_now(&mut self, j: u32, take: bool) -> bool {
+    /// Whether 1-CPU job `j` has as many CPUs and as long a limit as one
+    /// that could not start earlier in this cycle (`Plan::nofit`), so that
+    /// it cannot either: free nodes only shrink and reservations only grow
+    /// within a cycle, and a longer limit meets more of them. (The
+    /// partition is tested last, as it matches on a one-partition
+    /// cluster.)
+    #[inline(always)]
+    fn known_nofit(&self, j: u32) -> bool {
         let c = &self.jc[j as usize];
-        // A job with as many CPUs and as long a limit as one that could
-        // not start earlier in this cycle cannot either: free nodes only
-        // shrink and reservations only grow within a cycle, and a longer
-        // limit meets more of them. (The partition is tested last, as it
-        // matches on a one-partition cluster.)
         let (p, need, limit) = (c.part, c.req.cpus, c.limit);
-        let nofit = &mut self.bf.nofit;
-        if nofit
+        self.bf
+            .nofit
             .iter()
             .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
-        {
-            return false;
-        }
+    }
+
+    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
+    /// CPUs and GPUs, on a partition of 1-CPU nodes (`JobC::unit`), that
+    /// no earlier job rules out ([`Sim::known_nofit`]).
+    fn unit_open_now(&mut self, j: u32, take: bool) -> bool {
+        let c = &self.jc[j as usize];
+        let (p, need, limit) = (c.part, c.req.cpus, c.limit);
+        debug_assert!(!self.known_nofit(j));
         let ok = self.unit_fits_now(j, take);
         if !ok {
             let nofit = &mut self.bf.nofit;
