@@ -500,15 +500,15 @@ impl Sim<'_> {
         let p = c.part as usize;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
-        if plan.rlist.is_empty() && !take {
-            // No reservation yet: the open free nodes are the partition's
-            // free nodes (1 CPU each), which the caller found enough
-            // (`agg_fits`).
+        let wend = self.now.saturating_add(c.limit);
+        let i = plan.by_start.partition_point(|&(s, _, _)| s < wend);
+        if i == 0 && !take {
+            // No reservation starts within the job's window: the open free
+            // nodes are the partition's free nodes (1 CPU each), which the
+            // caller found enough (`agg_fits`).
             debug_assert!(self.part_free_cpus[p] >= need);
             return true;
         }
-        let wend = self.now.saturating_add(c.limit);
-        let i = plan.by_start.partition_point(|&(s, _, _)| s < wend);
         plan.begun_n::<N>(i);
         let w = words::<N>(plan.words);
         let blocked = &plan.start_or[i * w..(i + 1) * w];
