@@ -1449,20 +1449,21 @@ impl Sim<'_> {
             } else {
                 self.earliest_start(j, from, horizon, resolution, &mut q)
             };
-            let entry = Shape {
-                req: c.req,
-                part: c.part,
-                limit,
-                cpu_only_cpus: if c.req.cpu_only() {
-                    c.req.cpus as u64
-                } else {
-                    u64::MAX
-                },
-                first,
-            };
             match shape {
-                Some(k) => self.bf.shapes[k] = entry,
-                None if self.bf.shapes.len() < SHAPES => self.bf.shapes.push(entry),
+                // The same shape: only its earliest fit is new (the rest
+                // follows from the request, partition and limit).
+                Some(k) => self.bf.shapes[k].first = first,
+                None if self.bf.shapes.len() < SHAPES => self.bf.shapes.push(Shape {
+                    req: c.req,
+                    part: c.part,
+                    limit,
+                    cpu_only_cpus: if c.req.cpu_only() {
+                        c.req.cpus as u64
+                    } else {
+                        u64::MAX
+                    },
+                    first,
+                }),
                 None => {}
             }
             if let Some(t) = found {
