@@ -1275,10 +1275,12 @@ impl Sim<'_> {
                 out[i] = b[i] & open[i];
             }
         };
-        // `found` = the open nodes free in the last state looked at.
+        // `found` = the open nodes free in the last state looked at, and
+        // `have` their number (`u64::MAX` once unknown).
         state(0, found);
         let mut result = t;
-        if count_n::<N>(found) < need {
+        let mut have = count_n::<N>(found);
+        if have < need {
             // The first group of ends that releases an open node, and the
             // first after which the job fits; only ends up to `t` count.
             let last = prof_t.partition_point(|&x| x <= t);
@@ -1291,7 +1293,8 @@ impl Sim<'_> {
                 }
                 found.copy_from_slice(cur);
                 first.get_or_insert(prof_t[k - 1]);
-                if count_n::<N>(found) >= need {
+                have = count_n::<N>(found);
+                if have >= need {
                     fit = Some(k);
                     break;
                 }
@@ -1309,6 +1312,7 @@ impl Sim<'_> {
                     if cur[..] != found[..] {
                         found.copy_from_slice(cur);
                         g = e;
+                        have = u64::MAX;
                     }
                 }
                 result = g.max(t);
@@ -1316,8 +1320,10 @@ impl Sim<'_> {
         }
         // The lowest `need` free open nodes, one CPU each (what select
         // takes among equal nodes), as a bitset: the planner reads the
-        // nodes only as one.
-        keep_lowest(found, need);
+        // nodes only as one. Exactly `need` of them are all kept.
+        if have != need {
+            keep_lowest(found, need);
+        }
         result
     }
 
