@@ -390,31 +390,41 @@ impl Sim<'_> {
         // Most jobs that cannot start fail the aggregate check: that much
         // is inlined at the callers. The 1-CPU path is a function of its
         // own, which saves less state on entry than the general one.
+        // A 1-CPU job that an earlier one rules out (see
+        // [`Sim::unit_open_now`]) is rejected here, before the call: most
+        // that reach this far are, and the call's entry and exit cost more
+        // than the test.
         self.agg_fits(j)
             && if self.jc[j as usize].unit {
-                self.unit_open_now(j, take)
+                !self.known_nofit(j) && self.unit_open_now(j, take)
             } else {
                 self.fits_open_now_agg(j, take)
             }
     }
 
-    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
-    /// CPUs and GPUs, on a partition of 1-CPU nodes (`JobC::unit`).
-    fn unit_open_now(&mut self, j: u32, take: bool) -> bool {
+    /// Whether 1-CPU job `j` has as many CPUs and as long a limit as one
+    /// that could not start earlier in this cycle (`Plan::nofit`), so that
+    /// it cannot either: free nodes only shrink and reservations only grow
+    /// within a cycle, and a longer limit meets more of them. (The
+    /// partition is tested last, as it matches on a one-partition
+    /// cluster.)
+    #[inline(always)]
+    fn known_nofit(&self, j: u32) -> bool {
         let c = &self.jc[j as usize];
-        // A job with as many CPUs and as long a limit as one that could
-        // not start earlier in this cycle cannot either: free nodes only
-        // shrink and reservations only grow within a cycle, and a longer
-        // limit meets more of them. (The partition is tested last, as it
-        // matches on a one-partition cluster.)
         let (p, need, limit) = (c.part, c.req.cpus, c.limit);
-        let nofit = &mut self.bf.nofit;
-        if nofit
+        self.bf
+            .nofit
             .iter()
             .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
-        {
-            return false;
-        }
+    }
+
+    /// [`Sim::fits_open_now`] for a job that fits its partition's idle
+    /// CPUs and GPUs, on a partition of 1-CPU nodes (`JobC::unit`), that
+    /// no earlier job rules out ([`Sim::known_nofit`]).
+    fn unit_open_now(&mut self, j: u32, take: bool) -> bool {
+        let c = &self.jc[j as usize];
+        let (p, need, limit) = (c.part, c.req.cpus, c.limit);
+        debug_assert!(!self.known_nofit(j));
         let ok = self.unit_fits_now(j, take);
         if !ok {
             let nofit = &mut self.bf.nofit;
@@ -490,15 +500,15 @@ impl Sim<'_> {
         let p = c.part as usize;
         let need = c.req.cpus as u64;
         let plan = &mut self.bf;
-        if plan.rlist.is_empty() && !take {
-            // No reservation yet: the open free nodes are the partition's
-            // free nodes (1 CPU each), which the caller found enough
-            // (`agg_fits`).
+        let wend = self.now.saturating_add(c.limit);
+        let i = plan.by_start.partition_point(|&(s, _, _)| s < wend);
+        if i == 0 && !take {
+            // No reservation starts within the job's window: the open free
+            // nodes are the partition's free nodes (1 CPU each), which the
+            // caller found enough (`agg_fits`).
             debug_assert!(self.part_free_cpus[p] >= need);
             return true;
         }
-        let wend = self.now.saturating_add(c.limit);
-        let i = plan.by_start.partition_point(|&(s, _, _)| s < wend);
         plan.begun_n::<N>(i);
         let w = words::<N>(plan.words);
         let blocked = &plan.start_or[i * w..(i + 1) * w];
@@ -1265,10 +1275,12 @@ impl Sim<'_> {
                 out[i] = b[i] & open[i];
             }
         };
-        // `found` = the open nodes free in the last state looked at.
+        // `found` = the open nodes free in the last state looked at, and
+        // `have` their number (`u64::MAX` once unknown).
         state(0, found);
         let mut result = t;
-        if count_n::<N>(found) < need {
+        let mut have = count_n::<N>(found);
+        if have < need {
             // The first group of ends that releases an open node, and the
             // first after which the job fits; only ends up to `t` count.
             let last = prof_t.partition_point(|&x| x <= t);
@@ -1281,7 +1293,8 @@ impl Sim<'_> {
                 }
                 found.copy_from_slice(cur);
                 first.get_or_insert(prof_t[k - 1]);
-                if count_n::<N>(found) >= need {
+                have = count_n::<N>(found);
+                if have >= need {
                     fit = Some(k);
                     break;
                 }
@@ -1299,6 +1312,7 @@ impl Sim<'_> {
                     if cur[..] != found[..] {
                         found.copy_from_slice(cur);
                         g = e;
+                        have = u64::MAX;
                     }
                 }
                 result = g.max(t);
@@ -1306,8 +1320,10 @@ impl Sim<'_> {
         }
         // The lowest `need` free open nodes, one CPU each (what select
         // takes among equal nodes), as a bitset: the planner reads the
-        // nodes only as one.
-        keep_lowest(found, need);
+        // nodes only as one. Exactly `need` of them are all kept.
+        if have != need {
+            keep_lowest(found, need);
+        }
         result
     }
 
@@ -1439,20 +1455,21 @@ impl Sim<'_> {
             } else {
                 self.earliest_start(j, from, horizon, resolution, &mut q)
             };
-            let entry = Shape {
-                req: c.req,
-                part: c.part,
-                limit,
-                cpu_only_cpus: if c.req.cpu_only() {
-                    c.req.cpus as u64
-                } else {
-                    u64::MAX
-                },
-                first,
-            };
             match shape {
-                Some(k) => self.bf.shapes[k] = entry,
-                None if self.bf.shapes.len() < SHAPES => self.bf.shapes.push(entry),
+                // The same shape: only its earliest fit is new (the rest
+                // follows from the request, partition and limit).
+                Some(k) => self.bf.shapes[k].first = first,
+                None if self.bf.shapes.len() < SHAPES => self.bf.shapes.push(Shape {
+                    req: c.req,
+                    part: c.part,
+                    limit,
+                    cpu_only_cpus: if c.req.cpu_only() {
+                        c.req.cpus as u64
+                    } else {
+                        u64::MAX
+                    },
+                    first,
+                }),
                 None => {}
             }
             if let Some(t) = found {
