@@ -853,7 +853,11 @@ impl Sim<'_> {
         };
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
-        let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
+        // (Often none has: the first end is tested before the bisection.)
+        let mut xi = match by_end.first() {
+            Some(&(e, _, _)) if e < t_lo => by_end.partition_point(|&(e, _, _)| e < t_lo),
+            _ => 0,
+        };
         // The next profile end (`tr`), reservation end (`te`) and
         // reservation start (`ts`), or `NEVER`, kept beside their indices.
         let next_end = |ri: usize| prof_t.get(ri).copied().unwrap_or(NEVER);
