@@ -104,6 +104,10 @@ pub(crate) struct Plan {
     /// profile, counted by the first unit sweep on that partition.
     prof_cnt: Vec<u64>,
     prof_cnt_part: usize,
+    /// The first state with enough CPUs found by the last 1-CPU sweep,
+    /// tried first by the next one (consecutive jobs often ask for as
+    /// many CPUs).
+    prof_lo_hint: usize,
     /// How many `rlist` entries `res` holds.
     synced: usize,
     /// Unit-partition jobs (partition, CPUs, limit) found unable to start
@@ -206,6 +210,7 @@ impl Plan {
             prof_valid: false,
             prof_cnt: Vec::new(),
             prof_cnt_part: usize::MAX,
+            prof_lo_hint: 0,
             synced: 0,
             nofit: Vec::new(),
             beyond: NEVER,
@@ -831,6 +836,7 @@ impl Sim<'_> {
             start_or_ok,
             member_bits,
             beyond,
+            prof_lo_hint,
             ..
         } = plan;
         let (prof_t, prof_bits, by_start, by_end) =
@@ -839,15 +845,28 @@ impl Sim<'_> {
         let mb = &member_bits[p][..w];
         // The first state with enough free CPUs in the partition (they only
         // grow from state to state).
-        let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if prof_cnt[mid] < need {
-                lo = mid + 1;
-            } else {
-                hi = mid;
+        // The last sweep's state is taken when it is that boundary: too few
+        // CPUs just before it (or no state before it) and enough at it (or
+        // no state left), exact as the counts only grow.
+        let h = *prof_lo_hint;
+        let lo = if h <= prof_t.len() + 1
+            && (h == 0 || prof_cnt[h - 1] < need)
+            && prof_cnt.get(h).is_none_or(|&c| c >= need)
+        {
+            h
+        } else {
+            let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if prof_cnt[mid] < need {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
             }
-        }
+            lo
+        };
+        *prof_lo_hint = lo;
         if lo == prof_t.len() + 1 {
             *beyond = NEVER;
             self.bf.blocked = blocked_v;
@@ -863,7 +882,11 @@ impl Sim<'_> {
         };
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
-        let mut xi = by_end.partition_point(|&(e, _, _)| e < t_lo);
+        // (Often none has: the first end is tested before the bisection.)
+        let mut xi = match by_end.first() {
+            Some(&(e, _, _)) if e < t_lo => by_end.partition_point(|&(e, _, _)| e < t_lo),
+            _ => 0,
+        };
         // The next profile end (`tr`), reservation end (`te`) and
         // reservation start (`ts`), or `NEVER`, kept beside their indices.
         let next_end = |ri: usize| prof_t.get(ri).copied().unwrap_or(NEVER);
