@@ -313,7 +313,11 @@ pub fn train(a: &Args, trace: Arc<rlsched::CompatTrace>) -> Result<Outcome> {
     let reward_text = "rlscheduler: -mean bsld of the window at its end (learned as -ln(bsld / F1's bsld on the window))".to_string();
     let meta = |decisions: u64| {
         serde_json::json!({
-            "algorithm": "double DQN with n-step returns (Q = the per-job score of the visible job) in the RLScheduler-style environment",
+            "algorithm": if d.dqn_dueling {
+                "double DQN with n-step returns, dueling: Q = critic value + centred per-job score (the model is the per-job network) in the RLScheduler-style environment"
+            } else {
+                "double DQN with n-step returns (Q = the per-job score of the visible job) in the RLScheduler-style environment"
+            },
             "environment": "rlscheduler",
             "trace": a.trace.display().to_string(),
             "backfill": a.backfill,
