@@ -1358,7 +1358,7 @@ impl<'a> Sim<'a> {
         let mut buf = std::mem::take(&mut self.slots[slot as usize]);
         buf.clear();
         buf.extend_from_slice(&self.alloc_buf);
-        self.take_all(&buf);
+        self.move_allocs::<true>(&buf);
         self.bf.set_slot_bits(slot, &buf);
         self.slots[slot as usize] = buf;
         let now = self.now;
@@ -1396,10 +1396,11 @@ impl<'a> Sim<'a> {
         self.mark_bf_dirty();
     }
 
-    /// Takes the resources of `allocs` from the free ones (a job starts).
-    /// The fields are borrowed apart, so that the loop keeps them in
-    /// registers (a store through `&mut self` could change any of them).
-    fn take_all(&mut self, allocs: &[Alloc]) {
+    /// Takes the resources of `allocs` from the free ones when `TAKE` (a
+    /// job starts), else gives them back (a job ends). The fields are
+    /// borrowed apart, so that the loop keeps them in registers (a store
+    /// through `&mut self` could change any of them).
+    fn move_allocs<const TAKE: bool>(&mut self, allocs: &[Alloc]) {
         let Sim {
             free,
             bf,
@@ -1411,54 +1412,22 @@ impl<'a> Sim<'a> {
         let (mut cpus, mut gpus) = (0u64, 0u64);
         for a in allocs {
             let f = &mut free[a.node as usize];
-            f.cpus -= a.cpus;
-            f.gpus -= a.gpus;
+            shift::<TAKE, _>(&mut f.cpus, a.cpus);
+            shift::<TAKE, _>(&mut f.gpus, a.gpus);
             if f.mem != MEM_UNLIMITED {
-                f.mem -= a.mem;
+                shift::<TAKE, _>(&mut f.mem, a.mem);
             }
             // The planner's free-node set follows the free CPUs.
             bf.set_free(a.node, f.cpus > 0);
             for &p in &node_parts[a.node as usize] {
-                part_free_cpus[p as usize] -= a.cpus as u64;
-                part_free_gpus[p as usize] -= a.gpus as u64;
+                shift::<TAKE, _>(&mut part_free_cpus[p as usize], a.cpus as u64);
+                shift::<TAKE, _>(&mut part_free_gpus[p as usize], a.gpus as u64);
             }
             cpus += a.cpus as u64;
             gpus += a.gpus as u64;
         }
-        self.total_free_cpus -= cpus;
-        self.total_free_gpus -= gpus;
-    }
-
-    /// Gives the resources of `allocs` back to the free ones (a job ends);
-    /// the inverse of [`Sim::take_all`].
-    fn give_all(&mut self, allocs: &[Alloc]) {
-        let Sim {
-            free,
-            bf,
-            node_parts,
-            part_free_cpus,
-            part_free_gpus,
-            ..
-        } = self;
-        let (mut cpus, mut gpus) = (0u64, 0u64);
-        for a in allocs {
-            let f = &mut free[a.node as usize];
-            f.cpus += a.cpus;
-            f.gpus += a.gpus;
-            if f.mem != MEM_UNLIMITED {
-                f.mem += a.mem;
-            }
-            // The planner's free-node set follows the free CPUs.
-            bf.set_free(a.node, f.cpus > 0);
-            for &p in &node_parts[a.node as usize] {
-                part_free_cpus[p as usize] += a.cpus as u64;
-                part_free_gpus[p as usize] += a.gpus as u64;
-            }
-            cpus += a.cpus as u64;
-            gpus += a.gpus as u64;
-        }
-        self.total_free_cpus += cpus;
-        self.total_free_gpus += gpus;
+        shift::<TAKE, _>(&mut self.total_free_cpus, cpus);
+        shift::<TAKE, _>(&mut self.total_free_gpus, gpus);
     }
 
     /// A running job ends (completion or time-limit kill).
@@ -1467,7 +1436,7 @@ impl<'a> Sim<'a> {
         let c = self.jc[j as usize];
         debug_assert_eq!(c.state, State::Running);
         let buf = std::mem::take(&mut self.slots[c.slot as usize]);
-        self.give_all(&buf);
+        self.move_allocs::<false>(&buf);
         self.slots[c.slot as usize] = buf;
         self.free_slots.push(c.slot);
         self.bf.forget();
@@ -1503,6 +1472,16 @@ impl<'a> Sim<'a> {
             let _ = write!(s, "end job={id} state={st}");
         });
         self.mark_change();
+    }
+}
+
+/// `*x -= d` when `TAKE`, else `*x += d`.
+#[inline(always)]
+fn shift<const TAKE: bool, T: std::ops::AddAssign + std::ops::SubAssign>(x: &mut T, d: T) {
+    if TAKE {
+        *x -= d;
+    } else {
+        *x += d;
     }
 }
 
