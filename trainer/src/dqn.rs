@@ -491,7 +491,7 @@ fn gradient_step(
     let boot: Vec<(usize, u64)> = picked
         .iter()
         .enumerate()
-        .filter_map(|(i, &g)| bootstrap_from(g, replay.get(g).last, d.dqn_n_step).map(|k| (i, k)))
+        .filter_map(|(i, &g)| bootstrap_from(g, states[i].last, d.dqn_n_step).map(|k| (i, k)))
         .collect();
     if !boot.is_empty() {
         let next: Vec<&Decision> = boot.iter().map(|&(_, k)| replay.get(k)).collect();
