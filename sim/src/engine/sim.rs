@@ -839,22 +839,55 @@ impl<'a> Sim<'a> {
         {
             self.recalc_fairshare();
         }
-        // Score at submit, then insert in priority order.
-        self.obs_jobs.clear();
-        self.obs_jobs.push(j);
-        self.score_obs_jobs(false);
-        #[cfg(debug_assertions)]
-        if self.lazy_age.is_some() {
-            // The key stored at submission is the derived one.
-            let (k, d) = (self.keys[j as usize], self.key(j));
-            debug_assert_eq!(
-                (k.score.to_bits(), k.mf.to_bits()),
-                (d.score.to_bits(), d.mf.to_bits())
-            );
+        // Score at submit, then insert in priority order. A score that is
+        // the derived priority (`lazy_age` with the multifactor score) is
+        // never read as stored: the policy is not asked for it, and the
+        // key stores the derived value, which is what it would return.
+        if self.lazy_age.is_some() && self.deps == ScoreDeps::Multifactor {
+            #[cfg(debug_assertions)]
+            {
+                // The scores the policy gives are the derived ones.
+                self.obs_jobs.clear();
+                self.obs_jobs.push(j);
+                self.score_obs_jobs(false);
+                let (k, d) = (self.keys[j as usize], self.key(j));
+                debug_assert_eq!(
+                    (k.score.to_bits(), k.mf.to_bits()),
+                    (d.score.to_bits(), d.mf.to_bits())
+                );
+            }
+            let d = self.key(j);
+            let k = &mut self.keys[j as usize];
+            (k.score, k.mf) = (d.score, d.mf);
+        } else {
+            self.obs_jobs.clear();
+            self.obs_jobs.push(j);
+            self.score_obs_jobs(false);
+            #[cfg(debug_assertions)]
+            if self.lazy_age.is_some() {
+                // The key stored at submission is the derived one.
+                let (k, d) = (self.keys[j as usize], self.key(j));
+                debug_assert_eq!(
+                    (k.score.to_bits(), k.mf.to_bits()),
+                    (d.score.to_bits(), d.mf.to_bits())
+                );
+            }
         }
-        let pos = self
-            .pending
-            .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
+        // The queue is in priority order; a new job mostly goes last (its
+        // wait is the shortest), which one comparison with the last job
+        // shows (then every job is before it).
+        let pos = match self.pending.last() {
+            Some(&l) if self.cmp_jobs(l, j) == Ordering::Less => self.pending.len(),
+            _ => {
+                let n = self.pending.len().saturating_sub(1);
+                self.pending[..n].partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less)
+            }
+        };
+        debug_assert_eq!(
+            pos,
+            self.pending
+                .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less)
+        );
         self.pending.insert(pos, j);
         if self.lazy_age.is_some() && self.entry_order {
             let p = &self.pending;
