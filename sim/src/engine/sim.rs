@@ -164,6 +164,10 @@ pub(crate) struct Sim<'a> {
     pub(super) free: Vec<Res>,
     pub(super) parts: Vec<PartC>,
     node_parts: Vec<Vec<u16>>,
+    /// The partitions of every node, when all nodes are in the same ones
+    /// (a starting or ending job's CPUs and GPUs are then added to them
+    /// once, in total, instead of node by node).
+    same_parts: Option<Vec<u16>>,
     pub(super) part_free_cpus: Vec<u64>,
     pub(super) part_free_gpus: Vec<u64>,
     total_free_cpus: u64,
@@ -412,6 +416,10 @@ impl<'a> Sim<'a> {
         };
         let deps = policy.score_deps();
         let age_only = mf.age_only();
+        let same_parts = node_parts
+            .split_first()
+            .filter(|(a, rest)| rest.iter().all(|b| b == *a))
+            .map(|(a, _)| a.clone());
         let mut sim = Sim {
             jobs,
             cluster,
@@ -423,6 +431,7 @@ impl<'a> Sim<'a> {
             free,
             parts,
             node_parts,
+            same_parts,
             part_free_cpus,
             part_free_gpus,
             total_free_cpus: total_cpus,
@@ -1438,6 +1447,7 @@ impl<'a> Sim<'a> {
             free,
             bf,
             node_parts,
+            same_parts,
             part_free_cpus,
             part_free_gpus,
             ..
@@ -1452,12 +1462,20 @@ impl<'a> Sim<'a> {
             }
             // The planner's free-node set follows the free CPUs.
             bf.set_free(a.node, f.cpus > 0);
-            for &p in &node_parts[a.node as usize] {
-                shift::<TAKE, _>(&mut part_free_cpus[p as usize], a.cpus as u64);
-                shift::<TAKE, _>(&mut part_free_gpus[p as usize], a.gpus as u64);
+            if same_parts.is_none() {
+                for &p in &node_parts[a.node as usize] {
+                    shift::<TAKE, _>(&mut part_free_cpus[p as usize], a.cpus as u64);
+                    shift::<TAKE, _>(&mut part_free_gpus[p as usize], a.gpus as u64);
+                }
             }
             cpus += a.cpus as u64;
             gpus += a.gpus as u64;
+        }
+        if let Some(ps) = same_parts {
+            for &p in ps.iter() {
+                shift::<TAKE, _>(&mut part_free_cpus[p as usize], cpus);
+                shift::<TAKE, _>(&mut part_free_gpus[p as usize], gpus);
+            }
         }
         shift::<TAKE, _>(&mut self.total_free_cpus, cpus);
         shift::<TAKE, _>(&mut self.total_free_gpus, gpus);
