@@ -741,12 +741,12 @@ impl<'a> Sim<'a> {
     /// Takes the tick in slot `i` out of the queue.
     fn take_tick(&mut self, i: usize) -> Event {
         self.tick_keys[i] = u128::MAX;
-        self.tick_min = (u128::MAX, 0);
-        for (s, &k) in self.tick_keys.iter().enumerate() {
-            if k < self.tick_min.0 {
-                self.tick_min = (k, s);
-            }
-        }
+        // The smallest key, in pairs (keys other than `u128::MAX` differ
+        // in their sequence numbers; with none, slot 0).
+        let k = &self.tick_keys;
+        let a = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
+        let b = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };
+        self.tick_min = if b.0 < a.0 { b } else { a };
         TICKS[i]
     }
 
