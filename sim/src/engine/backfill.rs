@@ -300,7 +300,7 @@ impl Plan {
         let e = t.saturating_add(len);
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
-        self.rbits.extend_from_slice(&self.found_bits);
+        extend_words(&mut self.rbits, &self.found_bits);
         // Entries are ordered by (time, index), and `k` is the highest
         // index yet: the new one goes after every entry of its time.
         let i = insert_point(&self.by_start, t);
@@ -1018,8 +1018,7 @@ impl Sim<'_> {
             self.stats.bf_reused += 1;
             if e.found.is_some() {
                 let plan = &mut self.bf;
-                plan.found_bits
-                    .copy_from_slice(&plan.log_bits[k * w..(k + 1) * w]);
+                copy_words(&mut plan.found_bits, &plan.log_bits[k * w..(k + 1) * w]);
             }
             return (e.found, e.first);
         }
@@ -1036,7 +1035,7 @@ impl Sim<'_> {
                 first,
                 beyond: plan.beyond,
             });
-            plan.log_bits.extend_from_slice(&plan.found_bits);
+            extend_words(&mut plan.log_bits, &plan.found_bits);
             *q += 1;
         }
         (found, first)
@@ -1602,6 +1601,31 @@ fn insert_point(v: &[(u64, u32, u64)], t: u64) -> usize {
     match v.last() {
         Some(&(x, _, _)) if x > t => v.partition_point(|&(x, _, _)| x <= t),
         _ => v.len(),
+    }
+}
+
+/// `dst.extend_from_slice(src)` for a node bitset: a copy of known
+/// length for 1 to 4 words (a call to `memcpy` costs more than the copy).
+#[inline(always)]
+fn extend_words(dst: &mut Vec<u64>, src: &[u64]) {
+    match src.len() {
+        1 => dst.extend_from_slice(&src[..1]),
+        2 => dst.extend_from_slice(&src[..2]),
+        3 => dst.extend_from_slice(&src[..3]),
+        4 => dst.extend_from_slice(&src[..4]),
+        _ => dst.extend_from_slice(src),
+    }
+}
+
+/// `dst.copy_from_slice(src)` for node bitsets, as [`extend_words`].
+#[inline(always)]
+fn copy_words(dst: &mut [u64], src: &[u64]) {
+    match src.len() {
+        1 => dst[..1].copy_from_slice(&src[..1]),
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        _ => dst.copy_from_slice(src),
     }
 }
 
