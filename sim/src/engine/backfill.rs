@@ -10,7 +10,7 @@
 //! `Sim::start_job`.
 
 use super::select;
-use super::sim::{NEVER, Sim, State, round_up};
+use super::sim::{JobC, NEVER, Sim, State, round_up};
 
 /// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
 /// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
@@ -415,12 +415,7 @@ impl Sim<'_> {
     /// cluster.)
     #[inline(always)]
     fn known_nofit(&self, j: u32) -> bool {
-        let c = &self.jc[j as usize];
-        let (p, need, limit) = (c.part, c.req.cpus, c.limit);
-        self.bf
-            .nofit
-            .iter()
-            .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
+        nofit_covers(&self.bf.nofit, &self.jc[j as usize])
     }
 
     /// [`Sim::fits_open_now`] for a job that fits its partition's idle
@@ -540,18 +535,31 @@ impl Sim<'_> {
     /// Reservations only grow and free resources only shrink during a
     /// cycle, so a job that cannot start now never can later in the cycle.
     fn last_starter(&mut self, lo: usize, hi: usize) -> Option<usize> {
-        let mut k = hi;
+        // The tests of `fits_open_now` that read no plan state beyond the
+        // no-fit list (`Sim::agg_fits`, `Sim::known_nofit`), which most
+        // jobs fail, run in a loop of their own on fields borrowed once.
+        let mut end = hi.saturating_add(1);
         loop {
-            if k < lo {
-                return None;
-            }
-            if self.fits_open_now(self.pending[k], false) {
+            let (jc, cpus, gpus) = (&self.jc, &self.part_free_cpus, &self.part_free_gpus);
+            let nofit = &self.bf.nofit;
+            let k = lo
+                + self.pending.get(lo..end)?.iter().rposition(|&j| {
+                    let c = &jc[j as usize];
+                    let p = c.part as usize;
+                    cpus[p] >= c.req.cpus as u64
+                        && gpus[p] >= c.req.gpus as u64
+                        && !(c.unit && nofit_covers(nofit, c))
+                })?;
+            let j = self.pending[k];
+            let open = if self.jc[j as usize].unit {
+                self.unit_open_now(j, false)
+            } else {
+                self.fits_open_now_agg(j, false)
+            };
+            if open {
                 return Some(k);
             }
-            if k == 0 {
-                return None;
-            }
-            k -= 1;
+            end = k;
         }
     }
 
@@ -1602,6 +1610,15 @@ fn insert_point(v: &[(u64, u32, u64)], t: u64) -> usize {
         Some(&(x, _, _)) if x > t => v.partition_point(|&(x, _, _)| x <= t),
         _ => v.len(),
     }
+}
+
+/// [`Sim::known_nofit`] for job constants `c` and the list `nofit`.
+#[inline(always)]
+fn nofit_covers(nofit: &[(u16, u32, u64)], c: &JobC) -> bool {
+    let (p, need, limit) = (c.part, c.req.cpus, c.limit);
+    nofit
+        .iter()
+        .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
 }
 
 /// `dst.extend_from_slice(src)` for a node bitset: a copy of known
