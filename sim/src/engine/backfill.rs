@@ -10,7 +10,7 @@
 //! `Sim::start_job`.
 
 use super::select;
-use super::sim::{NEVER, Sim, State, round_up};
+use super::sim::{JobC, NEVER, Sim, State, round_up};
 
 /// Calls `$f::<N>` with `N` the length `$len` of a node bitset when it is
 /// 1 to 4 words, else `$f::<0>` (any length). Bitsets are a few words
@@ -300,7 +300,7 @@ impl Plan {
         let e = t.saturating_add(len);
         let k = self.rlist.len() as u32;
         self.rlist.push((t, e));
-        self.rbits.extend_from_slice(&self.found_bits);
+        extend_words(&mut self.rbits, &self.found_bits);
         // Entries are ordered by (time, index), and `k` is the highest
         // index yet: the new one goes after every entry of its time.
         let i = insert_point(&self.by_start, t);
@@ -415,12 +415,7 @@ impl Sim<'_> {
     /// cluster.)
     #[inline(always)]
     fn known_nofit(&self, j: u32) -> bool {
-        let c = &self.jc[j as usize];
-        let (p, need, limit) = (c.part, c.req.cpus, c.limit);
-        self.bf
-            .nofit
-            .iter()
-            .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
+        nofit_covers(&self.bf.nofit, &self.jc[j as usize])
     }
 
     /// [`Sim::fits_open_now`] for a job that fits its partition's idle
@@ -540,18 +535,31 @@ impl Sim<'_> {
     /// Reservations only grow and free resources only shrink during a
     /// cycle, so a job that cannot start now never can later in the cycle.
     fn last_starter(&mut self, lo: usize, hi: usize) -> Option<usize> {
-        let mut k = hi;
+        // The tests of `fits_open_now` that read no plan state beyond the
+        // no-fit list (`Sim::agg_fits`, `Sim::known_nofit`), which most
+        // jobs fail, run in a loop of their own on fields borrowed once.
+        let mut end = hi.saturating_add(1);
         loop {
-            if k < lo {
-                return None;
-            }
-            if self.fits_open_now(self.pending[k], false) {
+            let (jc, cpus, gpus) = (&self.jc, &self.part_free_cpus, &self.part_free_gpus);
+            let nofit = &self.bf.nofit;
+            let k = lo
+                + self.pending.get(lo..end)?.iter().rposition(|&j| {
+                    let c = &jc[j as usize];
+                    let p = c.part as usize;
+                    cpus[p] >= c.req.cpus as u64
+                        && gpus[p] >= c.req.gpus as u64
+                        && !(c.unit && nofit_covers(nofit, c))
+                })?;
+            let j = self.pending[k];
+            let open = if self.jc[j as usize].unit {
+                self.unit_open_now(j, false)
+            } else {
+                self.fits_open_now_agg(j, false)
+            };
+            if open {
                 return Some(k);
             }
-            if k == 0 {
-                return None;
-            }
-            k -= 1;
+            end = k;
         }
     }
 
@@ -1018,8 +1026,7 @@ impl Sim<'_> {
             self.stats.bf_reused += 1;
             if e.found.is_some() {
                 let plan = &mut self.bf;
-                plan.found_bits
-                    .copy_from_slice(&plan.log_bits[k * w..(k + 1) * w]);
+                copy_words(&mut plan.found_bits, &plan.log_bits[k * w..(k + 1) * w]);
             }
             return (e.found, e.first);
         }
@@ -1036,7 +1043,7 @@ impl Sim<'_> {
                 first,
                 beyond: plan.beyond,
             });
-            plan.log_bits.extend_from_slice(&plan.found_bits);
+            extend_words(&mut plan.log_bits, &plan.found_bits);
             *q += 1;
         }
         (found, first)
@@ -1602,6 +1609,40 @@ fn insert_point(v: &[(u64, u32, u64)], t: u64) -> usize {
     match v.last() {
         Some(&(x, _, _)) if x > t => v.partition_point(|&(x, _, _)| x <= t),
         _ => v.len(),
+    }
+}
+
+/// [`Sim::known_nofit`] for job constants `c` and the list `nofit`.
+#[inline(always)]
+fn nofit_covers(nofit: &[(u16, u32, u64)], c: &JobC) -> bool {
+    let (p, need, limit) = (c.part, c.req.cpus, c.limit);
+    nofit
+        .iter()
+        .any(|&(fp, fc, fl)| fc <= need && fl <= limit && fp == p)
+}
+
+/// `dst.extend_from_slice(src)` for a node bitset: a copy of known
+/// length for 1 to 4 words (a call to `memcpy` costs more than the copy).
+#[inline(always)]
+fn extend_words(dst: &mut Vec<u64>, src: &[u64]) {
+    match src.len() {
+        1 => dst.extend_from_slice(&src[..1]),
+        2 => dst.extend_from_slice(&src[..2]),
+        3 => dst.extend_from_slice(&src[..3]),
+        4 => dst.extend_from_slice(&src[..4]),
+        _ => dst.extend_from_slice(src),
+    }
+}
+
+/// `dst.copy_from_slice(src)` for node bitsets, as [`extend_words`].
+#[inline(always)]
+fn copy_words(dst: &mut [u64], src: &[u64]) {
+    match src.len() {
+        1 => dst[..1].copy_from_slice(&src[..1]),
+        2 => dst[..2].copy_from_slice(&src[..2]),
+        3 => dst[..3].copy_from_slice(&src[..3]),
+        4 => dst[..4].copy_from_slice(&src[..4]),
+        _ => dst.copy_from_slice(src),
     }
 }
 

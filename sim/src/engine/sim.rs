@@ -164,6 +164,10 @@ pub(crate) struct Sim<'a> {
     pub(super) free: Vec<Res>,
     pub(super) parts: Vec<PartC>,
     node_parts: Vec<Vec<u16>>,
+    /// The partitions of every node, when all nodes are in the same ones
+    /// (a starting or ending job's CPUs and GPUs are then added to them
+    /// once, in total, instead of node by node).
+    same_parts: Option<Vec<u16>>,
     pub(super) part_free_cpus: Vec<u64>,
     pub(super) part_free_gpus: Vec<u64>,
     total_free_cpus: u64,
@@ -412,6 +416,10 @@ impl<'a> Sim<'a> {
         };
         let deps = policy.score_deps();
         let age_only = mf.age_only();
+        let same_parts = node_parts
+            .split_first()
+            .filter(|(a, rest)| rest.iter().all(|b| b == *a))
+            .map(|(a, _)| a.clone());
         let mut sim = Sim {
             jobs,
             cluster,
@@ -423,6 +431,7 @@ impl<'a> Sim<'a> {
             free,
             parts,
             node_parts,
+            same_parts,
             part_free_cpus,
             part_free_gpus,
             total_free_cpus: total_cpus,
@@ -732,12 +741,12 @@ impl<'a> Sim<'a> {
     /// Takes the tick in slot `i` out of the queue.
     fn take_tick(&mut self, i: usize) -> Event {
         self.tick_keys[i] = u128::MAX;
-        self.tick_min = (u128::MAX, 0);
-        for (s, &k) in self.tick_keys.iter().enumerate() {
-            if k < self.tick_min.0 {
-                self.tick_min = (k, s);
-            }
-        }
+        // The smallest key, in pairs (keys other than `u128::MAX` differ
+        // in their sequence numbers; with none, slot 0).
+        let k = &self.tick_keys;
+        let a = if k[1] < k[0] { (k[1], 1) } else { (k[0], 0) };
+        let b = if k[3] < k[2] { (k[3], 3) } else { (k[2], 2) };
+        self.tick_min = if b.0 < a.0 { b } else { a };
         TICKS[i]
     }
 
@@ -839,22 +848,55 @@ impl<'a> Sim<'a> {
         {
             self.recalc_fairshare();
         }
-        // Score at submit, then insert in priority order.
-        self.obs_jobs.clear();
-        self.obs_jobs.push(j);
-        self.score_obs_jobs(false);
-        #[cfg(debug_assertions)]
-        if self.lazy_age.is_some() {
-            // The key stored at submission is the derived one.
-            let (k, d) = (self.keys[j as usize], self.key(j));
-            debug_assert_eq!(
-                (k.score.to_bits(), k.mf.to_bits()),
-                (d.score.to_bits(), d.mf.to_bits())
-            );
+        // Score at submit, then insert in priority order. A score that is
+        // the derived priority (`lazy_age` with the multifactor score) is
+        // never read as stored: the policy is not asked for it, and the
+        // key stores the derived value, which is what it would return.
+        if self.lazy_age.is_some() && self.deps == ScoreDeps::Multifactor {
+            #[cfg(debug_assertions)]
+            {
+                // The scores the policy gives are the derived ones.
+                self.obs_jobs.clear();
+                self.obs_jobs.push(j);
+                self.score_obs_jobs(false);
+                let (k, d) = (self.keys[j as usize], self.key(j));
+                debug_assert_eq!(
+                    (k.score.to_bits(), k.mf.to_bits()),
+                    (d.score.to_bits(), d.mf.to_bits())
+                );
+            }
+            let d = self.key(j);
+            let k = &mut self.keys[j as usize];
+            (k.score, k.mf) = (d.score, d.mf);
+        } else {
+            self.obs_jobs.clear();
+            self.obs_jobs.push(j);
+            self.score_obs_jobs(false);
+            #[cfg(debug_assertions)]
+            if self.lazy_age.is_some() {
+                // The key stored at submission is the derived one.
+                let (k, d) = (self.keys[j as usize], self.key(j));
+                debug_assert_eq!(
+                    (k.score.to_bits(), k.mf.to_bits()),
+                    (d.score.to_bits(), d.mf.to_bits())
+                );
+            }
         }
-        let pos = self
-            .pending
-            .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less);
+        // The queue is in priority order; a new job mostly goes last (its
+        // wait is the shortest), which one comparison with the last job
+        // shows (then every job is before it).
+        let pos = match self.pending.last() {
+            Some(&l) if self.cmp_jobs(l, j) == Ordering::Less => self.pending.len(),
+            _ => {
+                let n = self.pending.len().saturating_sub(1);
+                self.pending[..n].partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less)
+            }
+        };
+        debug_assert_eq!(
+            pos,
+            self.pending
+                .partition_point(|&x| self.cmp_jobs(x, j) == Ordering::Less)
+        );
         self.pending.insert(pos, j);
         if self.lazy_age.is_some() && self.entry_order {
             let p = &self.pending;
@@ -1405,6 +1447,7 @@ impl<'a> Sim<'a> {
             free,
             bf,
             node_parts,
+            same_parts,
             part_free_cpus,
             part_free_gpus,
             ..
@@ -1419,12 +1462,20 @@ impl<'a> Sim<'a> {
             }
             // The planner's free-node set follows the free CPUs.
             bf.set_free(a.node, f.cpus > 0);
-            for &p in &node_parts[a.node as usize] {
-                shift::<TAKE, _>(&mut part_free_cpus[p as usize], a.cpus as u64);
-                shift::<TAKE, _>(&mut part_free_gpus[p as usize], a.gpus as u64);
+            if same_parts.is_none() {
+                for &p in &node_parts[a.node as usize] {
+                    shift::<TAKE, _>(&mut part_free_cpus[p as usize], a.cpus as u64);
+                    shift::<TAKE, _>(&mut part_free_gpus[p as usize], a.gpus as u64);
+                }
             }
             cpus += a.cpus as u64;
             gpus += a.gpus as u64;
+        }
+        if let Some(ps) = same_parts {
+            for &p in ps.iter() {
+                shift::<TAKE, _>(&mut part_free_cpus[p as usize], cpus);
+                shift::<TAKE, _>(&mut part_free_gpus[p as usize], gpus);
+            }
         }
         shift::<TAKE, _>(&mut self.total_free_cpus, cpus);
         shift::<TAKE, _>(&mut self.total_free_gpus, gpus);
