@@ -908,7 +908,13 @@ impl Sim<'_> {
         }
         // The reservations begun by the first window's end; windows only
         // move later, so later ones are found by stepping on.
-        let mut bi = by_start.partition_point(|&(s, _, _)| s < t.saturating_add(limit));
+        // (In about half the sweeps every reservation has begun by then:
+        // the last start is tested before the bisection.)
+        let wend = t.saturating_add(limit);
+        let mut bi = match by_start.last() {
+            Some(&(s, _, _)) if s >= wend => by_start.partition_point(|&(s, _, _)| s < wend),
+            _ => by_start.len(),
+        };
         let mut ts = next_s(bi);
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
@@ -955,8 +961,11 @@ impl Sim<'_> {
                 }
             }
             in_blocked = bi;
-            let open = count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked);
-            if open >= need {
+            // (No node is open at about two candidate times in five: those
+            // fail without a count.)
+            if any_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked)
+                && count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked) >= need
+            {
                 found = Some(t);
                 break;
             }
@@ -1725,6 +1734,19 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
         sum += (a[i] & b[i] & !c[i]).count_ones() as u64;
     }
     sum
+}
+
+/// Whether `a & b & !c` has a node (bitsets of `words::<N>(a.len())`
+/// words).
+#[inline(always)]
+fn any_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> bool {
+    let n = words::<N>(a.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut any = 0;
+    for i in 0..n {
+        any |= a[i] & b[i] & !c[i];
+    }
+    any != 0
 }
 
 /// Sets `dst` to the union of the nodes of the reservations in `list`
