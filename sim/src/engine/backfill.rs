@@ -822,9 +822,17 @@ impl Sim<'_> {
         // The plan's lists as local slices (and `blocked` taken out), so
         // that the loop keeps them in registers.
         plan.swept = None;
-        let mut blocked_v = std::mem::take(&mut plan.blocked);
-        let blocked = &mut blocked_v[..w];
-        blocked.fill(0);
+        // Of known length, the blocked nodes are an array on the stack,
+        // copied to the plan only for a start found.
+        let mut blocked_a = [0u64; 4];
+        let mut blocked_v = Vec::new();
+        let blocked = if N == 0 {
+            blocked_v = std::mem::take(&mut plan.blocked);
+            blocked_v.fill(0);
+            &mut blocked_v[..w]
+        } else {
+            &mut blocked_a[..w]
+        };
         let Plan {
             prof_t,
             prof_bits,
@@ -869,7 +877,9 @@ impl Sim<'_> {
         *prof_lo_hint = lo;
         if lo == prof_t.len() + 1 {
             *beyond = NEVER;
-            self.bf.blocked = blocked_v;
+            if N == 0 {
+                self.bf.blocked = blocked_v;
+            }
             return None;
         }
         // The sweep begins at `t_lo`, in state `ri` (the number of ends
@@ -903,7 +913,9 @@ impl Sim<'_> {
         let mut found = None;
         if t > last {
             *beyond = t;
-            self.bf.blocked = blocked_v;
+            if N == 0 {
+                self.bf.blocked = blocked_v;
+            }
             return None;
         }
         // The reservations begun by the first window's end; windows only
@@ -975,8 +987,13 @@ impl Sim<'_> {
                 break;
             }
         }
-        self.bf.blocked = blocked_v;
+        if N == 0 {
+            self.bf.blocked = blocked_v;
+        }
         if let Some(t) = found {
+            if N > 0 {
+                self.bf.blocked[..w].copy_from_slice(&blocked_a[..w]);
+            }
             self.bf.swept = Some((t, t.saturating_add(limit)));
         }
         found
