@@ -887,8 +887,13 @@ impl Sim<'_> {
         let (t_lo, mut ri) = if lo > 0 && t_min <= prof_t[lo - 1] {
             (prof_t[lo - 1], lo - 1)
         } else {
-            let from = lo.saturating_sub(1);
-            (t_min, from + prof_t[from..].partition_point(|&x| x < t_min))
+            // The ends before `lo - 1` are too early, and so is that one
+            // (if any); often the next one is the first late enough.
+            let ri = match prof_t.get(lo) {
+                Some(&x) if x < t_min => lo + 1 + prof_t[lo + 1..].partition_point(|&x| x < t_min),
+                _ => lo,
+            };
+            (t_min, ri)
         };
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
