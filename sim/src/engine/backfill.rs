@@ -1774,9 +1774,10 @@ fn any_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> bool {
 /// Sets `dst` to the union of the nodes of the reservations in `list`
 /// (`by_start` or `by_end` entries) whose other time passes `keep`, each
 /// reservation's nodes in `rbits` (bitsets of `words::<N>(dst.len())`
-/// words). Not inlined: on its own the loop keeps its pointers in
-/// registers, which the 1-CPU sweep's loop cannot.
-#[inline(never)]
+/// words). Inlined: with the 1-CPU sweep's blocked nodes on the stack
+/// (an array), its loop has the registers for this one, and the call
+/// cost more than the loop.
+#[inline(always)]
 fn union_where<const N: usize>(
     dst: &mut [u64],
     list: &[(u64, u32, u64)],
