@@ -863,16 +863,7 @@ impl Sim<'_> {
         {
             h
         } else {
-            let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if prof_cnt[mid] < need {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo
+            prof_cnt.partition_point(|&c| c < need)
         };
         *prof_lo_hint = lo;
         if lo == prof_t.len() + 1 {
