@@ -830,9 +830,17 @@ impl Sim<'_> {
         // The plan's lists as local slices (and `blocked` taken out), so
         // that the loop keeps them in registers.
         plan.swept = None;
-        let mut blocked_v = std::mem::take(&mut plan.blocked);
-        let blocked = &mut blocked_v[..w];
-        blocked.fill(0);
+        // Of known length, the blocked nodes are an array on the stack,
+        // copied to the plan only for a start found.
+        let mut blocked_a = [0u64; 4];
+        let mut blocked_v = Vec::new();
+        let blocked = if N == 0 {
+            blocked_v = std::mem::take(&mut plan.blocked);
+            blocked_v.fill(0);
+            &mut blocked_v[..w]
+        } else {
+            &mut blocked_a[..w]
+        };
         let Plan {
             prof_t,
             prof_bits,
@@ -863,21 +871,14 @@ impl Sim<'_> {
         {
             h
         } else {
-            let (mut lo, mut hi) = (0usize, prof_t.len() + 1);
-            while lo < hi {
-                let mid = (lo + hi) / 2;
-                if prof_cnt[mid] < need {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo
+            prof_cnt.partition_point(|&c| c < need)
         };
         *prof_lo_hint = lo;
         if lo == prof_t.len() + 1 {
             *beyond = NEVER;
-            self.bf.blocked = blocked_v;
+            if N == 0 {
+                self.bf.blocked = blocked_v;
+            }
             return None;
         }
         // The sweep begins at `t_lo`, in state `ri` (the number of ends
@@ -885,8 +886,13 @@ impl Sim<'_> {
         let (t_lo, mut ri) = if lo > 0 && t_min <= prof_t[lo - 1] {
             (prof_t[lo - 1], lo - 1)
         } else {
-            let from = lo.saturating_sub(1);
-            (t_min, from + prof_t[from..].partition_point(|&x| x < t_min))
+            // The ends before `lo - 1` are too early, and so is that one
+            // (if any); often the next one is the first late enough.
+            let ri = match prof_t.get(lo) {
+                Some(&x) if x < t_min => lo + 1 + prof_t[lo + 1..].partition_point(|&x| x < t_min),
+                _ => lo,
+            };
+            (t_min, ri)
         };
         // The reservations that end before `t_lo` have ended at every
         // candidate time: `xi` starts after them.
@@ -911,12 +917,20 @@ impl Sim<'_> {
         let mut found = None;
         if t > last {
             *beyond = t;
-            self.bf.blocked = blocked_v;
+            if N == 0 {
+                self.bf.blocked = blocked_v;
+            }
             return None;
         }
         // The reservations begun by the first window's end; windows only
         // move later, so later ones are found by stepping on.
-        let mut bi = by_start.partition_point(|&(s, _, _)| s < t.saturating_add(limit));
+        // (In about half the sweeps every reservation has begun by then:
+        // the last start is tested before the bisection.)
+        let wend = t.saturating_add(limit);
+        let mut bi = match by_start.last() {
+            Some(&(s, _, _)) if s >= wend => by_start.partition_point(|&(s, _, _)| s < wend),
+            _ => by_start.len(),
+        };
         let mut ts = next_s(bi);
         // `blocked` holds the nodes of `by_start[..in_blocked]` less those
         // ended by the last rebuild, at `by_end[..rebuilt]`.
@@ -963,8 +977,11 @@ impl Sim<'_> {
                 }
             }
             in_blocked = bi;
-            let open = count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked);
-            if open >= need {
+            // (No node is open at about two candidate times in five: those
+            // fail without a count.)
+            if any_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked)
+                && count_and_not_n::<N>(&prof_bits[ri * w..(ri + 1) * w], mb, blocked) >= need
+            {
                 found = Some(t);
                 break;
             }
@@ -974,8 +991,13 @@ impl Sim<'_> {
                 break;
             }
         }
-        self.bf.blocked = blocked_v;
+        if N == 0 {
+            self.bf.blocked = blocked_v;
+        }
         if let Some(t) = found {
+            if N > 0 {
+                self.bf.blocked[..w].copy_from_slice(&blocked_a[..w]);
+            }
             self.bf.swept = Some((t, t.saturating_add(limit)));
         }
         found
@@ -1768,12 +1790,26 @@ fn count_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> u64 {
     sum
 }
 
+/// Whether `a & b & !c` has a node (bitsets of `words::<N>(a.len())`
+/// words).
+#[inline(always)]
+fn any_and_not_n<const N: usize>(a: &[u64], b: &[u64], c: &[u64]) -> bool {
+    let n = words::<N>(a.len());
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    let mut any = 0;
+    for i in 0..n {
+        any |= a[i] & b[i] & !c[i];
+    }
+    any != 0
+}
+
 /// Sets `dst` to the union of the nodes of the reservations in `list`
 /// (`by_start` or `by_end` entries) whose other time passes `keep`, each
 /// reservation's nodes in `rbits` (bitsets of `words::<N>(dst.len())`
-/// words). Not inlined: on its own the loop keeps its pointers in
-/// registers, which the 1-CPU sweep's loop cannot.
-#[inline(never)]
+/// words). Inlined: with the 1-CPU sweep's blocked nodes on the stack
+/// (an array), its loop has the registers for this one, and the call
+/// cost more than the loop.
+#[inline(always)]
 fn union_where<const N: usize>(
     dst: &mut [u64],
     list: &[(u64, u32, u64)],
