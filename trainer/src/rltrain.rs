@@ -911,15 +911,19 @@ mod tests {
         }
     }
 
-    /// The greedy mean bounded slowdown of `model` over the windows at `starts`.
+    /// The greedy mean bounded slowdown of `model` over the `len`-job
+    /// windows at `starts` (default environment otherwise).
     fn mean_bsld_of(
         trace: &Arc<rlsched::CompatTrace>,
-        cfg: RlEnvConfig,
         split: Split,
         model: &policy::Model,
         starts: &[usize],
         len: usize,
     ) -> f64 {
+        let cfg = RlEnvConfig {
+            jobs_per_episode: len,
+            ..RlEnvConfig::default()
+        };
         let normalizer = model.spec().normalizer.clone();
         let mut env = RlEnv::new(trace.clone(), cfg, normalizer, split);
         let got = rlenv::evaluate_model(&mut env, model, starts, len).unwrap();
@@ -964,12 +968,8 @@ mod tests {
         };
         // The toy has no table windows: nothing is held out but validation.
         let out = train(&a, trace.clone()).unwrap();
-        let cfg = RlEnvConfig {
-            jobs_per_episode: len,
-            ..RlEnvConfig::default()
-        };
         let split = Split::new(trace.jobs.len(), &[], 0, len, 1).unwrap();
-        let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
+        let got = mean_bsld_of(&trace, split, &out.model, &starts, len);
         assert!(
             got < 0.6 * fcfs,
             "learned {got:.2} should beat FCFS {fcfs:.2} clearly (SJF {sjf:.2})"
@@ -1004,12 +1004,8 @@ mod tests {
         let out = crate::dqn::train(&a, trace.clone()).unwrap();
         assert_eq!(out.curves.len(), 4, "a row per validation");
         assert!(out.decisions >= 6_000);
-        let cfg = RlEnvConfig {
-            jobs_per_episode: len,
-            ..RlEnvConfig::default()
-        };
         let split = Split::new(trace.jobs.len(), &[], 0, len, 1).unwrap();
-        let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
+        let got = mean_bsld_of(&trace, split, &out.model, &starts, len);
         assert!(
             got < 0.6 * fcfs,
             "DQN {got:.2} should beat FCFS {fcfs:.2} clearly"
@@ -1042,11 +1038,7 @@ mod tests {
         // The best-so-far column never rises.
         assert!(out.cem_log.windows(2).all(|w| w[1][1] <= w[0][1]));
         let split = Split::whole(trace.jobs.len(), len, 0, len).unwrap();
-        let cfg = RlEnvConfig {
-            jobs_per_episode: len,
-            ..RlEnvConfig::default()
-        };
-        let got = mean_bsld_of(&trace, cfg, split, &out.model, &starts, len);
+        let got = mean_bsld_of(&trace, split, &out.model, &starts, len);
         assert!(got < 0.6 * fcfs, "CEM {got:.2} vs FCFS {fcfs:.2}");
         // The CEM needs whole-trace windows.
         let bad = Args {

@@ -850,25 +850,11 @@ impl<'a> Sim<'a> {
         }
         // Score at submit, then insert in priority order. A score that is
         // the derived priority (`lazy_age` with the multifactor score) is
-        // never read as stored: the policy is not asked for it, and the
-        // key stores the derived value, which is what it would return.
-        if self.lazy_age.is_some() && self.deps == ScoreDeps::Multifactor {
-            #[cfg(debug_assertions)]
-            {
-                // The scores the policy gives are the derived ones.
-                self.obs_jobs.clear();
-                self.obs_jobs.push(j);
-                self.score_obs_jobs(false);
-                let (k, d) = (self.keys[j as usize], self.key(j));
-                debug_assert_eq!(
-                    (k.score.to_bits(), k.mf.to_bits()),
-                    (d.score.to_bits(), d.mf.to_bits())
-                );
-            }
-            let d = self.key(j);
-            let k = &mut self.keys[j as usize];
-            (k.score, k.mf) = (d.score, d.mf);
-        } else {
+        // never read as stored: the policy is not asked for it (debug
+        // builds ask and compare), and the key stores the derived value,
+        // which is what it would return.
+        let derived = self.lazy_age.is_some() && self.deps == ScoreDeps::Multifactor;
+        if !derived || cfg!(debug_assertions) {
             self.obs_jobs.clear();
             self.obs_jobs.push(j);
             self.score_obs_jobs(false);
@@ -881,6 +867,11 @@ impl<'a> Sim<'a> {
                     (d.score.to_bits(), d.mf.to_bits())
                 );
             }
+        }
+        if derived {
+            let d = self.key(j);
+            let k = &mut self.keys[j as usize];
+            (k.score, k.mf) = (d.score, d.mf);
         }
         // The queue is in priority order; a new job mostly goes last (its
         // wait is the shortest), which one comparison with the last job
