@@ -576,10 +576,15 @@ pub fn run(a: Args) -> Result<()> {
     );
 
     println!(
-        "{} jobs of {} (compression {}), cluster {} ({} CPUs, {} GPUs), {}; submission lag median {:.2} s, max {:.2} s\n",
+        "{} jobs of {} (compression {}, {}), cluster {} ({} CPUs, {} GPUs), {}; submission lag median {:.2} s, max {:.2} s\n",
         r.jobs,
         man.trace,
         man.compress,
+        if man.aligned {
+            "on whole seconds"
+        } else {
+            "unaligned"
+        },
         conf.display(),
         cluster.total_cpus(),
         cluster.total_gpus(),
@@ -614,6 +619,7 @@ pub fn run(a: Args) -> Result<()> {
                 "policy": a.policy,
                 "versus_replay": a.versus_replay.as_ref().map(|d| d.display().to_string()),
                 "compress": man.compress,
+                "aligned": man.aligned,
                 "submit_lag_median": man.submit_lag_median,
                 "submit_lag_max": man.submit_lag_max,
             },
@@ -789,6 +795,7 @@ mod tests {
         let man = Manifest {
             trace: "w.jsonl".into(),
             compress: 60.0,
+            aligned: true,
             cluster: "slurm.conf".into(),
             started_utc: String::new(),
             ended_utc: String::new(),

@@ -27,9 +27,11 @@ With --compress 60, an hour of trace takes a minute; a job that ran 30 min
 sleeps 30 s.
 
 How trace fields become sbatch options:
-  run time      sleep round(run / F) s, at least --min-run; a job that
-                would reach its (compressed) limit sleeps 2 s less than the
-                limit (slurmctld enforces limits only every 30 s)
+  submit time   round(submit / F) s after the first job, on the whole
+                second of the wall clock
+  run time      round(run / F) s, at least --min-run; a job that would
+                reach its (compressed) limit runs 2 s less than the limit
+                (slurmctld enforces limits only every 30 s)
   time limit    -t ceil(limit / F / 60) minutes (Slurm's unit), at least 1
   CPUs, nodes   -N n --ntasks-per-node=1 -c ceil(cpus / n), where n is the
                 trace's node count, or the fewest nodes of the cluster
@@ -41,6 +43,17 @@ How trace fields become sbatch options:
   job name      t<trace id> (sacct returns it)
 Jobs that never started in the trace (cancelled while pending), or that
 cannot fit the cluster, are left out and counted.
+
+Whole seconds. sacct records submit, start and end times in whole
+seconds, and so does the simulator that the replay is compared with. So
+that the recorded times are the ones that ordered Slurm's decisions, the
+replay submits at the start of a wall-clock second, and each job asks
+squeue for its own start time (Slurm's, in whole seconds) and sleeps until
+start + run time + 10 ms: its end, too, falls at the start of a second,
+before that second's scheduling passes, as the simulator orders them.
+--unaligned submits at the exact compressed times and runs `sleep S`
+instead: ends and submissions then fall anywhere in a second, and which
+side of a backfill cycle they fall on is not in the accounting.
 
 Keep the compressed run times long compared with the scheduler's
 intervals (sched_interval, bf_interval, PriorityCalcPeriod in slurm.conf)
@@ -96,6 +109,64 @@ pub struct Args {
     /// The sacct program.
     #[arg(long, default_value = "sacct")]
     pub sacct: PathBuf,
+    /// Submit at the exact compressed times and run plain `sleep S`,
+    /// instead of on whole seconds (see above).
+    #[arg(long)]
+    pub unaligned: bool,
+}
+
+/// Where in a second the replay puts its submissions and job ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Timing {
+    /// Submissions at the start of a wall-clock second; every job ends
+    /// just after the whole second `start + sleep`, with its start asked
+    /// from this squeue program on the compute node.
+    Aligned {
+        /// The squeue program the job runs.
+        squeue: String,
+    },
+    /// Submissions at the exact compressed times, `sleep S`.
+    Unaligned,
+}
+
+/// How long after the whole second an aligned job ends: its end (slurmctld's
+/// `_job_complete`, then the epilog-complete RPC) lands early in that
+/// second, before the backfill cycle in most seconds.
+const END_OFFSET_NS: u64 = 10_000_000;
+
+impl Timing {
+    /// The batch script (`--wrap`) of a job that runs `sleep` seconds.
+    ///
+    /// Aligned: the script asks squeue for the job's start time in epoch
+    /// seconds (`SLURM_TIME_FORMAT=%s`; Slurm 22.05 has no
+    /// `SLURM_JOB_START_TIME`) and sleeps until that second plus `sleep`
+    /// plus 10 ms, in POSIX sh with 64-bit arithmetic (dash, bash). When
+    /// squeue gives no number it falls back to `sleep S`.
+    pub fn wrap(&self, sleep: u64) -> String {
+        match self {
+            Timing::Unaligned => format!("sleep {sleep}"),
+            Timing::Aligned { squeue } => format!(
+                "s=$(SLURM_TIME_FORMAT=%s {squeue} -h -j \"$SLURM_JOB_ID\" -o %S 2>/dev/null); \
+                 case \"$s\" in ''|*[!0-9]*) exec sleep {sleep};; esac; \
+                 w=$(( (s + {sleep}) * 1000000000 + {END_OFFSET_NS} - $(date +%s%N) )); \
+                 [ \"$w\" -gt 0 ] || exit 0; \
+                 exec sleep $((w / 1000000000)).$(printf %09d $((w % 1000000000)))",
+                squeue = shell_quote(squeue),
+            ),
+        }
+    }
+}
+
+/// `s` quoted for sh when it holds anything but safe characters.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 /// One planned submission.
@@ -121,7 +192,7 @@ pub struct Planned {
 
 impl Planned {
     /// The sbatch arguments (without the program).
-    pub fn sbatch_args(&self) -> Vec<String> {
+    pub fn sbatch_args(&self, timing: &Timing) -> Vec<String> {
         let mut v = vec![
             "--parsable".to_string(),
             format!("--job-name=t{}", self.trace_id),
@@ -138,7 +209,7 @@ impl Planned {
         if !self.partition.is_empty() {
             v.push(format!("--partition={}", self.partition));
         }
-        v.push(format!("--wrap=sleep {}", self.sleep));
+        v.push(format!("--wrap={}", timing.wrap(self.sleep)));
         v
     }
 }
@@ -165,6 +236,10 @@ pub struct Manifest {
     pub trace: String,
     /// The compression factor.
     pub compress: f64,
+    /// Whether submissions and ends were put on whole seconds (false for
+    /// `--unaligned` and for manifests written before the option existed).
+    #[serde(default)]
+    pub aligned: bool,
     /// The cluster's slurm.conf.
     pub cluster: String,
     /// Wall-clock start and end of the replay (UTC, RFC 3339).
@@ -214,13 +289,14 @@ fn nodes_needed(
 }
 
 /// The submission plan for `trace` on `cluster`, and the jobs left out by
-/// reason.
+/// reason. With `whole_seconds`, submit times are rounded to whole seconds.
 pub fn plan(
     trace: &Trace,
     cluster: &Cluster,
     compress: f64,
     min_run: u64,
     max_jobs: Option<usize>,
+    whole_seconds: bool,
 ) -> Result<(Vec<Planned>, BTreeMap<String, usize>)> {
     ensure!(
         compress.is_finite() && compress > 0.0,
@@ -289,7 +365,11 @@ pub fn plan(
         sleep = sleep.min(limit_min * 60 - 2);
         out.push(Planned {
             trace_id: j.id,
-            at: (j.submit - t0) as f64 / compress,
+            at: if whole_seconds {
+                ((j.submit - t0) as f64 / compress).round()
+            } else {
+                (j.submit - t0) as f64 / compress
+            },
             sleep,
             limit_min,
             nodes,
@@ -345,7 +425,21 @@ pub fn run(a: Args) -> Result<()> {
     };
     let mut trace = load_trace(&a.trace, false)?;
     let cluster = super::common::load_cluster(Some(&conf), &mut trace, &a.trace)?;
-    let (plan, skipped) = plan(&trace, &cluster, a.compress, a.min_run, a.max_jobs)?;
+    let timing = if a.unaligned {
+        Timing::Unaligned
+    } else {
+        Timing::Aligned {
+            squeue: a.squeue.display().to_string(),
+        }
+    };
+    let (plan, skipped) = plan(
+        &trace,
+        &cluster,
+        a.compress,
+        a.min_run,
+        a.max_jobs,
+        !a.unaligned,
+    )?;
     ensure!(!plan.is_empty(), "{}: no job to replay", a.trace.display());
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let span = plan.last().map(|p| p.at).unwrap_or(0.0);
@@ -363,12 +457,27 @@ pub fn run(a: Args) -> Result<()> {
                 "at {:8.1} s: {} {}",
                 p.at,
                 a.sbatch.display(),
-                p.sbatch_args().join(" ")
+                p.sbatch_args(&timing).join(" ")
             );
         }
         return Ok(());
     }
 
+    // Time zero: the next whole second of the wall clock when aligned.
+    // Submissions are timed on the wall clock (slurmctld's clock), not on
+    // a monotonic one that may drift from it over a long replay.
+    let wall = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let start = if a.unaligned {
+        wall()
+    } else {
+        let w = wall();
+        std::thread::sleep(Duration::from_secs_f64(w.floor() + 1.0 - w));
+        w.floor() + 1.0
+    };
     let started_utc = chrono::Utc::now();
     let t0 = Instant::now();
     let pb = indicatif::ProgressBar::with_draw_target(
@@ -385,14 +494,14 @@ pub fn run(a: Args) -> Result<()> {
     pb.set_message("submitting");
     let mut subs: Vec<Submitted> = Vec::with_capacity(plan.len());
     for p in &plan {
-        let now = t0.elapsed().as_secs_f64();
+        let now = wall() - start;
         if p.at > now {
             std::thread::sleep(Duration::from_secs_f64(p.at - now));
         }
-        let out = output(Command::new(&a.sbatch).args(p.sbatch_args()))
+        let out = output(Command::new(&a.sbatch).args(p.sbatch_args(&timing)))
             .with_context(|| format!("submitting trace job {}", p.trace_id))?;
         let id = parse_job_id(&out)?;
-        let at = t0.elapsed().as_secs_f64();
+        let at = wall() - start;
         pb.set_prefix(format!("{:.1} s", at - p.at));
         pb.inc(1);
         subs.push(Submitted {
@@ -480,6 +589,7 @@ pub fn run(a: Args) -> Result<()> {
     let m = Manifest {
         trace: a.trace.display().to_string(),
         compress: a.compress,
+        aligned: !a.unaligned,
         cluster: conf.display().to_string(),
         started_utc: started_utc.to_rfc3339(),
         ended_utc: ended_utc.to_rfc3339(),
@@ -542,7 +652,7 @@ mod tests {
         t.jobs.push(mk(7, 1000, 4, 1, 3600, 1800));
         t.jobs.push(mk(8, 1600, 12, 6, 600, 5000)); // runs past its limit
         t.jobs.push(mk(9, 1700, 40, 0, 600, 60)); // larger than the cluster
-        let (p, skipped) = plan(&t, &cluster(), 60.0, 5, None).unwrap();
+        let (p, skipped) = plan(&t, &cluster(), 60.0, 5, None, false).unwrap();
         assert_eq!(skipped.get("larger than the partition"), Some(&1));
         assert_eq!(p.len(), 2);
         assert_eq!((p[0].at, p[0].sleep, p[0].limit_min), (0.0, 30, 1));
@@ -556,10 +666,88 @@ mod tests {
             (p[1].nodes, p[1].cpus_per_node, p[1].gpus_per_node),
             (2, 6, 3)
         );
-        let args = p[1].sbatch_args();
+        let args = p[1].sbatch_args(&Timing::Unaligned);
         assert!(args.contains(&"--job-name=t8".to_string()), "{args:?}");
         assert!(args.contains(&"--gres=gpu:3".to_string()), "{args:?}");
         assert_eq!(args.last().unwrap(), "--wrap=sleep 58");
+    }
+
+    #[test]
+    fn whole_seconds_round_submit_times() {
+        let mut t = Trace::default();
+        for (id, submit) in [(1, 1000), (2, 1029), (3, 1031), (4, 1100)] {
+            t.jobs.push(Job {
+                id,
+                submit,
+                eligible: submit,
+                start: Some(submit),
+                cpus: 1,
+                time_limit: Some(600),
+                run_time: 300,
+                state: JobState::Completed,
+                ..Default::default()
+            });
+        }
+        let at = |whole| -> Vec<f64> {
+            let (p, _) = plan(&t, &cluster(), 60.0, 5, None, whole).unwrap();
+            p.iter().map(|p| p.at).collect()
+        };
+        assert_eq!(at(true), [0.0, 0.0, 1.0, 2.0]);
+        assert_eq!(at(false), [0.0, 29.0 / 60.0, 31.0 / 60.0, 100.0 / 60.0]);
+    }
+
+    /// Runs an aligned job script under `sh` with a fake squeue that
+    /// prints `start`, and returns how long it slept (its `sleep`'s
+    /// argument, echoed by a fake `sleep`).
+    fn aligned_sleep(start: &str, sleep: u64) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path();
+        let fake = |name: &str, body: &str| {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        fake("squeue", &format!("echo '{start}'"));
+        fake("sleep", "echo \"$1\"");
+        let squeue = bin.join("squeue").display().to_string();
+        let script = Timing::Aligned { squeue }.wrap(sleep);
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("SLURM_JOB_ID", "7")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    #[test]
+    fn an_aligned_job_sleeps_until_just_after_its_whole_second_end() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        // Started (by Slurm's clock) one second ago, runs 30 s: it sleeps
+        // what is left until that second + 30 s + 10 ms.
+        let start = now.floor() as u64 - 1;
+        let slept: f64 = aligned_sleep(&start.to_string(), 30).parse().unwrap();
+        let want = (start + 30) as f64 + 0.01 - now;
+        assert!((slept - want).abs() < 0.5, "slept {slept}, want {want}");
+        assert!(slept < 30.0, "{slept}");
+        // squeue gave nothing usable: plain sleep.
+        assert_eq!(aligned_sleep("", 30), "30");
+        assert_eq!(aligned_sleep("N/A", 30), "30");
+        // Launched after its end was due: no sleep.
+        assert_eq!(aligned_sleep(&(start - 100).to_string(), 30), "");
+    }
+
+    #[test]
+    fn squeue_paths_are_quoted_for_the_job_script() {
+        assert_eq!(shell_quote("/usr/bin/squeue"), "/usr/bin/squeue");
+        assert_eq!(shell_quote("my squeue"), "'my squeue'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 
     #[test]
