@@ -46,14 +46,18 @@ cannot fit the cluster, are left out and counted.
 
 Whole seconds. sacct records submit, start and end times in whole
 seconds, and so does the simulator that the replay is compared with. So
-that the recorded times are the ones that ordered Slurm's decisions, the
-replay submits at the start of a wall-clock second, and each job asks
-squeue for its own start time (Slurm's, in whole seconds) and sleeps until
-start + run time + 10 ms: its end, too, falls at the start of a second,
-before that second's scheduling passes, as the simulator orders them.
---unaligned submits at the exact compressed times and runs `sleep S`
-instead: ends and submissions then fall anywhere in a second, and which
-side of a backfill cycle they fall on is not in the accounting.
+that the recorded times are the ones that ordered Slurm's decisions:
+  - time zero is a multiple of 30 s of the Unix epoch (it waits up to
+    30 s): cons_tres's will-run test groups running jobs' ends in windows
+    aligned there, so every replay of a workload meets them alike;
+  - submissions go out at the start of a wall-clock second;
+  - each job asks squeue for its own start time (Slurm's whole second)
+    and sleeps until start + run time + 10 ms, so it ends at the start of
+    a second too, before that second's scheduling passes, as the
+    simulator orders them.
+--unaligned submits at the exact compressed times, at once, and runs
+`sleep S`: ends and submissions then fall anywhere in a second, and which
+side of a backfill cycle they fell on is not in the accounting.
 
 Keep the compressed run times long compared with the scheduler's
 intervals (sched_interval, bf_interval, PriorityCalcPeriod in slurm.conf)
@@ -155,6 +159,20 @@ impl Timing {
             ),
         }
     }
+}
+
+/// cons_tres's will-run test (when a blocked job could start) groups the
+/// running jobs' ends in windows aligned on multiples of 30 s of the Unix
+/// epoch, so the same workload can be planned differently depending on
+/// where its time zero falls against them.
+const WILL_RUN_WINDOW: u64 = 30;
+
+/// Time zero of an aligned replay asked for at `now` (Unix seconds): the
+/// next multiple of [`WILL_RUN_WINDOW`], so that every replay of a workload
+/// meets slurmctld's will-run windows in the same place.
+fn aligned_start(now: f64) -> f64 {
+    let w = WILL_RUN_WINDOW as f64;
+    (now / w).floor() * w + w
 }
 
 /// `s` quoted for sh when it holds anything but safe characters.
@@ -463,7 +481,7 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
 
-    // Time zero: the next whole second of the wall clock when aligned.
+    // Time zero: the next multiple of 30 s of the wall clock when aligned.
     // Submissions are timed on the wall clock (slurmctld's clock), not on
     // a monotonic one that may drift from it over a long replay.
     let wall = || {
@@ -475,8 +493,15 @@ pub fn run(a: Args) -> Result<()> {
         wall()
     } else {
         let w = wall();
-        std::thread::sleep(Duration::from_secs_f64(w.floor() + 1.0 - w));
-        w.floor() + 1.0
+        let s = aligned_start(w);
+        if s > w + 1.0 {
+            eprintln!(
+                "waiting {:.0} s for a multiple of {WILL_RUN_WINDOW} s (slurmctld's will-run window)",
+                s - w
+            );
+        }
+        std::thread::sleep(Duration::from_secs_f64(s - w));
+        s
     };
     let started_utc = chrono::Utc::now();
     let t0 = Instant::now();
@@ -741,6 +766,13 @@ mod tests {
         assert_eq!(aligned_sleep("N/A", 30), "30");
         // Launched after its end was due: no sleep.
         assert_eq!(aligned_sleep(&(start - 100).to_string(), 30), "");
+    }
+
+    #[test]
+    fn aligned_replays_start_on_the_next_multiple_of_30_s() {
+        assert_eq!(aligned_start(1_795_839_608.4), 1_795_839_630.0);
+        assert_eq!(aligned_start(1_795_839_600.0), 1_795_839_630.0);
+        assert_eq!(aligned_start(1_795_839_629.99), 1_795_839_630.0);
     }
 
     #[test]
