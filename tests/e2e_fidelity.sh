@@ -9,16 +9,18 @@
 # docs/fidelity.md: Kendall tau of the start order >= 0.95, median
 # start-time error <= 5 % of the mean wait, mean wait, mean bounded
 # slowdown and utilization within 5 % of the real run's.
-# It always fails when fidelity falls below twice those tolerances (tau
-# < 0.90, median start error > 10 %, a headline metric off by > 10 %: the
-# simulator's state before this test's fixes, e.g. tau 0.858 on the GPU
-# scenario, fails that). The issue's own 5 % targets fail the test only
-# with SLURM_RL_FIDELITY_STRICT=1: the 60-job run sits at their edge
-# (tau 0.945-0.974 and mean wait -7.6 % to +1.7 % over three replays of
-# this workload on 2026-11-27), because Slurm's backfill thread runs at a
-# drifting phase within the second, so about half of its starts come a
-# second after the simulator's and the difference cascades; as a gate they
-# would make the suite flaky. docs/fidelity.md has the figures.
+# It fails when a target is missed. The replay runs on whole seconds
+# (slurm-rl replay: time zero on a multiple of 30 s of the epoch,
+# submissions and job ends just after whole seconds), so sacct's whole
+# seconds are the times that ordered slurmctld's decisions and repeated
+# replays of this workload give the same real schedule; before that (until
+# 28 Nov 2026) the 60-job run sat at the targets' edge (tau 0.945-0.981,
+# mean wait -7.6 % to +2.6 %), because which side of a backfill cycle a
+# submission or an end fell on was not in the accounting, and the gate was
+# twice the tolerances. SLURM_RL_FIDELITY_LOOSE=1 restores that looser gate
+# (tau >= 0.90, median start error <= 10 %, headline metrics within 10 %),
+# for a machine too loaded to keep slurmctld's passes within their second.
+# docs/fidelity.md has the figures.
 # It is scripts/fidelity fcfs (its default 60 jobs), in a temporary state
 # directory that is always removed (trap). Needs root and Debian 12. Takes
 # about 7 minutes (the replay itself about 6). Fewer jobs make waits too
@@ -26,7 +28,8 @@
 # granularity alone was 10 % of it (it failed the 5 % target on a quiet
 # machine for that reason).
 #
-# Env: SLURM_RL_E2E_FIDELITY_PORT_OFFSET (default 600), SLURM_RL_E2E_KEEP=1
+# Env: SLURM_RL_E2E_FIDELITY_PORT_OFFSET (default 600), SLURM_RL_FIDELITY_LOOSE=1
+# (the looser gate above), SLURM_RL_E2E_KEEP=1
 # keeps the state directory (and the results under work/),
 # SLURM_RL_SKIP_CLUSTER=1 skips the test, saying so.
 set -euo pipefail
@@ -45,12 +48,12 @@ mkdir -p "$W"
 scripts/fidelity fcfs --jobs 60 --seed 1 --compress 60 --out "$W" \
     --state "$S/cluster" --port-offset "$OFFSET" || fail "scripts/fidelity failed"
 # scripts/fidelity printed the table against the 5 % targets; the gate:
-strict="${SLURM_RL_FIDELITY_STRICT:-0}"
-python3 - "$W/fidelity.json" "$strict" <<'PY' || fail "the simulator is below the fidelity bounds (table above; $W/fidelity.json)"
+loose="${SLURM_RL_FIDELITY_LOOSE:-0}"
+python3 - "$W/fidelity.json" "$loose" <<'PY' || fail "the simulator is below the fidelity bounds (table above; $W/fidelity.json)"
 import json, sys
 doc = json.load(open(sys.argv[1]))
-r, strict = doc["report"], sys.argv[2] == "1"
-k = 1.0 if strict else 2.0
+r, loose = doc["report"], sys.argv[2] == "1"
+k = 2.0 if loose else 1.0
 tau_min = 1 - k * (1 - 0.95)
 bad = []
 if not r["kendall_tau"] >= tau_min:
@@ -60,11 +63,13 @@ if not r["start_error_median"] <= k * 0.05:
 for h in r["headline"]:
     if not abs(h["rel_diff"]) <= k * 0.05:
         bad.append(f"{h['metric']} off by {100 * h['rel_diff']:+.1f} % (> {100 * k * 0.05:.0f} %)")
-kind = "the issue's targets (SLURM_RL_FIDELITY_STRICT=1)" if strict else "twice the targets' tolerances"
+kind = "twice the targets' tolerances (SLURM_RL_FIDELITY_LOOSE=1)" if loose else "the targets"
 print(f"FAIL ({kind}): " + "; ".join(bad) if bad else f"fidelity within {kind}")
 sys.exit(1 if bad else 0)
 PY
 [ -s "$W/fidelity.png" ] || fail "no plot written"
 python3 -c "import json,sys; sys.exit(json.load(open('$W/fidelity.json'))['report']['jobs'] != 60)" \
     || fail "fidelity.json does not compare all 60 jobs"
+python3 -c "import json,sys; sys.exit(not json.load(open('$W/manifest.json'))['aligned'])" \
+    || fail "the replay did not run on whole seconds (manifest.json: aligned)"
 RESULT=PASS
