@@ -15,7 +15,7 @@
 # seconds are the times that ordered slurmctld's decisions and repeated
 # replays of this workload give the same real schedule; before that (until
 # 28 Nov 2026) the 60-job run sat at the targets' edge (tau 0.945-0.981,
-# mean wait -7.6 % to +2.6 %), because which side of a backfill cycle a
+# mean wait -7.6 % to +3.6 %), because which side of a backfill cycle a
 # submission or an end fell on was not in the accounting, and the gate was
 # twice the tolerances. SLURM_RL_FIDELITY_LOOSE=1 restores that looser gate
 # (tau >= 0.90, median start error <= 10 %, headline metrics within 10 %),
