@@ -128,6 +128,35 @@ fn best_run(runs: &[(usize, usize)], rem: usize) -> Option<usize> {
     best
 }
 
+/// The node cons_tres gives a one-node job without GPUs, among the candidate
+/// nodes `cand` split into `runs` of consecutive indices. `_eval_nodes`
+/// weighs each node by the CPUs it could give the job, which for a job
+/// without GRES are all its free CPUs (the GRES filter caps a GPU job's at
+/// its share, so those keep the first node of the smallest run): it takes
+/// the run with the fewest free CPUs in total (the first on ties; every run
+/// is large enough for one node), and in it the node with the fewest free
+/// CPUs (the first on ties). Checked against slurmctld's backfill log on
+/// every start that had a choice (docs/simulator.md, "Node choice for
+/// one-node jobs").
+fn tightest_cpu_node(cand: &[(u64, u32)], runs: &[(usize, usize)], free: &[Res]) -> u32 {
+    let cpus = |&(_, n): &(u64, u32)| free[n as usize].cpus as u64;
+    let mut best_run = (u64::MAX, 0, 0);
+    for &(s, len) in runs {
+        let total: u64 = cand[s..s + len].iter().map(cpus).sum();
+        if total < best_run.0 {
+            best_run = (total, s, len);
+        }
+    }
+    let (_, s, len) = best_run;
+    let mut best = cand[s];
+    for c in &cand[s + 1..s + len] {
+        if cpus(c) < cpus(&best) {
+            best = *c;
+        }
+    }
+    best.1
+}
+
 /// Chooses nodes for `req` among `nodes` (a partition's node list), using
 /// `free` as the free resources per node and `usable(n)` as the extra
 /// condition a node must meet. Returns whether the job fits; when `out` is
@@ -140,6 +169,8 @@ fn best_run(runs: &[(usize, usize)], rem: usize) -> Option<usize> {
 ///   that share form runs of consecutive node indices; the job takes the
 ///   lowest nodes of the first smallest run that is large enough (or, when
 ///   none is, of the largest run, then continues with the remaining runs).
+///   A one-node job without GPUs instead takes the tightest node by free
+///   CPUs ([`tightest_cpu_node`]).
 /// - `nodes == 0`: one node if any can hold the whole job (best fit);
 ///   otherwise as few nodes as possible, taking the nodes with the most
 ///   usable CPUs first; memory follows CPUs (per-CPU share).
@@ -183,6 +214,16 @@ pub(crate) fn select(
         if let Some(out) = out {
             out.clear();
             consecutive_runs(&mut scratch.cand, &mut scratch.runs);
+            if req.nodes == 1 && req.gpus == 0 {
+                let n = tightest_cpu_node(&scratch.cand, &scratch.runs, free);
+                out.push(Alloc {
+                    node: n,
+                    cpus: need.cpus,
+                    gpus: 0,
+                    mem: take_mem(free[n as usize].mem, need.mem),
+                });
+                return true;
+            }
             let mut rem = req.nodes as usize;
             while rem > 0 {
                 let Some(b) = best_run(&scratch.runs, rem) else {
@@ -453,6 +494,53 @@ mod tests {
         // Nodes that cannot give the share break the runs: with 3 GPUs per
         // node, node 1 (2 free) is out and {0} is the smallest run.
         assert_eq!(run(Req { gpus: 3, ..one }), vec![0]);
+    }
+
+    /// Found in slurmctld's backfill log (plugin replay rl4 of
+    /// docs/fidelity.md): `Test JobId=20 ... on n[1-4]`, then `Started
+    /// JobId=20 ... on n4`, with 3 free CPUs on n1 and 2 on n4. A one-node
+    /// job without GPUs goes to the run with the fewest free CPUs and to its
+    /// tightest node; a GPU job keeps the first node of the smallest run.
+    #[test]
+    fn a_one_node_cpu_job_takes_the_tightest_node_of_the_tightest_run() {
+        let cap = caps(&[(8, 2); 6]);
+        let mut free: Vec<Res> = cap.iter().map(|c| c.res).collect();
+        // Node 2 is full: runs {0, 1} (3 + 5 = 8 free CPUs) and
+        // {3, 4, 5} (4 + 2 + 6 = 12).
+        for (n, c) in [(0, 3), (1, 5), (2, 0), (3, 4), (4, 2), (5, 6)] {
+            free[n].cpus = c;
+        }
+        let run = |req: Req, free: &[Res]| {
+            let mut out = Vec::new();
+            assert!(select(
+                &req,
+                &[0, 1, 2, 3, 4, 5],
+                &cap,
+                free,
+                false,
+                &|_| true,
+                &mut Scratch::default(),
+                Some(&mut out),
+            ));
+            out.iter().map(|a| a.node).collect::<Vec<_>>()
+        };
+        let cpu = Req {
+            cpus: 2,
+            nodes: 1,
+            ..Req::default()
+        };
+        // Run {0, 1} has fewer free CPUs; node 0 the fewest in it.
+        assert_eq!(run(cpu, &free), vec![0]);
+        // With 3 CPUs node 4 (2 free) is out: runs {0, 1} (8) and {3} (4),
+        // so the lone node 3 wins although node 0 has fewer free CPUs.
+        assert_eq!(run(Req { cpus: 3, ..cpu }, &free), vec![3]);
+        // Within a run the tightest node, not the first.
+        free[0].cpus = 6;
+        free[1].cpus = 2;
+        free[3].cpus = 8;
+        assert_eq!(run(cpu, &free), vec![1]);
+        // A GPU job keeps the first node of the smallest run.
+        assert_eq!(run(Req { gpus: 1, ..cpu }, &free), vec![0]);
     }
 
     #[test]
