@@ -451,6 +451,24 @@ mod tests {
             .collect()
     }
 
+    /// The nodes `select` gives `req` on a shared partition of every node
+    /// in `cap` (asserting that it fits).
+    fn nodes_chosen(req: &Req, cap: &[NodeCap], free: &[Res]) -> Vec<u32> {
+        let all: Vec<u32> = (0..cap.len() as u32).collect();
+        let mut out = Vec::new();
+        assert!(select(
+            req,
+            &all,
+            cap,
+            free,
+            false,
+            &|_| true,
+            &mut Scratch::default(),
+            Some(&mut out),
+        ));
+        out.iter().map(|a| a.node).collect()
+    }
+
     /// Found by the sim-to-real fidelity replay (docs/fidelity.md): a
     /// one-node GPU job went to the node with the fewest free GPUs, where
     /// slurmctld put it on the first node of the smallest run of
@@ -465,20 +483,7 @@ mod tests {
         free[2].cpus = 0;
         free[1].gpus = 2;
         free[4].gpus = 3;
-        let run = |req: Req| {
-            let mut out = Vec::new();
-            assert!(select(
-                &req,
-                &[0, 1, 2, 3, 4, 5],
-                &cap,
-                &free,
-                false,
-                &|_| true,
-                &mut Scratch::default(),
-                Some(&mut out),
-            ));
-            out.iter().map(|a| a.node).collect::<Vec<_>>()
-        };
+        let run = |req: Req| nodes_chosen(&req, &cap, &free);
         let one = Req {
             cpus: 1,
             gpus: 2,
@@ -510,20 +515,7 @@ mod tests {
         for (n, c) in [(0, 3), (1, 5), (2, 0), (3, 4), (4, 2), (5, 6)] {
             free[n].cpus = c;
         }
-        let run = |req: Req, free: &[Res]| {
-            let mut out = Vec::new();
-            assert!(select(
-                &req,
-                &[0, 1, 2, 3, 4, 5],
-                &cap,
-                free,
-                false,
-                &|_| true,
-                &mut Scratch::default(),
-                Some(&mut out),
-            ));
-            out.iter().map(|a| a.node).collect::<Vec<_>>()
-        };
+        let run = |req: Req, free: &[Res]| nodes_chosen(&req, &cap, free);
         let cpu = Req {
             cpus: 2,
             nodes: 1,
