@@ -175,6 +175,13 @@ fn aligned_start(now: f64) -> f64 {
     (now / w).floor() * w + w
 }
 
+/// The wall clock in Unix seconds (0 before the epoch).
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// `s` quoted for sh when it holds anything but safe characters.
 fn shell_quote(s: &str) -> String {
     if !s.is_empty()
@@ -381,13 +388,10 @@ pub fn plan(
         // slurmctld checks limits about every 30 s, so a job at its limit
         // would run on for up to 30 s: end it just before.
         sleep = sleep.min(limit_min * 60 - 2);
+        let at = (j.submit - t0) as f64 / compress;
         out.push(Planned {
             trace_id: j.id,
-            at: if whole_seconds {
-                ((j.submit - t0) as f64 / compress).round()
-            } else {
-                (j.submit - t0) as f64 / compress
-            },
+            at: if whole_seconds { at.round() } else { at },
             sleep,
             limit_min,
             nodes,
@@ -484,15 +488,10 @@ pub fn run(a: Args) -> Result<()> {
     // Time zero: the next multiple of 30 s of the wall clock when aligned.
     // Submissions are timed on the wall clock (slurmctld's clock), not on
     // a monotonic one that may drift from it over a long replay.
-    let wall = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64())
-    };
     let start = if a.unaligned {
-        wall()
+        unix_now()
     } else {
-        let w = wall();
+        let w = unix_now();
         let s = aligned_start(w);
         if s > w + 1.0 {
             eprintln!(
@@ -519,14 +518,14 @@ pub fn run(a: Args) -> Result<()> {
     pb.set_message("submitting");
     let mut subs: Vec<Submitted> = Vec::with_capacity(plan.len());
     for p in &plan {
-        let now = wall() - start;
+        let now = unix_now() - start;
         if p.at > now {
             std::thread::sleep(Duration::from_secs_f64(p.at - now));
         }
         let out = output(Command::new(&a.sbatch).args(p.sbatch_args(&timing)))
             .with_context(|| format!("submitting trace job {}", p.trace_id))?;
         let id = parse_job_id(&out)?;
-        let at = wall() - start;
+        let at = unix_now() - start;
         pb.set_prefix(format!("{:.1} s", at - p.at));
         pb.inc(1);
         subs.push(Submitted {
@@ -750,10 +749,7 @@ mod tests {
 
     #[test]
     fn an_aligned_job_sleeps_until_just_after_its_whole_second_end() {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
+        let now = unix_now();
         // Started (by Slurm's clock) one second ago, runs 30 s: it sleeps
         // what is left until that second + 30 s + 10 ms.
         let start = now.floor() as u64 - 1;
