@@ -18,6 +18,37 @@ pub struct LearnedPolicy {
     name: String,
     rescore: Rescore,
     scratch: Scratch,
+    max_wait: Option<u64>,
+}
+
+/// Score of a job that has just reached the max-wait guard: above every
+/// finite `f32` a model can output (`f32::MAX` ≈ 3.4e38).
+const GUARD_BASE: f64 = 1e39;
+/// Score added per second waited past the guard. The `f64` spacing near
+/// `GUARD_BASE` is about 1.5e23, so every second raises the score.
+const GUARD_STEP: f64 = 1e25;
+
+/// A duration as the plugin's `max_wait=` takes it: whole seconds, or a
+/// whole number with the suffix `s`, `m`, `h` or `d`. `None` when malformed
+/// or out of range.
+pub fn parse_duration(v: &str) -> Option<u64> {
+    let (num, mult) = match v.char_indices().last()? {
+        (i, 's') => (&v[..i], 1),
+        (i, 'm') => (&v[..i], 60),
+        (i, 'h') => (&v[..i], 3600),
+        (i, 'd') => (&v[..i], 86_400),
+        _ => (v, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// The max-wait guard as a score: `None` below `max_wait` (or without a
+/// guard), else a score above every model output that grows with the
+/// wait, so that guarded jobs run oldest first, as in the plugin's
+/// `guard(wait)` (docs/plugin.md).
+pub fn guard_score(wait: u64, max_wait: Option<u64>) -> Option<f64> {
+    let over = wait.checked_sub(max_wait?)?;
+    Some(GUARD_BASE + GUARD_STEP * over.min(1 << 40) as f64)
 }
 
 impl LearnedPolicy {
@@ -26,6 +57,7 @@ impl LearnedPolicy {
     pub fn new(model: Model) -> Self {
         let scratch = model.scratch();
         LearnedPolicy {
+            max_wait: model.max_wait,
             model,
             name: "learned".into(),
             rescore: Rescore::SubmitAndPeriod,
@@ -52,6 +84,20 @@ impl LearnedPolicy {
         self
     }
 
+    /// Sets the max-wait guard (the plugin's `max_wait`), overriding the
+    /// model's own ([`Model::max_wait`]); `None` turns it off. A job that
+    /// has waited at least this long outranks every job that has not, and
+    /// guarded jobs run oldest first.
+    pub fn with_max_wait(mut self, max_wait: Option<u64>) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// The max-wait guard in use.
+    pub fn max_wait(&self) -> Option<u64> {
+        self.max_wait
+    }
+
     /// The wrapped model.
     pub fn model(&self) -> &Model {
         &self.model
@@ -67,11 +113,15 @@ impl Policy for LearnedPolicy {
         self.rescore
     }
 
-    /// Writes the model's score for each job. If `out` and `jobs` differ in
-    /// length, only the common prefix is written.
+    /// Writes the model's score for each job, or its guard score once it
+    /// has waited `max_wait`. If `out` and `jobs` differ in length, only the
+    /// common prefix is written.
     fn score(&mut self, ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
         for (o, j) in out.iter_mut().zip(jobs) {
-            *o = self.model.score_job(j, ctx, &mut self.scratch) as f64;
+            *o = match guard_score(j.wait, self.max_wait) {
+                Some(g) => g,
+                None => self.model.score_job(j, ctx, &mut self.scratch) as f64,
+            };
         }
     }
 }

@@ -43,6 +43,10 @@ pub mod keys {
     pub const TRAINING: &str = "training";
     /// Creation time, RFC 3339 (non-empty).
     pub const CREATED: &str = "created";
+    /// Optional: the max-wait guard the model was trained and selected
+    /// with, in seconds (a positive decimal integer); see
+    /// [`super::Model::max_wait`].
+    pub const MAX_WAIT: &str = "max_wait";
 }
 
 /// Name of the weight tensor of linear layer `layer` (1-based).
@@ -172,6 +176,12 @@ pub struct Model {
     pub training: serde_json::Value,
     /// Creation time, RFC 3339.
     pub created: String,
+    /// The max-wait guard (seconds) the model was trained and selected
+    /// with: a job that has waited this long outranks every job that has
+    /// not, oldest first. `LearnedPolicy` applies it, and the plugin uses
+    /// it unless `PrioritySiteFactorParameters` sets `max_wait`. `None`:
+    /// the model names none.
+    pub max_wait: Option<u64>,
 }
 
 fn bad(key: &str, message: impl Into<String>) -> ModelError {
@@ -319,7 +329,14 @@ impl Model {
             reward,
             training,
             created,
+            max_wait: None,
         })
+    }
+
+    /// The same model with its max-wait guard set ([`Model::max_wait`]).
+    pub fn with_max_wait(mut self, max_wait: Option<u64>) -> Self {
+        self.max_wait = max_wait.filter(|&w| w > 0);
+        self
     }
 
     /// A model with reproducible random weights (uniform, scaled by
@@ -402,6 +419,7 @@ impl Model {
             .map_err(|e| ModelError::Invalid(e.to_string()))?;
         let spec =
             serde_json::to_string(&self.spec).map_err(|e| ModelError::Invalid(e.to_string()))?;
+        let max_wait = self.max_wait.map(|w| (keys::MAX_WAIT, w.to_string()));
         let meta: HashMap<String, String> = [
             (keys::FORMAT, FORMAT.to_string()),
             (keys::FORMAT_VERSION, FORMAT_VERSION.to_string()),
@@ -412,6 +430,7 @@ impl Model {
             (keys::CREATED, self.created.clone()),
         ]
         .into_iter()
+        .chain(max_wait)
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         let tensors: Vec<(String, F32Tensor)> = self
@@ -490,6 +509,18 @@ impl Model {
         if created.trim().is_empty() {
             return Err(bad(keys::CREATED, "is empty"));
         }
+        let max_wait = match meta.get(keys::MAX_WAIT) {
+            None => None,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(w) if w > 0 => Some(w),
+                _ => {
+                    return Err(bad(
+                        keys::MAX_WAIT,
+                        format!("`{v}` is not a positive number of seconds"),
+                    ));
+                }
+            },
+        };
 
         let sizes = arch.layer_sizes();
         let n_layers = arch.n_layers();
@@ -518,7 +549,7 @@ impl Model {
             return Err(ModelError::UnexpectedTensor(extra.to_string()));
         }
         let mlp = Mlp::new(arch, layers).map_err(ModelError::Invalid)?;
-        Model::new(mlp, spec, reward, training, created)
+        Ok(Model::new(mlp, spec, reward, training, created)?.with_max_wait(max_wait))
     }
 
     /// Reads and validates a model file. Errors name the file.

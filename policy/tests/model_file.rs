@@ -149,6 +149,17 @@ fn save_load_round_trip() {
             back.score_job(&job(i), &ctx(), &mut s2)
         );
     }
+    // The optional max-wait guard round-trips, and a model without one
+    // has no `max_wait` key.
+    assert_eq!(back.max_wait, None);
+    let guarded = m.clone().with_max_wait(Some(2 * 86_400));
+    guarded.save(&path).unwrap();
+    assert_eq!(Model::load(&path).unwrap().max_wait, Some(2 * 86_400));
+    assert_eq!(
+        m.clone().with_max_wait(Some(0)).max_wait,
+        None,
+        "0 is no guard"
+    );
     // Overwriting an existing file is atomic too and yields the new model.
     let other = model(43);
     other.save(&path).unwrap();
@@ -260,7 +271,10 @@ fn error_missing_metadata() {
 
 #[test]
 fn error_bad_metadata() {
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 11] = [
+        (keys::MAX_WAIT, "2d"),
+        (keys::MAX_WAIT, "0"),
+        (keys::MAX_WAIT, "-5"),
         (keys::FORMAT, "pytorch"),
         (keys::FORMAT_VERSION, "one"),
         (keys::ARCHITECTURE, "{not json"),
@@ -493,6 +507,45 @@ fn learned_policy_scores_are_the_model_outputs() {
     let mut p = p.with_name("rl-v1").with_rescore(Rescore::EveryPass);
     assert_eq!((p.name(), p.rescore()), ("rl-v1", Rescore::EveryPass));
     p.score(&ctx(), &[], &mut []);
+}
+
+/// The max-wait guard: a job that has waited `max_wait` outranks every job
+/// that has not, whatever the model says, and guarded jobs go oldest first;
+/// `with_max_wait(None)` gives the model's scores back.
+#[test]
+fn learned_policy_applies_the_max_wait_guard() {
+    let m = model(3).with_max_wait(Some(86_400));
+    let mut jobs: Vec<JobObs> = (0..100).map(job).collect();
+    jobs[10].wait = 86_400;
+    jobs[20].wait = 86_400 + 1;
+    jobs[30].wait = 3 * 86_400;
+    let mut p = LearnedPolicy::new(m.clone());
+    assert_eq!(p.max_wait(), Some(86_400));
+    let mut out = vec![0.0f64; jobs.len()];
+    p.score(&ctx(), &jobs, &mut out);
+    let best_unguarded = out
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ![10, 20, 30].contains(i))
+        .map(|(_, &o)| o)
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert!(out[10] > best_unguarded && f64::from(f32::MAX) < out[10]);
+    assert!(
+        out[30] > out[20] && out[20] > out[10],
+        "oldest first, by the second"
+    );
+    let mut s = m.scratch();
+    assert_eq!(out[11], m.score_job(&jobs[11], &ctx(), &mut s) as f64);
+    let mut off = LearnedPolicy::new(m.clone()).with_max_wait(None);
+    off.score(&ctx(), &jobs, &mut out);
+    assert_eq!(out[30], m.score_job(&jobs[30], &ctx(), &mut s) as f64);
+    assert_eq!(
+        policy::learned::guard_score(u64::MAX, Some(1)).map(f64::is_finite),
+        Some(true)
+    );
+    assert_eq!(policy::learned::parse_duration("2d"), Some(172_800));
+    assert_eq!(policy::learned::parse_duration("90"), Some(90));
+    assert_eq!(policy::learned::parse_duration("3w"), None);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! item; nothing is silently ignored. It must not touch Slurm or files (the
 //! model path is only recorded here; `state` loads it).
 
+use policy::learned::parse_duration as duration;
 use std::path::PathBuf;
 
 /// Default for `max_wait`: seven days.
@@ -29,8 +30,10 @@ pub struct Config {
     /// [`crate::factor::map_score`]. Positive and finite.
     pub scale: f64,
     /// `max_wait=DURATION`: after this much eligible wait a job's factor
-    /// only rises (the starvation guard). `None` (`max_wait=0`) disables it.
-    pub max_wait: Option<u64>,
+    /// only rises (the starvation guard). `Some(None)` (`max_wait=0`)
+    /// disables it; `None` (not given) means the model's own guard, else
+    /// [`DEFAULT_MAX_WAIT`] (see [`Config::max_wait_for`]).
+    pub max_wait: Option<Option<u64>>,
     /// `fallback=neutral`: behaviour without a usable model.
     pub fallback: Fallback,
     /// `verbose=0..2`: 0 logs only errors and the load summary, 1 adds a
@@ -43,10 +46,20 @@ impl Default for Config {
         Config {
             model: None,
             scale: crate::factor::DEFAULT_SCALE,
-            max_wait: Some(DEFAULT_MAX_WAIT),
+            max_wait: None,
             fallback: Fallback::Neutral,
             verbose: 0,
         }
+    }
+}
+
+impl Config {
+    /// The guard in force with `model`: `max_wait=` when given, else the
+    /// guard the model was trained with (its `max_wait` metadata), else
+    /// [`DEFAULT_MAX_WAIT`].
+    pub fn max_wait_for(&self, model: &policy::Model) -> Option<u64> {
+        self.max_wait
+            .unwrap_or_else(|| model.max_wait.or(Some(DEFAULT_MAX_WAIT)))
     }
 }
 
@@ -86,19 +99,6 @@ pub enum ConfigError {
         /// What was expected.
         expected: &'static str,
     },
-}
-
-/// Parses a duration: whole seconds, or a number with suffix `s`, `m`, `h`
-/// or `d`.
-fn duration(v: &str) -> Option<u64> {
-    let (num, mult) = match v.char_indices().last()? {
-        (i, 's') => (&v[..i], 1),
-        (i, 'm') => (&v[..i], 60),
-        (i, 'h') => (&v[..i], 3600),
-        (i, 'd') => (&v[..i], 86_400),
-        _ => (v, 1),
-    };
-    num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
 /// Parses `PrioritySiteFactorParameters`. `None` or an empty string gives
@@ -148,7 +148,7 @@ pub fn parse(params: Option<&str>) -> Result<Config, ConfigError> {
                 let w = duration(value).ok_or_else(|| {
                     bad("a duration: seconds, or a number with suffix s, m, h or d (0 disables)")
                 })?;
-                c.max_wait = (w > 0).then_some(w);
+                c.max_wait = Some((w > 0).then_some(w));
             }
             "fallback" => match value {
                 "neutral" => c.fallback = Fallback::Neutral,
@@ -189,7 +189,7 @@ mod tests {
             Some("/etc/slurm/rl.safetensors".as_ref())
         );
         assert_eq!(c.scale, 1000.0);
-        assert_eq!(c.max_wait, Some(2 * 86_400));
+        assert_eq!(c.max_wait, Some(Some(2 * 86_400)));
         assert_eq!(c.fallback, Fallback::Neutral);
         assert_eq!(c.verbose, 2);
     }
@@ -197,11 +197,11 @@ mod tests {
     #[test]
     fn durations_and_disabling_the_guard() {
         for (v, want) in [
-            ("90", Some(90)),
-            ("90s", Some(90)),
-            ("5m", Some(300)),
-            ("3h", Some(10_800)),
-            ("0", None),
+            ("90", Some(Some(90))),
+            ("90s", Some(Some(90))),
+            ("5m", Some(Some(300))),
+            ("3h", Some(Some(10_800))),
+            ("0", Some(None)),
         ] {
             let c = parse(Some(&format!("max_wait={v}"))).unwrap();
             assert_eq!(c.max_wait, want, "max_wait={v}");
@@ -210,6 +210,22 @@ mod tests {
             parse(Some("max_wait=3w")),
             Err(ConfigError::BadValue { .. })
         ));
+    }
+
+    #[test]
+    fn the_guard_is_the_parameter_else_the_models_else_seven_days() {
+        let arch = policy::nn::Architecture::default_for(policy::features::N_FEATURES);
+        let plain =
+            policy::Model::random(arch, policy::features::FeatureSpec::current_identity(), 1)
+                .unwrap();
+        let trained = plain.clone().with_max_wait(Some(3600));
+        let none = parse(None).unwrap();
+        assert_eq!(none.max_wait_for(&plain), Some(DEFAULT_MAX_WAIT));
+        assert_eq!(none.max_wait_for(&trained), Some(3600));
+        let set = parse(Some("max_wait=2h")).unwrap();
+        assert_eq!(set.max_wait_for(&trained), Some(7200));
+        let off = parse(Some("max_wait=0")).unwrap();
+        assert_eq!(off.max_wait_for(&trained), None);
     }
 
     #[test]

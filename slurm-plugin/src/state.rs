@@ -24,6 +24,8 @@ pub struct State {
     pub config: Config,
     /// The model, or `None` when the plugin is neutral.
     pub model: Option<Model>,
+    /// The max-wait guard in force ([`Config::max_wait_for`]).
+    pub max_wait: Option<u64>,
 }
 
 impl State {
@@ -40,6 +42,7 @@ impl State {
                 return State {
                     config: Config::default(),
                     model: None,
+                    max_wait: None,
                 };
             }
         };
@@ -63,9 +66,12 @@ impl State {
                             m.reward,
                             m.created,
                             config.scale,
-                            config
-                                .max_wait
-                                .map_or("off".to_string(), |w| format!("{w}s")),
+                            match (config.max_wait_for(&m), config.max_wait) {
+                                (None, _) => "off".to_string(),
+                                (Some(w), Some(_)) => format!("{w}s"),
+                                (Some(w), None) if m.max_wait.is_some() => format!("{w}s (the model's)"),
+                                (Some(w), None) => format!("{w}s (the default)"),
+                            },
                         ),
                     );
                     Some(m)
@@ -82,7 +88,12 @@ impl State {
                 }
             },
         };
-        State { config, model }
+        let max_wait = model.as_ref().and_then(|m| config.max_wait_for(m));
+        State {
+            config,
+            model,
+            max_wait,
+        }
     }
 
     /// Whether every job gets the neutral factor.
@@ -113,7 +124,7 @@ impl State {
         out.extend(
             jobs.iter()
                 .zip(scores.iter())
-                .map(|(j, &s)| factor::site_factor(s, j.wait, c.scale, c.max_wait)),
+                .map(|(j, &s)| factor::site_factor(s, j.wait, c.scale, self.max_wait)),
         );
     }
 }

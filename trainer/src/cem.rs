@@ -72,7 +72,7 @@ pub fn with_weights(start: &policy::Model, w: &[f64]) -> Result<policy::Model> {
 }
 
 /// `start` with its network replaced by `mlp`; features, reward and
-/// training summary kept.
+/// training summary and max-wait guard kept.
 fn with_mlp(start: &policy::Model, mlp: policy::nn::Mlp) -> Result<policy::Model> {
     Ok(policy::Model::new(
         mlp,
@@ -80,7 +80,8 @@ fn with_mlp(start: &policy::Model, mlp: policy::nn::Mlp) -> Result<policy::Model
         start.reward.clone(),
         start.training.clone(),
         chrono::Utc::now().to_rfc3339(),
-    )?)
+    )?
+    .with_max_wait(start.max_wait))
 }
 
 /// Every weight and bias of `mlp`, layer by layer (input side first), each

@@ -140,6 +140,16 @@ pub struct Args {
     /// (e.g. 1.0) than the bound a model must meet (e.g. 1.1).
     #[arg(long)]
     pub keep_best_p99_ratio: Option<f64>,
+    /// The max-wait guard the model is trained, selected and shipped with
+    /// (the plugin's `max_wait=`: seconds, or with suffix s, m, h, d): a job
+    /// that has waited this long outranks every job that has not, oldest
+    /// first. Every simulated run of the model (the CEM stage, validation)
+    /// applies it and the model file records it, so the plugin uses it
+    /// unless `PrioritySiteFactorParameters` sets `max_wait`. The PPO
+    /// rollouts do not model it yet, so it needs --total-updates 0 (the CEM
+    /// stage alone). Default: none.
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::max_wait_arg)]
+    pub max_wait: Option<u64>,
     /// Validation windows (evenly spaced over the held-out jobs).
     #[arg(long, default_value_t = 5)]
     pub val_sequences: usize,
@@ -348,6 +358,11 @@ impl Args {
         }
         if self.total_updates == 0 && self.cem.cem_iters == 0 {
             bail!("--total-updates must be at least 1 (or 0 with --cem-iters)");
+        }
+        if self.max_wait.is_some_and(|w| w > 0) && self.total_updates > 0 {
+            bail!(
+                "--max-wait needs --total-updates 0: the PPO rollouts do not model the guard yet (use it with --linear --cem-iters N)"
+            );
         }
         if !self.linear && (self.hidden.is_empty() || self.hidden.contains(&0)) {
             bail!("--hidden needs at least one non-zero width");
@@ -1187,7 +1202,9 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let windows: Vec<usize> = (0..args.cem_windows)
             .map(|i| i * (split - k) / args.cem_windows.saturating_sub(1).max(1))
             .collect();
-        let start = agent.to_model(spec.clone(), reward.describe(), training_meta(0, 0))?;
+        let start = agent
+            .to_model(spec.clone(), reward.describe(), training_meta(0, 0))?
+            .with_max_wait(args.max_wait);
         let with_weights = |w: &[f64]| crate::cem::with_weights(&start, w);
         let on_windows = |spec: sim::eval::PolicySpec<'_>| {
             validate(&trace, &cluster, &sim_cfg, k, &windows, spec)
@@ -1399,11 +1416,13 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let (val_bsld, val_p99) = if !val_starts.is_empty()
             && (last || (args.val_every > 0 && update % args.val_every == 0))
         {
-            let model = agent.to_model(
-                spec.clone(),
-                reward.describe(),
-                training_meta(update, global_step),
-            )?;
+            let model = agent
+                .to_model(
+                    spec.clone(),
+                    reward.describe(),
+                    training_meta(update, global_step),
+                )?
+                .with_max_wait(args.max_wait);
             let (bsld, p99, p99_ok) = validate_model(model.clone())?;
             // Model selection on the validation windows (--keep-best).
             let better = match &best {
@@ -1482,11 +1501,13 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     pb.finish_and_clear();
 
     // --- PLUMBING: export ---
-    let last_model = agent.to_model(
-        spec,
-        reward.describe(),
-        training_meta(args.total_updates, global_step),
-    )?;
+    let last_model = agent
+        .to_model(
+            spec,
+            reward.describe(),
+            training_meta(args.total_updates, global_step),
+        )?
+        .with_max_wait(args.max_wait);
     let (model, chosen_update) = match best {
         Some((u, _, _, m)) if args.keep_best => (m, u),
         _ => (last_model, args.total_updates),
@@ -2017,8 +2038,29 @@ mod tests {
         // search must find an order clearly better than slurm's there.
         let best = rows.last().unwrap()[1];
         assert!(best < 0.93, "CEM cost {best} (1 = slurm's bsld)");
+        // With --max-wait the guard is part of what is searched, validated
+        // and written.
+        let args = parse_args(
+            &[
+                &base[..],
+                &[
+                    "--cem-iters",
+                    "2",
+                    "--total-updates",
+                    "0",
+                    "--max-wait",
+                    "1h",
+                ],
+            ]
+            .concat(),
+        );
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        assert_eq!(o.model.max_wait, Some(3600));
+        let file = policy::Model::load(dir.path().join("model.safetensors")).unwrap();
+        assert_eq!(file.max_wait, Some(3600));
         // Misuse is refused before any work.
         for bad in [
+            vec!["--linear", "--cem-iters", "2", "--max-wait", "1h"],
             vec!["--cem-iters", "2"],
             vec!["--linear", "--total-updates", "0"],
             vec!["--linear", "--cem-iters", "2", "--cem-elite", "30"],

@@ -140,15 +140,31 @@ pub struct Args {
     /// --guard-p99-wait, else "p99 wait not significantly worse than slurm").
     #[arg(long, value_name = "SECONDS", requires = "runs")]
     pub guard_p99_wait: Option<f64>,
+    /// The max-wait guard of every learned policy, as the plugin's
+    /// `max_wait=` (seconds, or with suffix s, m, h, d; 0 turns it off): a
+    /// job that has waited this long outranks every job that has not,
+    /// oldest first. Default: each model's own (its `max_wait` metadata;
+    /// none when it has none).
+    #[arg(long, value_name = "DURATION", value_parser = max_wait_arg)]
+    pub max_wait: Option<u64>,
+}
+
+/// Parses `--max-wait` (and `train --max-wait`) the way the plugin parses
+/// `max_wait=`.
+pub(crate) fn max_wait_arg(v: &str) -> Result<u64, String> {
+    policy::learned::parse_duration(v)
+        .ok_or_else(|| format!("`{v}`: expected seconds, or a number with suffix s, m, h or d"))
 }
 
 /// Turns policy names into factories. Every way to name a policy goes
 /// through here: a baseline name, `learned` (the model file given with
 /// `--model`), or the path of a model file (`*.safetensors`, named after
-/// the file's stem). A model file is read and validated once.
+/// the file's stem). A model file is read and validated once. `max_wait`
+/// overrides every model's max-wait guard (`Some(0)` turns it off).
 pub(crate) fn resolve_policies(
     names: &[String],
     model: Option<&Path>,
+    max_wait: Option<u64>,
 ) -> Result<Vec<PolicySpec<'static>>> {
     let names: Vec<String> = if names.is_empty() {
         let mut v: Vec<String> = sim::baselines::NAMES
@@ -189,8 +205,11 @@ pub(crate) fn resolve_policies(
                 sim::baselines::NAMES.join(", ")
             );
         };
-        let m = policy::Model::load(&path)
+        let mut m = policy::Model::load(&path)
             .with_context(|| format!("loading the model for policy `{n}`"))?;
+        if let Some(w) = max_wait {
+            m = m.with_max_wait(Some(w));
+        }
         let name = if n == "learned" {
             "learned".to_string()
         } else {
@@ -358,12 +377,12 @@ pub fn run(a: Args) -> Result<()> {
     }
     let mut trace = load_trace(&a.trace, a.lenient)?;
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
-    let mut specs = resolve_policies(&a.policies, a.model.as_deref())?;
+    let mut specs = resolve_policies(&a.policies, a.model.as_deref(), a.max_wait)?;
     let reference = match a.reference.as_str() {
         "none" => None,
         r => {
             if !specs.iter().any(|s| s.name == r) {
-                let spec = resolve_policies(&[r.to_string()], a.model.as_deref())
+                let spec = resolve_policies(&[r.to_string()], a.model.as_deref(), a.max_wait)
                     .context("--reference")?;
                 eprintln!("note: adding the reference policy `{r}` to the evaluated policies");
                 specs.splice(0..0, spec);
@@ -602,16 +621,18 @@ mod tests {
 
     #[test]
     fn default_policy_list_is_every_baseline() {
-        let specs = resolve_policies(&[], None).unwrap();
+        let specs = resolve_policies(&[], None, None).unwrap();
         let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, sim::baselines::NAMES);
     }
 
     #[test]
     fn unknown_and_duplicate_policies_are_errors() {
-        let e = resolve_policies(&["nope".into()], None).err().unwrap();
+        let e = resolve_policies(&["nope".into()], None, None)
+            .err()
+            .unwrap();
         assert!(format!("{e:#}").contains("unknown policy `nope`"), "{e:#}");
-        let e = resolve_policies(&["fcfs".into(), " fcfs".into()], None)
+        let e = resolve_policies(&["fcfs".into(), " fcfs".into()], None, None)
             .err()
             .unwrap();
         assert!(format!("{e:#}").contains("listed twice"), "{e:#}");
@@ -619,7 +640,9 @@ mod tests {
 
     #[test]
     fn learned_needs_a_model_and_a_model_path_names_the_policy() {
-        let e = resolve_policies(&["learned".into()], None).err().unwrap();
+        let e = resolve_policies(&["learned".into()], None, None)
+            .err()
+            .unwrap();
         assert!(format!("{e:#}").contains("--model"), "{e:#}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mine.safetensors");
@@ -628,14 +651,15 @@ mod tests {
             .unwrap()
             .save(&path)
             .unwrap();
-        let specs = resolve_policies(&[], Some(&path)).unwrap();
+        let specs = resolve_policies(&[], Some(&path), None).unwrap();
         assert_eq!(specs.last().unwrap().name, "learned");
         assert_eq!((specs.last().unwrap().make)().name(), "learned");
-        let specs = resolve_policies(&[path.to_string_lossy().into_owned()], None).unwrap();
+        let specs = resolve_policies(&[path.to_string_lossy().into_owned()], None, None).unwrap();
         assert_eq!(specs[0].name, "mine");
         let e = resolve_policies(
             &["learned".into()],
             Some(&dir.path().join("missing.safetensors")),
+            None,
         )
         .err()
         .unwrap();

@@ -329,7 +329,10 @@ pub fn run(a: Args) -> Result<()> {
         sim::eval::sequence_starts(trace.jobs.len(), k, &sim::eval::Starts::Explicit(starts))?;
     let mut specs = vec![PolicySpec::baseline("slurm").expect("the slurm baseline exists")];
     for r in &runs {
-        let m = r.model.clone();
+        let m = match a.max_wait {
+            Some(w) => r.model.clone().with_max_wait(Some(w)),
+            None => r.model.clone(),
+        };
         let label = r.name.clone();
         specs.push(PolicySpec::new(r.name.clone(), move || {
             Box::new(policy::LearnedPolicy::new(m.clone()).with_name(label.clone()))
@@ -544,6 +547,7 @@ mod tests {
             lenient: false,
             runs: vec![format!("{}/task-*", sweep.display())],
             guard_p99_wait: Some(1e12),
+            max_wait: None,
         };
         run(a).unwrap();
         let doc: serde_json::Value =

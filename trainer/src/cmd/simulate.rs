@@ -305,6 +305,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut pol = match super::evaluate::resolve_policies(
         std::slice::from_ref(&a.policy),
         a.model.as_deref(),
+        None,
     )?
     .pop()
     {
