@@ -21,6 +21,11 @@ pub struct LearnedPolicy {
     max_wait: Option<u64>,
 }
 
+/// The max-wait guard of a model that records none: seven days, the
+/// plugin's default `max_wait`, so that the simulator runs a model the way
+/// the plugin does.
+pub const DEFAULT_MAX_WAIT: u64 = 7 * 24 * 3600;
+
 /// Score of a job that has just reached the max-wait guard: above every
 /// finite `f32` a model can output (`f32::MAX` ≈ 3.4e38).
 const GUARD_BASE: f64 = 1e39;
@@ -53,11 +58,13 @@ pub fn guard_score(wait: u64, max_wait: Option<u64>) -> Option<f64> {
 
 impl LearnedPolicy {
     /// Wraps a model. The policy is named `learned` and rescored as Slurm
-    /// does ([`Rescore::SubmitAndPeriod`]), which is how the plugin runs it.
+    /// does ([`Rescore::SubmitAndPeriod`]), and its max-wait guard is the
+    /// model's, else [`DEFAULT_MAX_WAIT`]: that is how the plugin runs it
+    /// without a `max_wait=` parameter.
     pub fn new(model: Model) -> Self {
         let scratch = model.scratch();
         LearnedPolicy {
-            max_wait: model.max_wait,
+            max_wait: model.max_wait.or(Some(DEFAULT_MAX_WAIT)),
             model,
             name: "learned".into(),
             rescore: Rescore::SubmitAndPeriod,

@@ -536,6 +536,11 @@ fn learned_policy_applies_the_max_wait_guard() {
     );
     let mut s = m.scratch();
     assert_eq!(out[11], m.score_job(&jobs[11], &ctx(), &mut s) as f64);
+    // A model that records no guard runs with the plugin's default.
+    assert_eq!(
+        LearnedPolicy::new(model(3)).max_wait(),
+        Some(policy::learned::DEFAULT_MAX_WAIT)
+    );
     let mut off = LearnedPolicy::new(m.clone()).with_max_wait(None);
     off.score(&ctx(), &jobs, &mut out);
     assert_eq!(out[30], m.score_job(&jobs[30], &ctx(), &mut s) as f64);

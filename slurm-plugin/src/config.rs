@@ -10,8 +10,9 @@
 use policy::learned::parse_duration as duration;
 use std::path::PathBuf;
 
-/// Default for `max_wait`: seven days.
-pub const DEFAULT_MAX_WAIT: u64 = 7 * 24 * 3600;
+/// Default for `max_wait`: seven days, the guard the simulator applies to a
+/// model that records none.
+pub use policy::learned::DEFAULT_MAX_WAIT;
 
 /// What the plugin does when it has no usable model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

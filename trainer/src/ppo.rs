@@ -143,11 +143,11 @@ pub struct Args {
     /// The max-wait guard the model is trained, selected and shipped with
     /// (the plugin's `max_wait=`: seconds, or with suffix s, m, h, d): a job
     /// that has waited this long outranks every job that has not, oldest
-    /// first. Every simulated run of the model (the CEM stage, validation)
-    /// applies it and the model file records it, so the plugin uses it
-    /// unless `PrioritySiteFactorParameters` sets `max_wait`. The PPO
-    /// rollouts do not model it yet, so it needs --total-updates 0 (the CEM
-    /// stage alone). Default: none.
+    /// first. The rollouts, the CEM stage and validation apply it (guarded
+    /// jobs are not the policy's choice and are left out of its
+    /// log-probability), and the model file records it, so the plugin uses
+    /// it unless `PrioritySiteFactorParameters` sets `max_wait`. Default:
+    /// none recorded, and the plugin's default guard (7d) applied.
     #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::max_wait_arg)]
     pub max_wait: Option<u64>,
     /// Validation windows (evenly spaced over the held-out jobs).
@@ -359,9 +359,9 @@ impl Args {
         if self.total_updates == 0 && self.cem.cem_iters == 0 {
             bail!("--total-updates must be at least 1 (or 0 with --cem-iters)");
         }
-        if self.max_wait.is_some_and(|w| w > 0) && self.total_updates > 0 {
+        if self.max_wait == Some(0) {
             bail!(
-                "--max-wait needs --total-updates 0: the PPO rollouts do not model the guard yet (use it with --linear --cem-iters N)"
+                "--max-wait must be positive: a model file cannot turn the guard off (the plugin's max_wait=0 does)"
             );
         }
         if !self.linear && (self.hidden.is_empty() || self.hidden.contains(&0)) {
@@ -611,7 +611,8 @@ pub fn gae(
 ///
 /// `scores [B, L]` are in each row's sampled order (position 0 was picked
 /// first); `valid [B, L]` (bool) marks the row's `n_b` real jobs (a
-/// prefix); `depth [B]` (i64, `1 ≤ d_b ≤ n_b`) how many picks count. Returns
+/// prefix); `depth [B]` (i64, `0 ≤ d_b ≤ n_b`) how many picks count (a
+/// row with depth 0 has log p = 0 and entropy 0: no choice was made). Returns
 /// `log p [B] = Σ_{k<d} (s_k − ln Σ_{j≥k} e^{s_j})` and the entropy
 /// `[B] = Σ_{k<d} H(softmax over the jobs not yet picked)`.
 pub fn plackett_luce(scores: &Tensor, valid: &Tensor, depth: &Tensor) -> (Tensor, Tensor) {
@@ -716,9 +717,12 @@ pub fn clipped_value_loss(
 
 /// One decision, stored with its jobs in the sampled order.
 struct Record {
-    /// `n × N_FEATURES`, rows in the sampled order.
+    /// `n × N_FEATURES`: the `choices` jobs the policy ranked, in the
+    /// sampled order, then the jobs past the max-wait guard.
     features: Vec<f32>,
     n: usize,
+    /// Jobs the policy ranked (rows `0..choices`); the critic sees all `n`.
+    choices: usize,
     depth: usize,
     logp: f32,
     value: f32,
@@ -729,36 +733,54 @@ struct Record {
     bootstrap: f32,
 }
 
-/// Pads records `idx` into `(x [B, L, F], valid [B, L], depth [B])`.
-fn pad(records: &[Record], idx: &[usize], device: Device) -> (Tensor, Tensor, Tensor) {
+/// Records `idx` padded into tensors.
+struct Padded {
+    /// `[B, L, F]` features.
+    x: Tensor,
+    /// `[B, L]` (bool): the row's `n` jobs (the critic's input).
+    valid: Tensor,
+    /// `[B, L]` (bool): the row's `choices` jobs (the policy's ranking).
+    choices: Tensor,
+    /// `[B]` (i64): picks that count.
+    depth: Tensor,
+}
+
+/// Pads records `idx` into [`Padded`].
+fn pad(records: &[Record], idx: &[usize], device: Device) -> Padded {
     let l = idx.iter().map(|&i| records[i].n).max().unwrap_or(1).max(1);
     let b = idx.len();
     let mut x = vec![0.0f32; b * l * N_FEATURES];
     let mut valid = vec![false; b * l];
+    let mut choices = vec![false; b * l];
     let mut depth = vec![0i64; b];
     for (row, &i) in idx.iter().enumerate() {
         let r = &records[i];
         let off = row * l * N_FEATURES;
         x[off..off + r.features.len()].copy_from_slice(&r.features);
         valid[row * l..row * l + r.n].fill(true);
+        choices[row * l..row * l + r.choices].fill(true);
         depth[row] = r.depth as i64;
     }
-    (
-        Tensor::from_slice(&x)
+    let mask = |m: &[bool]| {
+        Tensor::from_slice(m)
+            .view([b as i64, l as i64])
+            .to_device(device)
+    };
+    Padded {
+        x: Tensor::from_slice(&x)
             .view([b as i64, l as i64, N_FEATURES as i64])
             .to_device(device),
-        Tensor::from_slice(&valid)
-            .view([b as i64, l as i64])
-            .to_device(device),
-        Tensor::from_slice(&depth).to_device(device),
-    )
+        valid: mask(&valid),
+        choices: mask(&choices),
+        depth: Tensor::from_slice(&depth).to_device(device),
+    }
 }
 
 /// Critic values of records `idx` (no gradient), in chunks.
 fn values_of(agent: &Agent, records: &[Record], idx: &[usize], device: Device) -> Vec<f32> {
     let mut out = Vec::with_capacity(idx.len());
     for chunk in idx.chunks(256) {
-        let (x, valid, _) = pad(records, chunk, device);
+        let Padded { x, valid, .. } = pad(records, chunk, device);
         let v = tch::no_grad(|| agent.value(&x, &valid)).to_device(Device::Cpu);
         out.extend(Vec::<f32>::try_from(v).expect("a 1-d f32 tensor"));
     }
@@ -1171,6 +1193,9 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             .collect(),
         None => Vec::new(),
     };
+    // The max-wait guard every simulated run applies: the one the model
+    // will record, else the plugin's default.
+    let guard = args.max_wait.or(Some(policy::learned::DEFAULT_MAX_WAIT));
     let t_start = Instant::now();
     let mut episode_counter: u64 = 0;
     // (update, p99 within the guard, val bsld, model) of the best validated model.
@@ -1263,6 +1288,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let actor = agent.actor_mlp()?;
         let mut scratch = actor.scratch();
         let mut scores: Vec<f32> = Vec::new();
+        let (mut free, mut guarded): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
         let (mut ep_returns, mut ep_bsld, mut ep_wait, mut ep_len) = (0.0, 0.0, 0.0, 0.0);
         for _ in 0..args.episodes_per_update {
             let ep_seed = seed.wrapping_mul(0x9E37_79B9).wrapping_add(episode_counter);
@@ -1273,8 +1299,27 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             // the sampled order.
             let mut failed = None;
             let ep = env.play(Some(ep_seed), &mut |obs, out| {
-                scores.resize(obs.jobs.len(), 0.0);
-                if let Err(e) = actor.score_batch_with(&obs.features, &mut scores, &mut scratch) {
+                // The policy ranks the jobs below the max-wait guard; the
+                // guarded ones go first, oldest first, whatever it says.
+                free.clear();
+                guarded.clear();
+                for (i, j) in obs.jobs.iter().enumerate() {
+                    match policy::learned::guard_score(j.wait, guard) {
+                        Some(g) => {
+                            out[i] = g;
+                            guarded.push(i);
+                        }
+                        None => free.push(i),
+                    }
+                }
+                let mut x = Vec::with_capacity(obs.features.len());
+                for &i in free.iter().chain(&guarded) {
+                    x.extend_from_slice(&obs.features[i * N_FEATURES..(i + 1) * N_FEATURES]);
+                }
+                scores.resize(free.len(), 0.0);
+                if let Err(e) =
+                    actor.score_batch_with(&x[..free.len() * N_FEATURES], &mut scores, &mut scratch)
+                {
                     failed.get_or_insert(anyhow::Error::msg(e));
                 }
                 let (noisy, order) = sample_ranking(&scores, &mut rng);
@@ -1286,14 +1331,19 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                         0.0
                     }
                 };
-                let mut features = Vec::with_capacity(obs.features.len());
-                for &i in &order {
-                    features.extend_from_slice(&obs.features[i * N_FEATURES..(i + 1) * N_FEATURES]);
+                // Rows: the free jobs in the sampled order, then the guarded.
+                let mut features = Vec::with_capacity(x.len());
+                for &k in &order {
+                    features.extend_from_slice(&x[k * N_FEATURES..(k + 1) * N_FEATURES]);
                 }
-                out.copy_from_slice(&noisy);
+                features.extend_from_slice(&x[free.len() * N_FEATURES..]);
+                for (&i, &s) in free.iter().zip(&noisy) {
+                    out[i] = s;
+                }
                 records.push(Record {
                     features,
-                    n: order.len(),
+                    n: obs.jobs.len(),
+                    choices: free.len(),
                     depth,
                     logp,
                     value: 0.0,
@@ -1318,6 +1368,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                 let boot = Record {
                     features: next.features.clone(),
                     n: next.jobs.len(),
+                    choices: next.jobs.len(),
                     depth: 1,
                     logp: 0.0,
                     value: 0.0,
@@ -1366,7 +1417,12 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         'epochs: for _epoch in 0..args.update_epochs {
             idx.shuffle(&mut rng);
             for mb in idx.chunks(minibatch) {
-                let (x, valid, depth) = pad(&records, mb, device);
+                let Padded {
+                    x,
+                    valid,
+                    choices,
+                    depth,
+                } = pad(&records, mb, device);
                 let pick = |v: &[f32]| {
                     Tensor::from_slice(&mb.iter().map(|&i| v[i]).collect::<Vec<f32>>())
                         .to_device(device)
@@ -1378,7 +1434,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
 
                 // --- 5. ALGO: losses, gradient clipping ---
                 let scores = agent.scores(&x);
-                let (new_logp, entropy) = plackett_luce(&scores, &valid, &depth);
+                let (new_logp, entropy) = plackett_luce(&scores, &choices, &depth);
                 if args.norm_adv && mb.len() > 1 {
                     mb_adv = (&mb_adv - mb_adv.mean(Kind::Float)) / (mb_adv.std(true) + 1e-8);
                 }
@@ -1782,6 +1838,16 @@ mod tests {
             &Tensor::from_slice(&[1i64]),
         );
         assert!(lp.double_value(&[0]).abs() < 1e-6 && ent.double_value(&[0]).abs() < 1e-6);
+        // A decision without a choice (every job past the max-wait guard):
+        // depth 0, no choice rows, beside a row that has one.
+        let (lp, ent) = plackett_luce(
+            &Tensor::from_slice(&[4.0f32, 1.0, 0.5, 2.0]).view([2, 2]),
+            &Tensor::from_slice(&[false, false, true, true]).view([2, 2]),
+            &Tensor::from_slice(&[0i64, 1]),
+        );
+        assert_eq!(lp.double_value(&[0]), 0.0);
+        assert_eq!(ent.double_value(&[0]), 0.0);
+        assert!(lp.double_value(&[1]) < 0.0 && ent.double_value(&[1]) > 0.0);
     }
 
     #[test]
@@ -2060,7 +2126,7 @@ mod tests {
         assert_eq!(file.max_wait, Some(3600));
         // Misuse is refused before any work.
         for bad in [
-            vec!["--linear", "--cem-iters", "2", "--max-wait", "1h"],
+            vec!["--linear", "--cem-iters", "2", "--max-wait", "0"],
             vec!["--cem-iters", "2"],
             vec!["--linear", "--total-updates", "0"],
             vec!["--linear", "--cem-iters", "2", "--cem-elite", "30"],
@@ -2071,6 +2137,63 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// With a guard so short that most queued jobs pass it, PPO still
+    /// trains: the guarded jobs are left out of the policy's rankings (so
+    /// many decisions have no choice, depth 0) and the losses stay finite.
+    #[test]
+    fn ppo_trains_on_the_jobs_below_the_max_wait_guard() {
+        // Four 8-GPU nodes: queues long enough for jobs to wait.
+        let mut cfg = sim::synth::SynthConfig {
+            jobs: 200,
+            seed: 3,
+            ..Default::default()
+        };
+        cfg.cluster.nodes = 4;
+        let (trace, cluster) = sim::synth::generate(&cfg).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap().to_string();
+        let run = |max_wait: &str| {
+            let args = parse_args(&[
+                "--out",
+                &out,
+                "--jobs-per-episode",
+                "100",
+                "--total-updates",
+                "2",
+                "--episodes-per-update",
+                "2",
+                "--hidden",
+                "6",
+                "--val-sequences",
+                "1",
+                "--checkpoint-every",
+                "0",
+                "--max-wait",
+                max_wait,
+            ]);
+            train(&args, trace.clone(), cluster.clone()).unwrap()
+        };
+        let short = run("60");
+        assert_eq!(short.model.max_wait, Some(60));
+        let col = |o: &Outcome, m: &str| {
+            let i = METRICS.iter().position(|x| *x == m).unwrap();
+            o.curves.iter().map(|r| r[i]).collect::<Vec<f64>>()
+        };
+        for m in ["losses/policy_loss", "losses/value_loss", "losses/entropy"] {
+            assert!(col(&short, m).iter().all(|v| v.is_finite()), "{m}");
+        }
+        // The guard changes what the policy decides: fewer jobs to rank
+        // means a smaller entropy than with a guard no job reaches.
+        let long = run("365d");
+        let ent = |o: &Outcome| col(o, "losses/entropy")[0];
+        assert!(
+            ent(&short) < ent(&long),
+            "{} vs {}",
+            ent(&short),
+            ent(&long)
+        );
     }
 
     #[test]

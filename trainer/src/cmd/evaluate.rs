@@ -143,8 +143,8 @@ pub struct Args {
     /// The max-wait guard of every learned policy, as the plugin's
     /// `max_wait=` (seconds, or with suffix s, m, h, d; 0 turns it off): a
     /// job that has waited this long outranks every job that has not,
-    /// oldest first. Default: each model's own (its `max_wait` metadata;
-    /// none when it has none).
+    /// oldest first. Default: each model's own (its `max_wait` metadata),
+    /// else 7d, as the plugin does without `max_wait=`.
     #[arg(long, value_name = "DURATION", value_parser = max_wait_arg)]
     pub max_wait: Option<u64>,
 }
@@ -205,11 +205,8 @@ pub(crate) fn resolve_policies(
                 sim::baselines::NAMES.join(", ")
             );
         };
-        let mut m = policy::Model::load(&path)
+        let m = policy::Model::load(&path)
             .with_context(|| format!("loading the model for policy `{n}`"))?;
-        if let Some(w) = max_wait {
-            m = m.with_max_wait(Some(w));
-        }
         let name = if n == "learned" {
             "learned".to_string()
         } else {
@@ -218,10 +215,24 @@ pub(crate) fn resolve_policies(
         };
         let label = name.clone();
         specs.push(PolicySpec::new(name, move || {
-            Box::new(policy::LearnedPolicy::new(m.clone()).with_name(label.clone()))
+            Box::new(learned_policy(&m, &label, max_wait))
         }));
     }
     Ok(specs)
+}
+
+/// `m` as the policy `label`, with its max-wait guard overridden when
+/// `max_wait` is given (`Some(0)`: no guard).
+pub(crate) fn learned_policy(
+    m: &policy::Model,
+    label: &str,
+    max_wait: Option<u64>,
+) -> policy::LearnedPolicy {
+    let p = policy::LearnedPolicy::new(m.clone()).with_name(label);
+    match max_wait {
+        Some(w) => p.with_max_wait((w > 0).then_some(w)),
+        None => p,
+    }
 }
 
 fn def(name: &str) -> &'static MetricDef {

@@ -329,13 +329,10 @@ pub fn run(a: Args) -> Result<()> {
         sim::eval::sequence_starts(trace.jobs.len(), k, &sim::eval::Starts::Explicit(starts))?;
     let mut specs = vec![PolicySpec::baseline("slurm").expect("the slurm baseline exists")];
     for r in &runs {
-        let m = match a.max_wait {
-            Some(w) => r.model.clone().with_max_wait(Some(w)),
-            None => r.model.clone(),
-        };
-        let label = r.name.clone();
+        let m = r.model.clone();
+        let (label, max_wait) = (r.name.clone(), a.max_wait);
         specs.push(PolicySpec::new(r.name.clone(), move || {
-            Box::new(policy::LearnedPolicy::new(m.clone()).with_name(label.clone()))
+            Box::new(super::evaluate::learned_policy(&m, &label, max_wait))
         }));
     }
     let sim_cfg = sim::engine::SimConfig {

@@ -160,6 +160,22 @@ pub struct Args {
     /// Skip malformed trace lines instead of failing.
     #[arg(long)]
     pub lenient: bool,
+    /// The max-wait guard, as the plugin's `max_wait=` (seconds, or with
+    /// suffix s, m, h, d; 0: none). A job that has waited this long ranks
+    /// above every job that has not, oldest first, whatever its score.
+    /// Default: the model's own guard, else 7d, as the plugin does.
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::max_wait_arg)]
+    pub max_wait: Option<u64>,
+}
+
+impl Args {
+    /// The guard in force: --max-wait, else the model's, else 7d.
+    fn guard(&self, model: &Model) -> Option<u64> {
+        match self.max_wait {
+            Some(w) => (w > 0).then_some(w),
+            None => model.max_wait.or(Some(policy::learned::DEFAULT_MAX_WAIT)),
+        }
+    }
 }
 
 /// One pending job of a snapshot, as the policy last scored it.
@@ -187,6 +203,8 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Clone, serde::Serialize)]
 struct Row {
     rank: usize,
+    /// Past the max-wait guard: ranked by wait, above every job below it.
+    guarded: bool,
     user: String,
     partition: String,
     scored_at: u64,
@@ -259,9 +277,10 @@ fn replay(
     cluster: &sim::cluster::Cluster,
     cfg: &SimConfig,
     until: u64,
+    guard: Option<u64>,
 ) -> Result<(Recorder, Vec<sim::engine::JobOutcome>)> {
     let mut rec = Recorder {
-        inner: LearnedPolicy::new(model.clone()),
+        inner: LearnedPolicy::new(model.clone()).with_max_wait(guard),
         until,
         last: HashMap::new(),
     };
@@ -307,7 +326,8 @@ fn snapshot_from_trace(a: &Args, model: &Model) -> Result<Snapshot> {
             loop {
                 let cut = upto(submit.saturating_add(horizon));
                 let lo = from(submit);
-                let (_, outcomes) = replay(model, &trace, lo..cut, &cluster, &cfg, 0)?;
+                let (_, outcomes) =
+                    replay(model, &trace, lo..cut, &cluster, &cfg, 0, a.guard(model))?;
                 let k = trace.jobs[lo..cut]
                     .iter()
                     .position(|j| j.id == id)
@@ -331,7 +351,7 @@ fn snapshot_from_trace(a: &Args, model: &Model) -> Result<Snapshot> {
     };
     let lo = from(at);
     let hi = upto(at);
-    let (rec, outcomes) = replay(model, &trace, lo..hi, &cluster, &cfg, at)?;
+    let (rec, outcomes) = replay(model, &trace, lo..hi, &cluster, &cfg, at, a.guard(model))?;
     pb.finish_and_clear();
     let mut jobs = Vec::new();
     for (j, o) in trace.jobs[lo..hi].iter().zip(&outcomes) {
@@ -367,7 +387,15 @@ fn snapshot_from_trace(a: &Args, model: &Model) -> Result<Snapshot> {
 }
 
 /// Ranks and explains every job of the snapshot.
-fn explain_all(model: &Model, snap: &Snapshot, baseline: BaselineArg) -> Result<Vec<Row>> {
+/// Explains every job of `snap` and ranks them as the plugin orders them:
+/// partition tier, then the jobs past the max-wait `guard` (oldest first),
+/// then score, then submit time.
+fn explain_all(
+    model: &Model,
+    snap: &Snapshot,
+    baseline: BaselineArg,
+    guard: Option<u64>,
+) -> Result<Vec<Row>> {
     let base = match baseline {
         BaselineArg::TrainingMean => Baseline::TrainingMean,
         BaselineArg::QueueMean => {
@@ -382,6 +410,7 @@ fn explain_all(model: &Model, snap: &Snapshot, baseline: BaselineArg) -> Result<
         .map(|p| {
             Ok(Row {
                 rank: 0,
+                guarded: guard.is_some_and(|g| p.obs.wait >= g),
                 user: p.user.clone(),
                 partition: p.partition.clone(),
                 scored_at: p.ctx.now,
@@ -402,7 +431,9 @@ fn explain_all(model: &Model, snap: &Snapshot, baseline: BaselineArg) -> Result<
     rows.sort_by(|a, b| {
         let (ta, sa) = tier[&a.explanation.job];
         let (tb, sb) = tier[&b.explanation.job];
+        let past = |r: &Row| r.guarded.then_some(r.wait_s);
         tb.cmp(&ta)
+            .then(past(b).cmp(&past(a)))
             .then(b.explanation.score.total_cmp(&a.explanation.score))
             .then(sa.cmp(&sb))
             .then(a.explanation.job.cmp(&b.explanation.job))
@@ -561,6 +592,11 @@ fn render_job(
         row.gpus,
         row.nodes
     ));
+    if row.guarded {
+        s.push_str(
+            "  past the max-wait guard: ranked by its wait, above every job below the guard, whatever its score\n",
+        );
+    }
     let max = e
         .features
         .iter()
@@ -743,7 +779,7 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         snapshot_from_trace(&a, &model)?
     };
-    let mut rows = explain_all(&model, &snap, a.baseline)?;
+    let mut rows = explain_all(&model, &snap, a.baseline, a.guard(&model))?;
     let mut baseline_label = a.baseline.name().to_string();
     let focus = match a.job {
         Some(id) => Some(
@@ -885,6 +921,7 @@ mod tests {
             backfill: BackfillArg::Slurm,
             seed: 0,
             lenient: false,
+            max_wait: None,
         }
     }
 
@@ -901,7 +938,7 @@ mod tests {
         let mut ids: Vec<u64> = snap.jobs.iter().map(|p| p.obs.id).collect();
         ids.sort_unstable();
         assert_eq!(ids, [2, 3, 4]);
-        let rows = explain_all(&model, &snap, BaselineArg::QueueMean).unwrap();
+        let rows = explain_all(&model, &snap, BaselineArg::QueueMean, None).unwrap();
         assert_eq!(rows.iter().map(|r| r.rank).collect::<Vec<_>>(), [1, 2, 3]);
         for w in rows.windows(2) {
             assert!(w[0].explanation.score >= w[1].explanation.score);
@@ -910,6 +947,18 @@ mod tests {
             assert!(r.explanation.residual.abs() < 1e-9);
             assert_eq!(r.explanation.features.len(), policy::features::N_FEATURES);
         }
+        // Jobs past the guard (here every job: a guard of 0 s) rank by wait.
+        let rows = explain_all(&model, &snap, BaselineArg::QueueMean, Some(0)).unwrap();
+        assert!(rows.iter().all(|r| r.guarded));
+        assert!(rows.windows(2).all(|w| w[0].wait_s >= w[1].wait_s));
+        let text = render_job(
+            &rows[0],
+            pending_of_id(&snap, rows[0].explanation.job),
+            None,
+            &snap,
+            "b",
+        );
+        assert!(text.contains("past the max-wait guard"), "{text}");
         // Job 3's last pending moment is its start; job 4 still waits then.
         let mut a = args(swf, model_path);
         a.job = Some(3);
@@ -917,7 +966,7 @@ mod tests {
         let mut ids: Vec<u64> = snap.jobs.iter().map(|p| p.obs.id).collect();
         ids.sort_unstable();
         assert_eq!(ids, [3, 4], "at {}", snap.at);
-        let rows = explain_all(&model, &snap, BaselineArg::TrainingMean).unwrap();
+        let rows = explain_all(&model, &snap, BaselineArg::TrainingMean, None).unwrap();
         let row = rows.iter().find(|r| r.explanation.job == 3).unwrap();
         let text = render_job(
             row,
