@@ -2059,16 +2059,34 @@ mod tests {
         W::parse_from(argv).a
     }
 
-    #[test]
-    fn the_cem_stage_finds_a_linear_actor_better_than_slurm() {
-        // Four 8-GPU nodes: a queue that the order matters for.
+    /// A small PPO run: two updates of a 6-wide actor, one validation
+    /// window, no checkpoints.
+    const SMALL_PPO: [&str; 8] = [
+        "--total-updates",
+        "2",
+        "--hidden",
+        "6",
+        "--val-sequences",
+        "1",
+        "--checkpoint-every",
+        "0",
+    ];
+
+    /// A synthetic workload of `jobs` jobs on four 8-GPU nodes: queues long
+    /// enough for the order to matter and for jobs to wait.
+    fn busy_workload(jobs: usize) -> (Trace, Cluster) {
         let mut cfg = sim::synth::SynthConfig {
-            jobs: 400,
+            jobs,
             seed: 3,
             ..Default::default()
         };
         cfg.cluster.nodes = 4;
-        let (trace, cluster) = sim::synth::generate(&cfg).unwrap();
+        sim::synth::generate(&cfg).unwrap()
+    }
+
+    #[test]
+    fn the_cem_stage_finds_a_linear_actor_better_than_slurm() {
+        let (trace, cluster) = busy_workload(400);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_string();
         let base = [
@@ -2144,35 +2162,18 @@ mod tests {
     /// many decisions have no choice, depth 0) and the losses stay finite.
     #[test]
     fn ppo_trains_on_the_jobs_below_the_max_wait_guard() {
-        // Four 8-GPU nodes: queues long enough for jobs to wait.
-        let mut cfg = sim::synth::SynthConfig {
-            jobs: 200,
-            seed: 3,
-            ..Default::default()
-        };
-        cfg.cluster.nodes = 4;
-        let (trace, cluster) = sim::synth::generate(&cfg).unwrap();
+        let (trace, cluster) = busy_workload(200);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_string();
         let run = |max_wait: &str| {
-            let args = parse_args(&[
-                "--out",
-                &out,
-                "--jobs-per-episode",
-                "100",
-                "--total-updates",
-                "2",
-                "--episodes-per-update",
-                "2",
-                "--hidden",
-                "6",
-                "--val-sequences",
-                "1",
-                "--checkpoint-every",
-                "0",
-                "--max-wait",
-                max_wait,
-            ]);
+            let args = parse_args(
+                &[
+                    &["--out", &out, "--jobs-per-episode", "100"][..],
+                    &["--episodes-per-update", "2", "--max-wait", max_wait],
+                    &SMALL_PPO,
+                ]
+                .concat(),
+            );
             train(&args, trace.clone(), cluster.clone()).unwrap()
         };
         let short = run("60");
@@ -2207,24 +2208,14 @@ mod tests {
         let run = |seed: &str| {
             let dir = tempfile::tempdir().unwrap();
             let out = dir.path().to_str().unwrap().to_string();
-            let args = parse_args(&[
-                "--out",
-                &out,
-                "--seed",
-                seed,
-                "--jobs-per-episode",
-                "20",
-                "--total-updates",
-                "2",
-                "--episodes-per-update",
-                "1",
-                "--hidden",
-                "6",
-                "--val-sequences",
-                "1",
-                "--checkpoint-every",
-                "0",
-            ]);
+            let args = parse_args(
+                &[
+                    &["--out", &out, "--seed", seed, "--jobs-per-episode", "20"][..],
+                    &["--episodes-per-update", "1"],
+                    &SMALL_PPO,
+                ]
+                .concat(),
+            );
             let o = train(&args, trace.clone(), cluster.clone()).unwrap();
             let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
             (o.curves, o.model.mlp().layers().to_vec(), bytes.len())
