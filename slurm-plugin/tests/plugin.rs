@@ -179,12 +179,18 @@ fn weights_of_zero_do_not_divide_by_zero() {
 }
 
 fn model_state(dir: &std::path::Path, params: &str) -> State {
+    guarded_model_state(dir, params, None)
+}
+
+/// [`model_state`] with a model that records the max-wait guard `max_wait`.
+fn guarded_model_state(dir: &std::path::Path, params: &str, max_wait: Option<u64>) -> State {
     let m = Model::random(
         Architecture::default_for(N_FEATURES),
         FeatureSpec::current_identity(),
         11,
     )
-    .unwrap();
+    .unwrap()
+    .with_max_wait(max_wait);
     let p = dir.join("rl.safetensors");
     m.save(&p).unwrap();
     let h = TestHost::default();
@@ -270,12 +276,24 @@ fn plan_guard_lifts_long_waiting_jobs_above_all_others() {
     let dir = tempfile::tempdir().unwrap();
     // Jobs were submitted 1_700_000_000 + i*97 with NOW 10_000 s later: the
     // first ~31 have waited at least 7000 s.
-    let state = model_state(dir.path(), "max_wait=7000");
+    // The guard set by the parameter, or recorded in the model file.
+    for state in [
+        model_state(dir.path(), "max_wait=7000"),
+        guarded_model_state(dir.path(), "", Some(7000)),
+    ] {
+        assert_eq!(state.max_wait, Some(7000));
+        guard_lifts_jobs_past(&state, 7000);
+    }
+    // Neither: the default, seven days.
+    assert_eq!(model_state(dir.path(), "").max_wait, Some(7 * 24 * 3600));
+}
+
+fn guard_lifts_jobs_past(state: &State, max_wait: u64) {
     let jobs = queue();
     let views: Vec<JobView<'_>> = jobs.iter().map(view).collect();
     let mut buf = Buffers::default();
     imp::plan(
-        &state,
+        state,
         &views,
         NOW,
         &W,
@@ -289,7 +307,7 @@ fn plan_guard_lifts_long_waiting_jobs_above_all_others() {
         .obs
         .iter()
         .zip(&buf.factors)
-        .partition(|(o, _)| o.wait >= 7000);
+        .partition(|(o, _)| o.wait >= max_wait);
     assert!(!old.is_empty() && !young.is_empty());
     let min_old = old.iter().map(|(_, f)| **f).min().unwrap();
     let max_young = young.iter().map(|(_, f)| **f).max().unwrap();
