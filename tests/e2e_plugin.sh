@@ -6,7 +6,8 @@
 # (temporary name + rename) and writes a linear model whose score is
 # -log_time_limit (shortest time limit first), then checks:
 #  1. loaded: slurmctld.log has "site_factor/rl: loaded model ... (20
-#     features" and no site_factor error;
+#     features", with the max-wait guard the model file records (30 days,
+#     as no max_wait= is set), and no site_factor error;
 #  2. start order: with a blocker holding the whole cluster, five pending
 #     whole-cluster jobs (different CPUs, GPUs, time limits) get exactly the
 #     SITE values (sprio) that the plugin's own code computes for them
@@ -43,7 +44,9 @@ mkdir -p "$W" "$P"
 cp target/release/libsite_factor_rl.so "$P/.site_factor_rl.so.new"
 mv "$P/.site_factor_rl.so.new" "$P/site_factor_rl.so"
 EM=target/release/examples/e2e_model
-"$EM" write "$M.new" log_time_limit -1 || fail "e2e_model write"
+# The model records a max-wait guard (30 days: no job here reaches it), which
+# the plugin must take as its own, since PARAMS sets none.
+"$EM" write "$M.new" log_time_limit -1 30d || fail "e2e_model write"
 mv "$M.new" "$M"
 PARAMS="model=$M,verbose=1"
 
@@ -56,6 +59,7 @@ echo "cluster up with the plugin after $((SECONDS - T_START)) s"
 grep -E 'site_factor/rl: loaded model .* \(20 features' "$CTLD_LOG" >"$W/loaded" \
     || fail "slurmctld.log has no 'site_factor/rl: loaded model ... (20 features' line"
 echo "loaded: $(head -n1 "$W/loaded")"
+grep -q 'max_wait 2592000s (the model.s)' "$W/loaded" || fail "the load line does not show the model's max-wait guard (2592000s)"
 if grep -Ei 'error.*site_factor' "$CTLD_LOG"; then fail "site_factor errors in slurmctld.log (above)"; fi
 grep -q '^PrioritySiteFactorPlugin=site_factor/rl$' "$SLURM_CONF" || fail "slurm.conf does not name the plugin"
 

@@ -8,9 +8,10 @@
 //! Not a trained policy; it must not be used outside tests.
 //!
 //! Usage:
-//!   e2e_model write PATH FEATURE WEIGHT
+//!   e2e_model write PATH FEATURE WEIGHT [MAX_WAIT]
 //!   e2e_model site PARAMS time_limit=S [cpus=N gpus=N nodes=N mem_mb=M wait=S]...
 //!
+//! `write` records MAX_WAIT (e.g. `30d`) as the model's max-wait guard.
 //! `site` prints one line per job, in argument order; each job is one
 //! argument of comma-separated `key=value` items. PARAMS is the
 //! `PrioritySiteFactorParameters` string (with `model=PATH`).
@@ -27,7 +28,12 @@ fn die(msg: &str) -> ! {
     std::process::exit(2);
 }
 
-fn write(path: &str, feature: &str, weight: &str) {
+fn write(path: &str, feature: &str, weight: &str, max_wait: Option<&str>) {
+    let max_wait = max_wait.map(|v| {
+        policy::learned::parse_duration(v)
+            .filter(|&w| w > 0)
+            .unwrap_or_else(|| die(&format!("MAX_WAIT '{v}': expected a positive duration")))
+    });
     let Some(k) = FEATURE_NAMES.iter().position(|n| *n == feature) else {
         die(&format!(
             "unknown feature '{feature}'; expected one of {FEATURE_NAMES:?}"
@@ -58,7 +64,7 @@ fn write(path: &str, feature: &str, weight: &str) {
         training,
         "1970-01-01T00:00:00Z".to_string(),
     )
-    .and_then(|m| m.save(path));
+    .and_then(|m| m.with_max_wait(max_wait).save(path));
     if let Err(e) = r {
         die(&format!("{path}: {e}"));
     }
@@ -113,10 +119,12 @@ fn site(params: &str, jobs: &[String]) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("write") if args.len() == 4 => write(&args[1], &args[2], &args[3]),
+        Some("write") if (4..=5).contains(&args.len()) => {
+            write(&args[1], &args[2], &args[3], args.get(4).map(String::as_str))
+        }
         Some("site") if args.len() >= 3 => site(&args[1], &args[2..]),
         _ => die(
-            "usage: e2e_model write PATH FEATURE WEIGHT | e2e_model site PARAMS JOB... (JOB: time_limit=S,cpus=N,...)",
+            "usage: e2e_model write PATH FEATURE WEIGHT [MAX_WAIT] | e2e_model site PARAMS JOB... (JOB: time_limit=S,cpus=N,...)",
         ),
     }
 }
