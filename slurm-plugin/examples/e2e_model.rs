@@ -119,9 +119,12 @@ fn site(params: &str, jobs: &[String]) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("write") if (4..=5).contains(&args.len()) => {
-            write(&args[1], &args[2], &args[3], args.get(4).map(String::as_str))
-        }
+        Some("write") if (4..=5).contains(&args.len()) => write(
+            &args[1],
+            &args[2],
+            &args[3],
+            args.get(4).map(String::as_str),
+        ),
         Some("site") if args.len() >= 3 => site(&args[1], &args[2..]),
         _ => die(
             "usage: e2e_model write PATH FEATURE WEIGHT [MAX_WAIT] | e2e_model site PARAMS JOB... (JOB: time_limit=S,cpus=N,...)",
