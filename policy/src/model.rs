@@ -180,7 +180,8 @@ pub struct Model {
     /// with: a job that has waited this long outranks every job that has
     /// not, oldest first. `LearnedPolicy` applies it, and the plugin uses
     /// it unless `PrioritySiteFactorParameters` sets `max_wait`. `None`:
-    /// the model names none.
+    /// the model names none, and both apply the default
+    /// ([`crate::learned::DEFAULT_MAX_WAIT`], seven days).
     pub max_wait: Option<u64>,
 }
 
