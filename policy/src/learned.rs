@@ -26,6 +26,16 @@ pub struct LearnedPolicy {
 /// the plugin does.
 pub const DEFAULT_MAX_WAIT: u64 = 7 * 24 * 3600;
 
+/// The max-wait guard in force, by the plugin's rule: `set` when given
+/// (`max_wait=`, `--max-wait`; `Some(0)` is no guard), else the guard the
+/// model `recorded` (its `max_wait` metadata), else [`DEFAULT_MAX_WAIT`].
+pub fn max_wait_in_force(recorded: Option<u64>, set: Option<u64>) -> Option<u64> {
+    match set {
+        Some(w) => (w > 0).then_some(w),
+        None => Some(recorded.unwrap_or(DEFAULT_MAX_WAIT)),
+    }
+}
+
 /// Score of a job that has just reached the max-wait guard: above every
 /// finite `f32` a model can output (`f32::MAX` ≈ 3.4e38).
 const GUARD_BASE: f64 = 1e39;
@@ -64,7 +74,7 @@ impl LearnedPolicy {
     pub fn new(model: Model) -> Self {
         let scratch = model.scratch();
         LearnedPolicy {
-            max_wait: model.max_wait.or(Some(DEFAULT_MAX_WAIT)),
+            max_wait: max_wait_in_force(model.max_wait, None),
             model,
             name: "learned".into(),
             rescore: Rescore::SubmitAndPeriod,

@@ -31,10 +31,10 @@ pub struct Config {
     /// [`crate::factor::map_score`]. Positive and finite.
     pub scale: f64,
     /// `max_wait=DURATION`: after this much eligible wait a job's factor
-    /// only rises (the starvation guard). `Some(None)` (`max_wait=0`)
+    /// only rises (the starvation guard). `Some(0)` (`max_wait=0`)
     /// disables it; `None` (not given) means the model's own guard, else
     /// [`DEFAULT_MAX_WAIT`] (see [`Config::max_wait_for`]).
-    pub max_wait: Option<Option<u64>>,
+    pub max_wait: Option<u64>,
     /// `fallback=neutral`: behaviour without a usable model.
     pub fallback: Fallback,
     /// `verbose=0..2`: 0 logs only errors and the load summary, 1 adds a
@@ -59,8 +59,7 @@ impl Config {
     /// guard the model was trained with (its `max_wait` metadata), else
     /// [`DEFAULT_MAX_WAIT`].
     pub fn max_wait_for(&self, model: &policy::Model) -> Option<u64> {
-        self.max_wait
-            .unwrap_or_else(|| model.max_wait.or(Some(DEFAULT_MAX_WAIT)))
+        policy::learned::max_wait_in_force(model.max_wait, self.max_wait)
     }
 }
 
@@ -149,7 +148,7 @@ pub fn parse(params: Option<&str>) -> Result<Config, ConfigError> {
                 let w = duration(value).ok_or_else(|| {
                     bad("a duration: seconds, or a number with suffix s, m, h or d (0 disables)")
                 })?;
-                c.max_wait = Some((w > 0).then_some(w));
+                c.max_wait = Some(w);
             }
             "fallback" => match value {
                 "neutral" => c.fallback = Fallback::Neutral,
@@ -190,7 +189,7 @@ mod tests {
             Some("/etc/slurm/rl.safetensors".as_ref())
         );
         assert_eq!(c.scale, 1000.0);
-        assert_eq!(c.max_wait, Some(Some(2 * 86_400)));
+        assert_eq!(c.max_wait, Some(2 * 86_400));
         assert_eq!(c.fallback, Fallback::Neutral);
         assert_eq!(c.verbose, 2);
     }
@@ -198,11 +197,11 @@ mod tests {
     #[test]
     fn durations_and_disabling_the_guard() {
         for (v, want) in [
-            ("90", Some(Some(90))),
-            ("90s", Some(Some(90))),
-            ("5m", Some(Some(300))),
-            ("3h", Some(Some(10_800))),
-            ("0", Some(None)),
+            ("90", Some(90)),
+            ("90s", Some(90)),
+            ("5m", Some(300)),
+            ("3h", Some(10_800)),
+            ("0", Some(0)),
         ] {
             let c = parse(Some(&format!("max_wait={v}"))).unwrap();
             assert_eq!(c.max_wait, want, "max_wait={v}");

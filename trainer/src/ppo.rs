@@ -1195,7 +1195,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     };
     // The max-wait guard every simulated run applies: the one the model
     // will record, else the plugin's default.
-    let guard = args.max_wait.or(Some(policy::learned::DEFAULT_MAX_WAIT));
+    let guard = policy::learned::max_wait_in_force(args.max_wait, None);
     let t_start = Instant::now();
     let mut episode_counter: u64 = 0;
     // (update, p99 within the guard, val bsld, model) of the best validated model.
@@ -1289,6 +1289,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let mut scratch = actor.scratch();
         let mut scores: Vec<f32> = Vec::new();
         let (mut free, mut guarded): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+        let mut reordered: Vec<f32> = Vec::new();
         let (mut ep_returns, mut ep_bsld, mut ep_wait, mut ep_len) = (0.0, 0.0, 0.0, 0.0);
         for _ in 0..args.episodes_per_update {
             let ep_seed = seed.wrapping_mul(0x9E37_79B9).wrapping_add(episode_counter);
@@ -1312,10 +1313,18 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                         None => free.push(i),
                     }
                 }
-                let mut x = Vec::with_capacity(obs.features.len());
-                for &i in free.iter().chain(&guarded) {
-                    x.extend_from_slice(&obs.features[i * N_FEATURES..(i + 1) * N_FEATURES]);
-                }
+                // Feature rows, free jobs first (as they come when no job
+                // is guarded, the usual case: no copy then).
+                let x: &[f32] = if guarded.is_empty() {
+                    &obs.features
+                } else {
+                    reordered.clear();
+                    for &i in free.iter().chain(&guarded) {
+                        reordered
+                            .extend_from_slice(&obs.features[i * N_FEATURES..(i + 1) * N_FEATURES]);
+                    }
+                    &reordered
+                };
                 scores.resize(free.len(), 0.0);
                 if let Err(e) =
                     actor.score_batch_with(&x[..free.len() * N_FEATURES], &mut scores, &mut scratch)

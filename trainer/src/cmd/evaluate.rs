@@ -228,11 +228,9 @@ pub(crate) fn learned_policy(
     label: &str,
     max_wait: Option<u64>,
 ) -> policy::LearnedPolicy {
-    let p = policy::LearnedPolicy::new(m.clone()).with_name(label);
-    match max_wait {
-        Some(w) => p.with_max_wait((w > 0).then_some(w)),
-        None => p,
-    }
+    policy::LearnedPolicy::new(m.clone())
+        .with_name(label)
+        .with_max_wait(policy::learned::max_wait_in_force(m.max_wait, max_wait))
 }
 
 fn def(name: &str) -> &'static MetricDef {

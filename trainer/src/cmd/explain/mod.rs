@@ -171,10 +171,7 @@ pub struct Args {
 impl Args {
     /// The guard in force: --max-wait, else the model's, else 7d.
     fn guard(&self, model: &Model) -> Option<u64> {
-        match self.max_wait {
-            Some(w) => (w > 0).then_some(w),
-            None => model.max_wait.or(Some(policy::learned::DEFAULT_MAX_WAIT)),
-        }
+        policy::learned::max_wait_in_force(model.max_wait, self.max_wait)
     }
 }
 
