@@ -8,7 +8,7 @@
 use policy::{JobObs, Policy, QueueContext, Rescore, ScoreDeps};
 
 /// Names of every baseline, as accepted by [`by_name`].
-pub const NAMES: &[&str] = &["slurm", "fcfs", "sjf", "wfp3", "unicep", "f1"];
+pub const NAMES: &[&str] = &["slurm", "fcfs", "sjf", "wfp3", "unicep", "f1", "aging"];
 
 /// The baseline called `name`.
 pub fn by_name(name: &str) -> Option<Box<dyn Policy>> {
@@ -19,6 +19,7 @@ pub fn by_name(name: &str) -> Option<Box<dyn Policy>> {
         "wfp3" => Box::new(Wfp3),
         "unicep" => Box::new(Unicep),
         "f1" => Box::new(F1),
+        "aging" => Box::new(Aging::default()),
         _ => return None,
     })
 }
@@ -140,6 +141,61 @@ impl Policy for F1 {
     }
 }
 
+/// Aging: `(wait + B) / (limit^P · cpus^Q)`, highest first, with the limit
+/// and the CPUs taken as at least 1. Until a job has waited about `B` its
+/// size sets its place (short and narrow first); after that its wait does,
+/// and its priority rises in proportion to the wait, so a stream of small
+/// jobs cannot keep a large one waiting for good. Evaluated as `aging`
+/// with its defaults, or `aging:B/P/Q` (`slurm-rl evaluate`). The defaults (`B` = 1 h,
+/// `P` = 0.8, `Q` = 0.15) were chosen on SDSC-SP2's validation windows
+/// (docs/results.md); `slurm-rl train --init aging` fits a model to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Aging {
+    /// `B`: seconds added to the wait.
+    pub offset: f64,
+    /// `P`: the power of the time limit.
+    pub time_power: f64,
+    /// `Q`: the power of the requested CPUs.
+    pub cpu_power: f64,
+}
+
+impl Default for Aging {
+    fn default() -> Self {
+        Aging {
+            offset: 3600.0,
+            time_power: 0.8,
+            cpu_power: 0.15,
+        }
+    }
+}
+
+impl Aging {
+    /// The logarithm of the score (the same order), from the wait and the
+    /// time limit in seconds and the CPUs.
+    pub fn log_score(&self, wait: f64, limit: f64, cpus: f64) -> f64 {
+        (wait + self.offset).max(1.0).ln()
+            - self.time_power * limit.max(1.0).ln()
+            - self.cpu_power * cpus.max(1.0).ln()
+    }
+}
+
+impl Policy for Aging {
+    fn name(&self) -> &str {
+        "aging"
+    }
+    /// Rescored at submit and every `PriorityCalcPeriod`, as the plugin
+    /// runs a model fitted to it (unlike the published heuristics, which
+    /// are rescored every pass).
+    fn rescore(&self) -> Rescore {
+        Rescore::SubmitAndPeriod
+    }
+    fn score(&mut self, _ctx: &QueueContext, jobs: &[JobObs], out: &mut [f64]) {
+        for (o, j) in out.iter_mut().zip(jobs) {
+            *o = self.log_score(j.wait as f64, j.time_limit as f64, f64::from(j.cpus));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +294,20 @@ mod tests {
         let s = scores("f1", &[a, b]);
         assert!((s[0] + 1752.0).abs() < 1e-9);
         assert!((s[1] + (2.0 + 870.0 * 200f64.log10())).abs() < 1e-9);
+        // aging: ln(50 + 3600) − 0.8·ln(1000) − 0.15·ln(4) for a; b waited
+        // less but is ten times shorter and narrower, so it goes first.
+        let s = scores("aging", &[a, b]);
+        let want_a = 3650f64.ln() - 0.8 * 1000f64.ln() - 0.15 * 4f64.ln();
+        assert!((s[0] - want_a).abs() < 1e-12, "{s:?}");
+        assert!(s[1] > s[0]);
+        // Past the offset the wait takes over: a job ten times longer
+        // overtakes once it has waited 10^0.8 ≈ 6.3 times as long (plus B).
+        let long = obs(0, 100_000, 10_000, 1);
+        let short = obs(0, 10_000, 1_000, 1);
+        let s = scores("aging", &[long, short]);
+        assert!(s[0] > s[1], "{s:?}");
         assert!(by_name("wfp3").unwrap().rescore() == Rescore::EveryPass);
         assert!(by_name("slurm").unwrap().rescore() == Rescore::SubmitAndPeriod);
+        assert!(by_name("aging").unwrap().rescore() == Rescore::SubmitAndPeriod);
     }
 }

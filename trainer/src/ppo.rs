@@ -45,6 +45,7 @@ use policy::nn::{Activation, Architecture, Linear, Mlp};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use sim::baselines::Aging;
 use sim::cluster::Cluster;
 use sim::engine::{CancelledPending, SimConfig};
 use sim::trace::Trace;
@@ -78,6 +79,11 @@ pub enum InitArg {
     /// published heuristic that favours long waits and short, narrow jobs)
     /// before PPO starts.
     Unicep,
+    /// Fitted to the aging order `(wait + B) / (limit^P · cpus^Q)`
+    /// (`--aging-offset B`, `--aging-time-power P`, `--aging-cpu-power Q`)
+    /// before PPO starts: short, narrow jobs first, while every job's
+    /// priority keeps rising with its wait, so none is left behind for good.
+    Aging,
 }
 
 /// Activation of the hidden layers.
@@ -258,15 +264,30 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = ActivationArg::Relu)]
     pub activation: ActivationArg,
     /// Initial actor: `random` (PyTorch's init, near-uniform rankings),
-    /// `slurm` (fitted to rank like Slurm's multifactor priority) or
-    /// `unicep` (fitted to rank like the UNICEP heuristic); PPO then moves
-    /// away from that order.
+    /// `slurm` (fitted to rank like Slurm's multifactor priority), `unicep`
+    /// (like the UNICEP heuristic) or `aging` (like `(wait + B) / (limit^P ·
+    /// cpus^Q)`, see --aging-offset); PPO then moves away from that order.
+    /// A fitted warm start is validated as update 0, so --keep-best writes
+    /// it unless an update beats it.
     #[arg(long, value_enum, default_value_t = InitArg::Random)]
     pub init: InitArg,
-    /// With `--init slurm|unicep`: the fitted scores are this many times the
-    /// normalized multifactor feature (larger = sharper sampled rankings).
+    /// With `--init slurm|unicep|aging`: the fitted scores are this many
+    /// times the baseline's standardized score (larger = sharper sampled
+    /// rankings).
     #[arg(long, default_value_t = 2.0)]
     pub init_gain: f64,
+    /// With `--init aging`: the offset B added to the wait, in seconds or
+    /// with a unit (`1h`). Until a job has waited about B, its size decides
+    /// its place; after that, its wait does.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::cmd::evaluate::max_wait_arg)]
+    pub aging_offset: u64,
+    /// With `--init aging`: the power P of the time limit (0 = ignore it).
+    #[arg(long, default_value_t = 0.8)]
+    pub aging_time_power: f64,
+    /// With `--init aging`: the power Q of the requested CPUs (0 = ignore
+    /// them).
+    #[arg(long, default_value_t = 0.15)]
+    pub aging_cpu_power: f64,
     /// Scale of the actor's initial output layer (cleanrl uses 0.01: near-
     /// uniform first rankings; larger values start from sharper rankings).
     #[arg(long, default_value_t = 0.01)]
@@ -356,8 +377,8 @@ impl Args {
                 bail!("{name} must be at least 1");
             }
         }
-        if self.total_updates == 0 && self.cem.cem_iters == 0 {
-            bail!("--total-updates must be at least 1 (or 0 with --cem-iters)");
+        if self.total_updates == 0 && self.cem.cem_iters == 0 && self.init == InitArg::Random {
+            bail!("--total-updates must be at least 1 (or 0 with --cem-iters or --init)");
         }
         if self.max_wait == Some(0) {
             bail!(
@@ -875,7 +896,7 @@ fn fit_normalizer(
     Ok((Normalizer::fit(&rec.rows)?, rec.rows))
 }
 
-/// `--init slurm|unicep`: fits the actor so that its scores rank jobs as
+/// `--init slurm|unicep|aging`: fits the actor so that its scores rank jobs as
 /// the named baseline does: a regression of the score on `gain` times a
 /// standardized, order-preserving form of the baseline's score, over the
 /// feature rows seen while fitting the normalization. For `slurm` that is
@@ -883,9 +904,11 @@ fn fit_normalizer(
 /// 2)) · limit)`) it is `ln(1 + wait) − ln(log2(max(cpus, 2))) − ln(1 +
 /// limit)`, from the raw features. PPO then starts from that order instead
 /// of an arbitrary one. Returns the final mean squared error.
+#[allow(clippy::too_many_arguments)]
 fn init_actor(
     agent: &Agent,
     init: InitArg,
+    aging: Aging,
     normalizer: &Normalizer,
     raw_rows: &[Vec<f32>],
     gain: f64,
@@ -907,13 +930,16 @@ fn init_actor(
     if raw_rows.is_empty() {
         bail!("--init: no feature rows were recorded");
     }
+    // The raw features hold ln(1 + x); this recovers x.
+    let unlog = |v: f32| ((v as f64).exp() - 1.0).max(0.0);
     let raw_target = |r: &[f32]| -> f64 {
         match init {
             InitArg::Unicep => {
-                let cpus = (r[lc] as f64).exp() - 1.0;
+                let cpus = unlog(r[lc]);
                 r[lw] as f64 - cpus.round().max(2.0).log2().ln() - r[ll] as f64
             }
-            _ => r[mf] as f64,
+            InitArg::Aging => aging.log_score(unlog(r[lw]), unlog(r[ll]), unlog(r[lc])),
+            InitArg::Slurm | InitArg::Random => r[mf] as f64,
         }
     };
     let t: Vec<f64> = raw_rows.iter().map(|r| raw_target(r)).collect();
@@ -1103,9 +1129,15 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             .collect();
         let (normalizer, rows) = fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?;
         if args.init != InitArg::Random {
+            let aging = Aging {
+                offset: args.aging_offset as f64,
+                time_power: args.aging_time_power,
+                cpu_power: args.aging_cpu_power,
+            };
             let mse = init_actor(
                 &agent,
                 args.init,
+                aging,
                 &normalizer,
                 &rows,
                 args.init_gain,
@@ -1267,6 +1299,19 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             );
             best = Some((0, p99_ok, bsld, model));
         }
+    } else if args.init != InitArg::Random
+        && args.init_model.is_none()
+        && first_update == 1
+        && !val_starts.is_empty()
+    {
+        // The warm start is a candidate too (update 0): PPO's updates must
+        // beat it on the validation windows to be kept.
+        let model = agent
+            .to_model(spec.clone(), reward.describe(), training_meta(0, 0))?
+            .with_max_wait(args.max_wait);
+        let (bsld, p99, p99_ok) = validate_model(model.clone())?;
+        tracing::info!(val_bsld = bsld, val_p99 = p99, init = ?args.init, "the warm start");
+        best = Some((0, p99_ok, bsld, model));
     }
 
     for update in first_update..=args.total_updates {
@@ -1970,8 +2015,12 @@ mod tests {
         assert!(close(&got, &want, 1e-5), "{got:?} vs {want:?}");
     }
 
-    #[test]
-    fn init_unicep_ranks_like_unicep() {
+    /// Fits a fresh actor with `init` on random jobs and returns the share
+    /// of job pairs it orders as `want` scores them.
+    fn init_order_agreement(
+        init: InitArg,
+        want: impl Fn(&[JobObs], &QueueContext) -> Vec<f64>,
+    ) -> f64 {
         tch::manual_seed(3);
         let agent = Agent::new(Device::Cpu, &[32, 16, 8], Activation::Relu, 0.01);
         let mut rng = ChaCha8Rng::seed_from_u64(4);
@@ -2000,7 +2049,8 @@ mod tests {
         let norm = Normalizer::fit(&raw).unwrap();
         init_actor(
             &agent,
-            InitArg::Unicep,
+            init,
+            TEST_AGING,
             &norm,
             &raw,
             4.0,
@@ -2018,13 +2068,7 @@ mod tests {
         let mut learned = policy::LearnedPolicy::new(model);
         let mut got = vec![0.0; jobs.len()];
         policy::Policy::score(&mut learned, &ctx, &jobs, &mut got);
-        let mut want = vec![0.0; jobs.len()];
-        policy::Policy::score(
-            sim::baselines::by_name("unicep").unwrap().as_mut(),
-            &ctx,
-            &jobs,
-            &mut want,
-        );
+        let want = want(&jobs, &ctx);
         // Pairwise order agreement (Kendall-style) on a sample of pairs.
         let (mut agree, mut total) = (0, 0);
         for i in (0..jobs.len()).step_by(7) {
@@ -2038,8 +2082,38 @@ mod tests {
                 }
             }
         }
-        let frac = agree as f64 / total as f64;
+        agree as f64 / total as f64
+    }
+
+    const TEST_AGING: Aging = Aging {
+        offset: 3600.0,
+        time_power: 0.6,
+        cpu_power: 0.15,
+    };
+
+    #[test]
+    fn init_unicep_ranks_like_unicep() {
+        let frac = init_order_agreement(InitArg::Unicep, |jobs, ctx| {
+            let mut want = vec![0.0; jobs.len()];
+            policy::Policy::score(
+                sim::baselines::by_name("unicep").unwrap().as_mut(),
+                ctx,
+                jobs,
+                &mut want,
+            );
+            want
+        });
         assert!(frac > 0.9, "only {frac} of pairs in UNICEP's order");
+    }
+
+    #[test]
+    fn init_aging_ranks_like_the_aging_score() {
+        let frac = init_order_agreement(InitArg::Aging, |jobs, ctx| {
+            let (mut aging, mut want) = (TEST_AGING, vec![0.0; jobs.len()]);
+            policy::Policy::score(&mut aging, ctx, jobs, &mut want);
+            want
+        });
+        assert!(frac > 0.9, "only {frac} of pairs in the aging order");
     }
 
     #[test]
@@ -2091,6 +2165,40 @@ mod tests {
         };
         cfg.cluster.nodes = 4;
         sim::synth::generate(&cfg).unwrap()
+    }
+
+    #[test]
+    fn the_warm_start_is_a_candidate_model() {
+        let (trace, cluster) = busy_workload(400);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap().to_string();
+        let base = [
+            "--out",
+            &out,
+            "--jobs-per-episode",
+            "150",
+            "--val-fraction",
+            "0.2",
+            "--val-sequences",
+            "1",
+            "--checkpoint-every",
+            "0",
+            "--hidden",
+            "6",
+            "--total-updates",
+            "0",
+        ];
+        // With --init and no update, the fitted warm start is validated as
+        // update 0 and written.
+        let args = parse_args(&[&base[..], &["--init", "aging", "--aging-offset", "30m"]].concat());
+        assert_eq!(args.aging_offset, 1800);
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        assert_eq!(o.chosen_update, 0);
+        let file = policy::Model::load(dir.path().join("model.safetensors")).unwrap();
+        assert_eq!(file.mlp(), o.model.mlp());
+        // A random actor is no model: it needs an update.
+        let args = parse_args(&base);
+        assert!(train(&args, trace, cluster).is_err());
     }
 
     #[test]

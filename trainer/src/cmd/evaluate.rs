@@ -40,6 +40,9 @@ Policies (--policies):
   wfp3    WFP3: (wait / estimate)³ · cpus, favours long-waiting, short jobs
   unicep  UNICEP: wait / (log2(cpus) · estimate), favours long waits, short estimates
   f1      F1: a score fitted by regression (Carastan-Santos & de Camargo, SC'17)
+  aging   (wait + 1h) / (estimate^0.8 · cpus^0.15): size first, then wait; the
+          warm start of `train --init aging`. aging:B/P/Q sets the three
+          (e.g. aging:30m/0.5/0.3). Scored as the plugin scores a model.
 
 Metrics (lower is better unless noted; only started jobs count in waits):
   bsld_mean   mean bounded slowdown max(1, (wait + run)/max(run, 10 s))
@@ -193,6 +196,13 @@ pub(crate) fn resolve_policies(
             specs.push(spec);
             continue;
         }
+        if let Some(params) = n.strip_prefix("aging:") {
+            let aging = parse_aging(params).with_context(|| {
+                format!("policy `{n}`: expected aging:B/P/Q, e.g. aging:1h/0.8/0.15")
+            })?;
+            specs.push(PolicySpec::new(n.clone(), move || Box::new(aging)));
+            continue;
+        }
         let path = if n == "learned" {
             model
                 .with_context(|| "policy `learned` needs --model FILE (a model file written by `slurm-rl train`)")?
@@ -201,7 +211,7 @@ pub(crate) fn resolve_policies(
             PathBuf::from(n)
         } else {
             bail!(
-                "unknown policy `{n}`; known: {}, learned (with --model), or a path to a .safetensors model file",
+                "unknown policy `{n}`; known: {}, aging:B/P/Q, learned (with --model), or a path to a .safetensors model file",
                 sim::baselines::NAMES.join(", ")
             );
         };
@@ -219,6 +229,27 @@ pub(crate) fn resolve_policies(
         }));
     }
     Ok(specs)
+}
+
+/// `B/P/Q` of `aging:B/P/Q`: the offset (a duration, as `--max-wait`) and
+/// the two powers (finite, at least 0).
+fn parse_aging(v: &str) -> Result<sim::baselines::Aging> {
+    let parts: Vec<&str> = v.split('/').collect();
+    let [b, p, q] = parts[..] else {
+        bail!("`{v}` has {} parts, not 3", parts.len());
+    };
+    let offset = max_wait_arg(b).map_err(|e| anyhow::anyhow!("B: {e}"))? as f64;
+    let power = |name: &str, x: &str| -> Result<f64> {
+        match x.parse::<f64>() {
+            Ok(y) if y.is_finite() && y >= 0.0 => Ok(y),
+            _ => bail!("{name}: `{x}` is not a number ≥ 0"),
+        }
+    };
+    Ok(sim::baselines::Aging {
+        offset,
+        time_power: power("P", p)?,
+        cpu_power: power("Q", q)?,
+    })
 }
 
 /// `m` as the policy `label`, with its max-wait guard overridden when
@@ -645,6 +676,32 @@ mod tests {
             .err()
             .unwrap();
         assert!(format!("{e:#}").contains("listed twice"), "{e:#}");
+    }
+
+    #[test]
+    fn aging_takes_its_parameters_from_the_name() {
+        let specs = resolve_policies(&["aging:30m/0.5/0.3".into()], None, None).unwrap();
+        assert_eq!(specs[0].name, "aging:30m/0.5/0.3");
+        let job = policy::JobObs {
+            wait: 600,
+            time_limit: 7200,
+            cpus: 16,
+            ..Default::default()
+        };
+        let mut got = [0.0];
+        (specs[0].make)().score(&policy::QueueContext::default(), &[job], &mut got);
+        let want = 2400f64.ln() - 0.5 * 7200f64.ln() - 0.3 * 16f64.ln();
+        assert!((got[0] - want).abs() < 1e-12, "{got:?} vs {want}");
+        for (bad, says) in [
+            ("aging:1h/0.8", "2 parts"),
+            ("aging:soon/0.8/0.1", "B:"),
+            ("aging:1h/-1/0.1", "P:"),
+            ("aging:1h/0.8/nan", "Q:"),
+        ] {
+            let e = resolve_policies(&[bad.into()], None, None).err().unwrap();
+            let msg = format!("{e:#}");
+            assert!(msg.contains(bad) && msg.contains(says), "{bad}: {msg}");
+        }
     }
 
     #[test]

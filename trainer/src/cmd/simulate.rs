@@ -29,6 +29,7 @@ Policies (--policy):
   wfp3    WFP3: (wait / estimate)³ · cpus, favours long-waiting, short jobs
   unicep  UNICEP: wait / (log2(cpus) · estimate), favours long waits, short estimates
   f1      F1: a score fitted by regression (Carastan-Santos & de Camargo, SC'17)
+  aging   (wait + 1h) / (estimate^0.8 · cpus^0.15): size first, then wait
 
 Metrics (waits etc. count only jobs that started):
   wait            start − max(submit, eligible); mean, median, p95, p99 (nearest rank), max
