@@ -2167,27 +2167,30 @@ mod tests {
         sim::synth::generate(&cfg).unwrap()
     }
 
+    /// 150-job episodes on [`busy_workload`]`(400)`, one validation window,
+    /// no checkpoints.
+    const ONE_WINDOW_RUN: [&str; 8] = [
+        "--jobs-per-episode",
+        "150",
+        "--val-fraction",
+        "0.2",
+        "--val-sequences",
+        "1",
+        "--checkpoint-every",
+        "0",
+    ];
+
     #[test]
     fn the_warm_start_is_a_candidate_model() {
         let (trace, cluster) = busy_workload(400);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_string();
         let base = [
-            "--out",
-            &out,
-            "--jobs-per-episode",
-            "150",
-            "--val-fraction",
-            "0.2",
-            "--val-sequences",
-            "1",
-            "--checkpoint-every",
-            "0",
-            "--hidden",
-            "6",
-            "--total-updates",
-            "0",
-        ];
+            &["--out", &out][..],
+            &ONE_WINDOW_RUN,
+            &["--hidden", "6", "--total-updates", "0"],
+        ]
+        .concat();
         // With --init and no update, the fitted warm start is validated as
         // update 0 and written.
         let args = parse_args(&[&base[..], &["--init", "aging", "--aging-offset", "30m"]].concat());
@@ -2207,24 +2210,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_string();
         let base = [
-            "--out",
-            &out,
-            "--jobs-per-episode",
-            "150",
-            "--val-fraction",
-            "0.2",
-            "--val-sequences",
-            "1",
-            "--checkpoint-every",
-            "0",
-            "--linear",
-            "--cem-windows",
-            "3",
-            "--cem-pop",
-            "12",
-            "--cem-elite",
-            "3",
-        ];
+            &["--out", &out][..],
+            &ONE_WINDOW_RUN,
+            &[
+                "--linear",
+                "--cem-windows",
+                "3",
+                "--cem-pop",
+                "12",
+                "--cem-elite",
+                "3",
+            ],
+        ]
+        .concat();
         let args =
             parse_args(&[&base[..], &["--cem-iters", "10", "--total-updates", "0"]].concat());
         let o = train(&args, trace.clone(), cluster.clone()).unwrap();
