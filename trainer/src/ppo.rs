@@ -159,6 +159,14 @@ pub struct Args {
     /// Validation windows (evenly spaced over the held-out jobs).
     #[arg(long, default_value_t = 5)]
     pub val_sequences: usize,
+    /// Also validate on --val-sequences windows of this many jobs (e.g.
+    /// 1024) over the same held-out jobs. Queues grow longer in longer
+    /// windows, and that is where a policy's tail shows: --keep-best then
+    /// needs the p99 bound on both window lengths, and among those models
+    /// keeps the one whose worse bsld ratio to slurm's (of the two lengths)
+    /// is lowest.
+    #[arg(long, value_name = "JOBS")]
+    pub val_long_jobs: Option<usize>,
     /// Measure `sched/val_bsld` every this many updates (0: only at the end).
     #[arg(long, default_value_t = 10)]
     pub val_every: usize,
@@ -376,6 +384,9 @@ impl Args {
             if v == 0 {
                 bail!("{name} must be at least 1");
             }
+        }
+        if self.val_long_jobs == Some(0) {
+            bail!("--val-long-jobs must be at least 1");
         }
         if self.total_updates == 0 && self.cem.cem_iters == 0 && self.init == InitArg::Random {
             bail!("--total-updates must be at least 1 (or 0 with --cem-iters or --init)");
@@ -836,6 +847,20 @@ pub const METRICS: &[&str] = &[
     "sched/val_wait_p99_slurm",
 ];
 
+/// A model on the validation windows.
+struct Validated {
+    /// Mean bsld and mean p99 wait on the `--jobs-per-episode` windows.
+    bsld: f64,
+    p99: f64,
+    /// Whether the p99 wait is within the --keep-best bound (on both
+    /// window lengths with --val-long-jobs).
+    p99_ok: bool,
+    /// What --keep-best minimizes among models alike in `p99_ok`: the mean
+    /// bsld, or with --val-long-jobs the larger of the two bsld ratios to
+    /// slurm's.
+    rank: f64,
+}
+
 /// What a training run produced.
 pub struct Outcome {
     /// The final model (also written to `DIR/model.safetensors`).
@@ -846,6 +871,8 @@ pub struct Outcome {
     pub split: ((usize, usize), (usize, usize)),
     /// Start indices of the validation windows.
     pub val_starts: Vec<usize>,
+    /// Start indices of the `--val-long-jobs` windows (empty without it).
+    pub val_long_starts: Vec<usize>,
     /// The update whose model was written (see `--keep-best`).
     pub chosen_update: usize,
     /// Decisions taken in all.
@@ -1077,18 +1104,31 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             1.0 - args.val_fraction
         );
     }
-    let val_starts: Vec<usize> = if len - split >= k && args.val_sequences > 0 {
+    // `n` windows of `k` jobs evenly spaced over the validation jobs.
+    let spaced = |k: usize, n: usize| -> Vec<usize> {
         let span = len - split - k;
-        let n = args.val_sequences;
         (0..n)
             .map(|i| split + if n == 1 { 0 } else { span * i / (n - 1) })
             .collect()
+    };
+    let val_starts: Vec<usize> = if len - split >= k && args.val_sequences > 0 {
+        spaced(k, args.val_sequences)
     } else {
         tracing::warn!(
             "the validation part has {} jobs, fewer than --jobs-per-episode {k}: no validation",
             len - split
         );
         Vec::new()
+    };
+    let val_long_starts: Vec<usize> = match args.val_long_jobs {
+        None => Vec::new(),
+        Some(long) if len - split >= long && !val_starts.is_empty() => {
+            spaced(long, args.val_sequences)
+        }
+        Some(long) => bail!(
+            "--val-long-jobs {long}: the validation part has {} jobs, fewer than one such window",
+            len - split
+        ),
     };
     let sim_cfg = SimConfig {
         backfill: args.backfill.to_engine(),
@@ -1189,18 +1229,16 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             "args": args,
         })
     };
-    let (val_slurm, val_slurm_p99) = if val_starts.is_empty() {
-        (f64::NAN, f64::NAN)
-    } else {
-        validate(
-            &trace,
-            &cluster,
-            &sim_cfg,
-            k,
-            &val_starts,
-            sim::eval::PolicySpec::baseline("slurm").expect("slurm"),
-        )?
+    let slurm_on = |k: usize, starts: &[usize]| -> Result<(f64, f64)> {
+        if starts.is_empty() {
+            return Ok((f64::NAN, f64::NAN));
+        }
+        let slurm = sim::eval::PolicySpec::baseline("slurm").expect("slurm");
+        validate(&trace, &cluster, &sim_cfg, k, starts, slurm)
     };
+    let (val_slurm, val_slurm_p99) = slurm_on(k, &val_starts)?;
+    let long_k = args.val_long_jobs.unwrap_or(0);
+    let (long_slurm, long_slurm_p99) = slurm_on(long_k, &val_long_starts)?;
 
     let pb = if args.quiet {
         indicatif::ProgressBar::hidden()
@@ -1230,27 +1268,42 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     let guard = policy::learned::max_wait_in_force(args.max_wait, None);
     let t_start = Instant::now();
     let mut episode_counter: u64 = 0;
-    // (update, p99 within the guard, val bsld, model) of the best validated model.
+    // (update, p99 within the guard, rank, model) of the best validated
+    // model (see `Validated`).
     let mut best: Option<(usize, bool, f64, Model)> = None;
     let keep_best_ratio = args.keep_best_p99_ratio.or(args.guard_p99_ratio);
-    // The deployed (deterministic) model on the validation windows: mean
-    // bsld, mean p99 wait, and whether that p99 is within the --keep-best bound.
-    let validate_model = |model: Model| -> Result<(f64, f64, bool)> {
-        let (bsld, p99) = validate(
-            &trace,
-            &cluster,
-            &sim_cfg,
-            k,
-            &val_starts,
-            sim::eval::PolicySpec::new("learned", move || {
-                Box::new(policy::LearnedPolicy::new(model.clone()))
-            }),
-        )?;
-        Ok((
+    // The deployed (deterministic) model on the validation windows, and on
+    // the --val-long-jobs windows when set.
+    let validate_model = |model: Model| -> Result<Validated> {
+        let on = |k: usize, starts: &[usize]| -> Result<(f64, f64)> {
+            let m = model.clone();
+            let learned = sim::eval::PolicySpec::new("learned", move || {
+                Box::new(policy::LearnedPolicy::new(m.clone()))
+            });
+            validate(&trace, &cluster, &sim_cfg, k, starts, learned)
+        };
+        let (bsld, p99) = on(k, &val_starts)?;
+        let within =
+            |p99: f64, slurm_p99: f64| keep_best_ratio.is_none_or(|r| p99 <= r * slurm_p99);
+        let mut v = Validated {
             bsld,
             p99,
-            keep_best_ratio.is_none_or(|r| p99 <= r * val_slurm_p99),
-        ))
+            p99_ok: within(p99, val_slurm_p99),
+            rank: bsld,
+        };
+        if !val_long_starts.is_empty() {
+            let (long_bsld, long_p99) = on(long_k, &val_long_starts)?;
+            v.p99_ok &= within(long_p99, long_slurm_p99);
+            v.rank = (bsld / val_slurm).max(long_bsld / long_slurm);
+            tracing::info!(
+                long_bsld,
+                long_p99,
+                long_slurm,
+                long_slurm_p99,
+                "validation on the long windows"
+            );
+        }
+        Ok(v)
     };
     let mut cem_log = Vec::new();
 
@@ -1290,14 +1343,14 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         )?;
         cem_log = found.log;
         if !val_starts.is_empty() {
-            let (bsld, p99, p99_ok) = validate_model(model.clone())?;
+            let v = validate_model(model.clone())?;
             tracing::info!(
                 cost = found.cost,
-                val_bsld = bsld,
-                val_p99 = p99,
+                val_bsld = v.bsld,
+                val_p99 = v.p99,
                 "after the CEM"
             );
-            best = Some((0, p99_ok, bsld, model));
+            best = Some((0, v.p99_ok, v.rank, model));
         }
     } else if args.init != InitArg::Random
         && args.init_model.is_none()
@@ -1309,9 +1362,9 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let model = agent
             .to_model(spec.clone(), reward.describe(), training_meta(0, 0))?
             .with_max_wait(args.max_wait);
-        let (bsld, p99, p99_ok) = validate_model(model.clone())?;
-        tracing::info!(val_bsld = bsld, val_p99 = p99, init = ?args.init, "the warm start");
-        best = Some((0, p99_ok, bsld, model));
+        let v = validate_model(model.clone())?;
+        tracing::info!(val_bsld = v.bsld, val_p99 = v.p99, init = ?args.init, "the warm start");
+        best = Some((0, v.p99_ok, v.rank, model));
     }
 
     for update in first_update..=args.total_updates {
@@ -1533,16 +1586,16 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
                     training_meta(update, global_step),
                 )?
                 .with_max_wait(args.max_wait);
-            let (bsld, p99, p99_ok) = validate_model(model.clone())?;
+            let v = validate_model(model.clone())?;
             // Model selection on the validation windows (--keep-best).
             let better = match &best {
                 None => true,
-                Some((_, b_ok, b_bsld, _)) => (p99_ok, -bsld) > (*b_ok, -*b_bsld),
+                Some((_, b_ok, b_rank, _)) => (v.p99_ok, -v.rank) > (*b_ok, -*b_rank),
             };
-            if better && bsld.is_finite() {
-                best = Some((update, p99_ok, bsld, model));
+            if better && v.rank.is_finite() {
+                best = Some((update, v.p99_ok, v.rank, model));
             }
-            (bsld, p99)
+            (v.bsld, v.p99)
         } else {
             (f64::NAN, f64::NAN)
         };
@@ -1631,6 +1684,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         curves,
         split: ((0, split), (split, len)),
         val_starts,
+        val_long_starts,
         global_step,
         wall_s: t_start.elapsed().as_secs_f64(),
         seed,
@@ -2167,41 +2221,90 @@ mod tests {
         sim::synth::generate(&cfg).unwrap()
     }
 
-    /// 150-job episodes on [`busy_workload`]`(400)`, one validation window,
-    /// no checkpoints.
-    const ONE_WINDOW_RUN: [&str; 8] = [
-        "--jobs-per-episode",
-        "150",
-        "--val-fraction",
-        "0.2",
-        "--val-sequences",
-        "1",
-        "--checkpoint-every",
-        "0",
-    ];
+    /// On [`busy_workload`]`(400)`: the last 80 jobs validate, no
+    /// checkpoints.
+    const HELD_OUT_RUN: [&str; 4] = ["--val-fraction", "0.2", "--checkpoint-every", "0"];
 
     #[test]
     fn the_warm_start_is_a_candidate_model() {
         let (trace, cluster) = busy_workload(400);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_string();
+        // 60-job windows: the 80 validation jobs hold some.
         let base = [
             &["--out", &out][..],
-            &ONE_WINDOW_RUN,
-            &["--hidden", "6", "--total-updates", "0"],
+            &HELD_OUT_RUN,
+            &[
+                "--jobs-per-episode",
+                "60",
+                "--hidden",
+                "6",
+                "--val-sequences",
+                "3",
+            ],
         ]
         .concat();
         // With --init and no update, the fitted warm start is validated as
         // update 0 and written.
-        let args = parse_args(&[&base[..], &["--init", "aging", "--aging-offset", "30m"]].concat());
+        let warm = [&base[..], &["--init", "aging", "--aging-offset", "30m"]].concat();
+        let args = parse_args(&[&warm[..], &["--total-updates", "0"]].concat());
         assert_eq!(args.aging_offset, 1800);
         let o = train(&args, trace.clone(), cluster.clone()).unwrap();
         assert_eq!(o.chosen_update, 0);
+        assert_eq!(o.val_starts.len(), 3);
         let file = policy::Model::load(dir.path().join("model.safetensors")).unwrap();
         assert_eq!(file.mlp(), o.model.mlp());
+        // Two updates with a step so large that they scramble the order:
+        // only the warm start, validated as update 0, can beat them.
+        let args = parse_args(
+            &[
+                &warm[..],
+                &["--total-updates", "2", "--learning-rate", "1000"],
+            ]
+            .concat(),
+        );
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        assert_eq!(o.chosen_update, 0);
         // A random actor is no model: it needs an update.
-        let args = parse_args(&base);
+        let args = parse_args(&[&base[..], &["--total-updates", "0"]].concat());
         assert!(train(&args, trace, cluster).is_err());
+    }
+
+    #[test]
+    fn long_validation_windows_are_cut_from_the_validation_jobs() {
+        let (trace, cluster) = busy_workload(400);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap().to_string();
+        let base = [
+            &["--out", &out][..],
+            &HELD_OUT_RUN,
+            &[
+                "--jobs-per-episode",
+                "30",
+                "--hidden",
+                "6",
+                "--val-sequences",
+                "2",
+                "--init",
+                "unicep",
+                "--total-updates",
+                "0",
+            ],
+        ]
+        .concat();
+        let args = parse_args(&[&base[..], &["--val-long-jobs", "70"]].concat());
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        let (_, (v0, v1)) = o.split;
+        assert_eq!(o.val_long_starts, vec![v0, v1 - 70]);
+        assert_eq!(o.val_starts, vec![v0, v1 - 30]);
+        // Longer than the validation part, or zero: refused.
+        for bad in ["81", "0"] {
+            let args = parse_args(&[&base[..], &["--val-long-jobs", bad]].concat());
+            assert!(
+                train(&args, trace.clone(), cluster.clone()).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -2211,8 +2314,12 @@ mod tests {
         let out = dir.path().to_str().unwrap().to_string();
         let base = [
             &["--out", &out][..],
-            &ONE_WINDOW_RUN,
+            &HELD_OUT_RUN,
             &[
+                "--jobs-per-episode",
+                "150",
+                "--val-sequences",
+                "1",
                 "--linear",
                 "--cem-windows",
                 "3",

@@ -45,15 +45,17 @@ pub fn run(a: ppo::Args) -> Result<()> {
     let t0 = std::time::Instant::now();
     let out = ppo::train(&a, trace.clone(), cluster.clone())?;
 
-    // Validation: the learned model against slurm on the held-out windows.
-    let report = if out.val_starts.is_empty() {
-        None
-    } else {
-        let sim_cfg = sim::engine::SimConfig {
-            backfill: a.backfill.to_engine(),
-            seed: out.seed,
-            ..Default::default()
-        };
+    // Validation: the learned model against slurm on the held-out windows
+    // (and on the --val-long-jobs windows).
+    let sim_cfg = sim::engine::SimConfig {
+        backfill: a.backfill.to_engine(),
+        seed: out.seed,
+        ..Default::default()
+    };
+    let validation = |k: usize, starts: &[usize]| -> Result<Option<Report>> {
+        if starts.is_empty() {
+            return Ok(None);
+        }
         let model = out.model.clone();
         let specs = vec![
             PolicySpec::baseline("slurm").expect("the slurm baseline exists"),
@@ -65,16 +67,18 @@ pub fn run(a: ppo::Args) -> Result<()> {
             trace: &trace,
             cluster: &cluster,
             sim: &sim_cfg,
-            jobs_per_sequence: a.jobs_per_episode,
-            starts: &out.val_starts,
+            jobs_per_sequence: k,
+            starts,
         };
-        Some(sim::eval::evaluate(
+        Ok(Some(sim::eval::evaluate(
             &input,
             &specs,
             Some("slurm"),
             &mut |_| {},
-        )?)
+        )?))
     };
+    let report = validation(a.jobs_per_episode, &out.val_starts)?;
+    let long_report = validation(a.val_long_jobs.unwrap_or(0), &out.val_long_starts)?;
 
     let col = |name: &str| {
         METRICS
@@ -107,7 +111,13 @@ pub fn run(a: ppo::Args) -> Result<()> {
             series("losses/approx_kl", None),
         ],
     )?;
-    let text = render_report(&a, &out, report.as_ref(), t0.elapsed().as_secs_f64())?;
+    let text = render_report(
+        &a,
+        &out,
+        report.as_ref(),
+        long_report.as_ref(),
+        t0.elapsed().as_secs_f64(),
+    )?;
     let path = a.out.join("report.md");
     sim::io::atomic_write(&path, |w| w.write_all(text.as_bytes()))
         .with_context(|| format!("writing {}", path.display()))?;
@@ -115,10 +125,51 @@ pub fn run(a: ppo::Args) -> Result<()> {
     Ok(())
 }
 
+/// A markdown section: `learned` against `slurm` on one set of windows.
+fn validation_table(s: &mut String, title: &str, r: &Report) -> Result<()> {
+    writeln!(s, "## {title}\n")?;
+    writeln!(
+        s,
+        "| metric | slurm | learned | learned − slurm | verdict |"
+    )?;
+    writeln!(s, "|---|---|---|---|---|")?;
+    for m in ["bsld_mean", "wait_mean", "wait_p99", "cpu_util", "fairness"] {
+        let cell = |p: &str| {
+            r.policy(p)
+                .and_then(|p| p.summary_of(m))
+                .map_or("–".to_string(), |x| match x.ci95 {
+                    Some(h) => format!("{:.3} ± {:.3}", x.mean, h),
+                    None => format!("{:.3}", x.mean),
+                })
+        };
+        let (diff, verdict) = r.policy("learned").and_then(|p| p.diff_of(m)).map_or(
+            ("–".into(), "–".into()),
+            |d| {
+                (
+                    match d.ci95 {
+                        Some(h) => format!("{:.3} ± {:.3}", d.mean, h),
+                        None => format!("{:.3}", d.mean),
+                    },
+                    format!("{:?}", d.verdict),
+                )
+            },
+        );
+        writeln!(
+            s,
+            "| {m} | {} | {} | {diff} | {verdict} |",
+            cell("slurm"),
+            cell("learned")
+        )?;
+    }
+    writeln!(s)?;
+    Ok(())
+}
+
 fn render_report(
     a: &ppo::Args,
     out: &ppo::Outcome,
     report: Option<&Report>,
+    long_report: Option<&Report>,
     total_s: f64,
 ) -> Result<String> {
     let mut s = String::new();
@@ -175,49 +226,26 @@ fn render_report(
         "- model: `{}`\n",
         a.out.join("model.safetensors").display()
     )?;
-    if let Some(r) = report {
-        writeln!(
-            s,
-            "## Validation (mean ± 95% CI over the validation windows; learned − slurm paired)\n"
-        )?;
-        writeln!(
-            s,
-            "| metric | slurm | learned | learned − slurm | verdict |"
-        )?;
-        writeln!(s, "|---|---|---|---|---|")?;
-        for m in ["bsld_mean", "wait_mean", "wait_p99", "cpu_util", "fairness"] {
-            let cell = |p: &str| {
-                r.policy(p)
-                    .and_then(|p| p.summary_of(m))
-                    .map_or("–".to_string(), |x| match x.ci95 {
-                        Some(h) => format!("{:.3} ± {:.3}", x.mean, h),
-                        None => format!("{:.3}", x.mean),
-                    })
-            };
-            let (diff, verdict) = r.policy("learned").and_then(|p| p.diff_of(m)).map_or(
-                ("–".into(), "–".into()),
-                |d| {
-                    (
-                        match d.ci95 {
-                            Some(h) => format!("{:.3} ± {:.3}", d.mean, h),
-                            None => format!("{:.3}", d.mean),
-                        },
-                        format!("{:?}", d.verdict),
-                    )
-                },
-            );
-            writeln!(
-                s,
-                "| {m} | {} | {} | {diff} | {verdict} |",
-                cell("slurm"),
-                cell("learned")
-            )?;
-        }
-        writeln!(s)?;
-    } else {
-        writeln!(
+    match report {
+        Some(r) => validation_table(
+            &mut s,
+            "Validation (mean ± 95% CI over the validation windows; learned − slurm paired)",
+            r,
+        )?,
+        None => writeln!(
             s,
             "No validation: the held-out part is shorter than one window.\n"
+        )?,
+    }
+    if let (Some(r), Some(long)) = (long_report, a.val_long_jobs) {
+        validation_table(
+            &mut s,
+            &format!(
+                "Validation on {} windows of {long} jobs (--val-long-jobs; starts {:?})",
+                out.val_long_starts.len(),
+                out.val_long_starts
+            ),
+            r,
         )?;
     }
     if let Some(last) = out.curves.last() {
