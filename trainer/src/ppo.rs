@@ -1122,9 +1122,10 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
     };
     let val_long_starts: Vec<usize> = match args.val_long_jobs {
         None => Vec::new(),
-        Some(long) if len - split >= long && !val_starts.is_empty() => {
-            spaced(long, args.val_sequences)
-        }
+        Some(_) if val_starts.is_empty() => bail!(
+            "--val-long-jobs needs validation windows: --val-sequences above 0 and a validation part of at least --jobs-per-episode jobs"
+        ),
+        Some(long) if len - split >= long => spaced(long, args.val_sequences),
         Some(long) => bail!(
             "--val-long-jobs {long}: the validation part has {} jobs, fewer than one such window",
             len - split
