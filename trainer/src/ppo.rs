@@ -2222,29 +2222,39 @@ mod tests {
         sim::synth::generate(&cfg).unwrap()
     }
 
-    /// On [`busy_workload`]`(400)`: the last 80 jobs validate, no
-    /// checkpoints.
-    const HELD_OUT_RUN: [&str; 4] = ["--val-fraction", "0.2", "--checkpoint-every", "0"];
-
-    #[test]
-    fn the_warm_start_is_a_candidate_model() {
+    /// A run on [`busy_workload`]`(400)` whose last 80 jobs validate:
+    /// the workload, the output directory and the common arguments
+    /// (`--out`, `--jobs-per-episode k`, `--val-sequences n`, no
+    /// checkpoints).
+    fn held_out_run(k: usize, n: usize) -> (Trace, Cluster, tempfile::TempDir, Vec<String>) {
         let (trace, cluster) = busy_workload(400);
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap().to_string();
-        // 60-job windows: the 80 validation jobs hold some.
-        let base = [
-            &["--out", &out][..],
-            &HELD_OUT_RUN,
-            &[
-                "--jobs-per-episode",
-                "60",
-                "--hidden",
-                "6",
-                "--val-sequences",
-                "3",
-            ],
+        let args = [
+            "--out",
+            &out,
+            "--jobs-per-episode",
+            &k.to_string(),
+            "--val-sequences",
+            &n.to_string(),
+            "--val-fraction",
+            "0.2",
+            "--checkpoint-every",
+            "0",
         ]
-        .concat();
+        .map(String::from)
+        .to_vec();
+        (trace, cluster, dir, args)
+    }
+
+    #[test]
+    fn the_warm_start_is_a_candidate_model() {
+        let (trace, cluster, dir, common) = held_out_run(60, 3);
+        let base: Vec<&str> = common
+            .iter()
+            .map(String::as_str)
+            .chain(["--hidden", "6"])
+            .collect();
         // With --init and no update, the fitted warm start is validated as
         // update 0 and written.
         let warm = [&base[..], &["--init", "aging", "--aging-offset", "30m"]].concat();
@@ -2273,26 +2283,9 @@ mod tests {
 
     #[test]
     fn long_validation_windows_are_cut_from_the_validation_jobs() {
-        let (trace, cluster) = busy_workload(400);
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().to_str().unwrap().to_string();
-        let base = [
-            &["--out", &out][..],
-            &HELD_OUT_RUN,
-            &[
-                "--jobs-per-episode",
-                "30",
-                "--hidden",
-                "6",
-                "--val-sequences",
-                "2",
-                "--init",
-                "unicep",
-                "--total-updates",
-                "0",
-            ],
-        ]
-        .concat();
+        let (trace, cluster, _dir, common) = held_out_run(30, 2);
+        let extra = ["--hidden", "6", "--init", "unicep", "--total-updates", "0"];
+        let base: Vec<&str> = common.iter().map(String::as_str).chain(extra).collect();
         let args = parse_args(&[&base[..], &["--val-long-jobs", "70"]].concat());
         let o = train(&args, trace.clone(), cluster.clone()).unwrap();
         let (_, (v0, v1)) = o.split;
@@ -2310,27 +2303,18 @@ mod tests {
 
     #[test]
     fn the_cem_stage_finds_a_linear_actor_better_than_slurm() {
-        let (trace, cluster) = busy_workload(400);
-        let dir = tempfile::tempdir().unwrap();
+        let (trace, cluster, dir, common) = held_out_run(150, 1);
         let out = dir.path().to_str().unwrap().to_string();
-        let base = [
-            &["--out", &out][..],
-            &HELD_OUT_RUN,
-            &[
-                "--jobs-per-episode",
-                "150",
-                "--val-sequences",
-                "1",
-                "--linear",
-                "--cem-windows",
-                "3",
-                "--cem-pop",
-                "12",
-                "--cem-elite",
-                "3",
-            ],
-        ]
-        .concat();
+        let extra = [
+            "--linear",
+            "--cem-windows",
+            "3",
+            "--cem-pop",
+            "12",
+            "--cem-elite",
+            "3",
+        ];
+        let base: Vec<&str> = common.iter().map(String::as_str).chain(extra).collect();
         let args =
             parse_args(&[&base[..], &["--cem-iters", "10", "--total-updates", "0"]].concat());
         let o = train(&args, trace.clone(), cluster.clone()).unwrap();
