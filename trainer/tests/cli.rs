@@ -247,6 +247,73 @@ fn import_sacct_help_teaches_the_field_list() {
 /// Trains for 2 updates on a tiny synthetic trace, then checks every output,
 /// that the model file loads and scores, that `evaluate --model` runs it, and
 /// that `--resume` continues from a checkpoint.
+/// One `--seed` makes a run reproducible: the same weights and curves
+/// (but for the timing column) from two processes, other weights from
+/// another seed. Each run is its own process because libtorch's generator
+/// is global: in a test binary other tests draw from it concurrently.
+#[test]
+fn train_with_one_seed_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = bin()
+        .args(["synth", "-n", "120", "--seed", "8", "-o"])
+        .arg(d.join("t.jsonl"))
+        .arg("--cluster-out")
+        .arg(d.join("c.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = |name: &str, seed: &str| {
+        let out = d.join(name);
+        let o = bin()
+            .arg("train")
+            .arg("--trace")
+            .arg(d.join("t.jsonl"))
+            .arg("--cluster")
+            .arg(d.join("c.toml"))
+            .arg("--out")
+            .arg(&out)
+            .args([
+                "--seed",
+                seed,
+                "--jobs-per-episode",
+                "20",
+                "--episodes-per-update",
+                "1",
+            ])
+            .args([
+                "--total-updates",
+                "2",
+                "--hidden",
+                "6",
+                "--val-sequences",
+                "1",
+            ])
+            .args(["--checkpoint-every", "0", "--quiet"])
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let model = policy::Model::load(out.join("model.safetensors")).unwrap();
+        let csv = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+        (model.mlp().clone(), csv)
+    };
+    let (w1, c1) = run("a", "5");
+    let (w2, c2) = run("b", "5");
+    let (w3, _) = run("c", "6");
+    assert_eq!(w1, w2, "same seed, different weights");
+    assert_ne!(w1, w3, "different seeds, same weights");
+    let (h1, h2) = (c1.lines().next().unwrap(), c2.lines().next().unwrap());
+    assert_eq!(h1, h2);
+    let sps = h1.split(',').position(|m| m == "charts/SPS").unwrap();
+    assert_eq!(c1.lines().count(), 3, "{c1}");
+    for (a, b) in c1.lines().zip(c2.lines()).skip(1) {
+        for (i, (x, y)) in a.split(',').zip(b.split(',')).enumerate() {
+            assert!(i == sps || x == y, "column {i}: {x} vs {y}");
+        }
+    }
+}
+
 #[test]
 fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
     let dir = tempfile::tempdir().unwrap();
