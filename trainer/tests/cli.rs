@@ -28,6 +28,33 @@ fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Writes `d/t.jsonl` and `d/c.toml` with `slurm-rl synth` and `args`.
+fn synth_into(d: &Path, args: &[&str]) {
+    let o = bin()
+        .arg("synth")
+        .args(args)
+        .arg("-o")
+        .arg(d.join("t.jsonl"))
+        .arg("--cluster-out")
+        .arg(d.join("c.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `slurm-rl train` on [`synth_into`]'s workload in `d`, writing to `out`.
+fn train_on(d: &Path, out: &Path) -> Command {
+    let mut c = bin();
+    c.arg("train")
+        .arg("--trace")
+        .arg(d.join("t.jsonl"))
+        .arg("--cluster")
+        .arg(d.join("c.toml"))
+        .arg("--out")
+        .arg(out);
+    c
+}
+
 #[test]
 fn import_sacct_dump_writes_jsonl_and_summary() {
     let dir = tempfile::tempdir().unwrap();
@@ -255,24 +282,10 @@ fn import_sacct_help_teaches_the_field_list() {
 fn train_with_one_seed_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = bin()
-        .args(["synth", "-n", "120", "--seed", "8", "-o"])
-        .arg(d.join("t.jsonl"))
-        .arg("--cluster-out")
-        .arg(d.join("c.toml"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    synth_into(d, &["-n", "120", "--seed", "8"]);
     let run = |name: &str, seed: &str| {
         let out = d.join(name);
-        let o = bin()
-            .arg("train")
-            .arg("--trace")
-            .arg(d.join("t.jsonl"))
-            .arg("--cluster")
-            .arg(d.join("c.toml"))
-            .arg("--out")
-            .arg(&out)
+        let o = train_on(d, &out)
             .args([
                 "--seed",
                 seed,
@@ -318,24 +331,10 @@ fn train_with_one_seed_is_reproducible() {
 fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let o = bin()
-        .args(["synth", "-n", "160", "--seed", "3", "--nodes", "4", "-o"])
-        .arg(d.join("t.jsonl"))
-        .arg("--cluster-out")
-        .arg(d.join("c.toml"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    synth_into(d, &["-n", "160", "--seed", "3", "--nodes", "4"]);
     let out = d.join("run");
     let train = |extra: &[&str]| {
-        let o = bin()
-            .arg("train")
-            .arg("--trace")
-            .arg(d.join("t.jsonl"))
-            .arg("--cluster")
-            .arg(d.join("c.toml"))
-            .arg("--out")
-            .arg(&out)
+        let o = train_on(d, &out)
             .args([
                 "--jobs-per-episode",
                 "24",
