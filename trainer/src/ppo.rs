@@ -154,7 +154,7 @@ pub struct Args {
     /// log-probability), and the model file records it, so the plugin uses
     /// it unless `PrioritySiteFactorParameters` sets `max_wait`. Default:
     /// none recorded, and the plugin's default guard (7d) applied.
-    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::max_wait_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::duration_arg)]
     pub max_wait: Option<u64>,
     /// Validation windows (evenly spaced over the held-out jobs).
     #[arg(long, default_value_t = 5)]
@@ -287,7 +287,7 @@ pub struct Args {
     /// With `--init aging`: the offset B added to the wait, in seconds or
     /// with a unit (`1h`). Until a job has waited about B, its size decides
     /// its place; after that, its wait does.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::cmd::evaluate::max_wait_arg)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = crate::cmd::evaluate::duration_arg)]
     pub aging_offset: u64,
     /// With `--init aging`: the power P of the time limit (0 = ignore it).
     #[arg(long, default_value_t = 0.8)]
@@ -923,19 +923,42 @@ fn fit_normalizer(
     Ok((Normalizer::fit(&rec.rows)?, rec.rows))
 }
 
+/// The order a fitted warm start (`--init`, all but `random`) ranks jobs by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum WarmStart {
+    Slurm,
+    Unicep,
+    Aging(Aging),
+}
+
+impl WarmStart {
+    /// The warm start `args` ask for; `None` for `--init random`.
+    fn of(args: &Args) -> Option<WarmStart> {
+        Some(match args.init {
+            InitArg::Random => return None,
+            InitArg::Slurm => WarmStart::Slurm,
+            InitArg::Unicep => WarmStart::Unicep,
+            InitArg::Aging => WarmStart::Aging(Aging {
+                offset: args.aging_offset as f64,
+                time_power: args.aging_time_power,
+                cpu_power: args.aging_cpu_power,
+            }),
+        })
+    }
+}
+
 /// `--init slurm|unicep|aging`: fits the actor so that its scores rank jobs as
 /// the named baseline does: a regression of the score on `gain` times a
 /// standardized, order-preserving form of the baseline's score, over the
 /// feature rows seen while fitting the normalization. For `slurm` that is
 /// the `multifactor_slog` feature; for `unicep` (`wait / (log2(max(cpus,
 /// 2)) · limit)`) it is `ln(1 + wait) − ln(log2(max(cpus, 2))) − ln(1 +
-/// limit)`, from the raw features. PPO then starts from that order instead
-/// of an arbitrary one. Returns the final mean squared error.
-#[allow(clippy::too_many_arguments)]
+/// limit)`, and for `aging` [`Aging::log_score`], both from the raw
+/// features. PPO then starts from that order instead of an arbitrary one.
+/// Returns the final mean squared error.
 fn init_actor(
     agent: &Agent,
-    init: InitArg,
-    aging: Aging,
+    warm: WarmStart,
     normalizer: &Normalizer,
     raw_rows: &[Vec<f32>],
     gain: f64,
@@ -960,13 +983,13 @@ fn init_actor(
     // The raw features hold ln(1 + x); this recovers x.
     let unlog = |v: f32| ((v as f64).exp() - 1.0).max(0.0);
     let raw_target = |r: &[f32]| -> f64 {
-        match init {
-            InitArg::Unicep => {
+        match warm {
+            WarmStart::Unicep => {
                 let cpus = unlog(r[lc]);
                 r[lw] as f64 - cpus.round().max(2.0).log2().ln() - r[ll] as f64
             }
-            InitArg::Aging => aging.log_score(unlog(r[lw]), unlog(r[ll]), unlog(r[lc])),
-            InitArg::Slurm | InitArg::Random => r[mf] as f64,
+            WarmStart::Aging(a) => a.log_score(unlog(r[lw]), unlog(r[ll]), unlog(r[lc])),
+            WarmStart::Slurm => r[mf] as f64,
         }
     };
     let t: Vec<f64> = raw_rows.iter().map(|r| raw_target(r)).collect();
@@ -1169,16 +1192,10 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             .map(|_| rng.gen_range(0..=split - k))
             .collect();
         let (normalizer, rows) = fit_normalizer(&trace, &cluster, &windows, k, &sim_cfg)?;
-        if args.init != InitArg::Random {
-            let aging = Aging {
-                offset: args.aging_offset as f64,
-                time_power: args.aging_time_power,
-                cpu_power: args.aging_cpu_power,
-            };
+        if let Some(warm) = WarmStart::of(args) {
             let mse = init_actor(
                 &agent,
-                args.init,
-                aging,
+                warm,
                 &normalizer,
                 &rows,
                 args.init_gain,
@@ -2070,10 +2087,10 @@ mod tests {
         assert!(close(&got, &want, 1e-5), "{got:?} vs {want:?}");
     }
 
-    /// Fits a fresh actor with `init` on random jobs and returns the share
+    /// Fits a fresh actor with `warm` on random jobs and returns the share
     /// of job pairs it orders as `want` scores them.
     fn init_order_agreement(
-        init: InitArg,
+        warm: WarmStart,
         want: impl Fn(&[JobObs], &QueueContext) -> Vec<f64>,
     ) -> f64 {
         tch::manual_seed(3);
@@ -2102,17 +2119,7 @@ mod tests {
             .map(|j| policy::features::features_array(j, &ctx).to_vec())
             .collect();
         let norm = Normalizer::fit(&raw).unwrap();
-        init_actor(
-            &agent,
-            init,
-            TEST_AGING,
-            &norm,
-            &raw,
-            4.0,
-            &mut rng,
-            Device::Cpu,
-        )
-        .unwrap();
+        init_actor(&agent, warm, &norm, &raw, 4.0, &mut rng, Device::Cpu).unwrap();
         let model = agent
             .to_model(
                 FeatureSpec::current(norm),
@@ -2148,7 +2155,7 @@ mod tests {
 
     #[test]
     fn init_unicep_ranks_like_unicep() {
-        let frac = init_order_agreement(InitArg::Unicep, |jobs, ctx| {
+        let frac = init_order_agreement(WarmStart::Unicep, |jobs, ctx| {
             let mut want = vec![0.0; jobs.len()];
             policy::Policy::score(
                 sim::baselines::by_name("unicep").unwrap().as_mut(),
@@ -2163,7 +2170,7 @@ mod tests {
 
     #[test]
     fn init_aging_ranks_like_the_aging_score() {
-        let frac = init_order_agreement(InitArg::Aging, |jobs, ctx| {
+        let frac = init_order_agreement(WarmStart::Aging(TEST_AGING), |jobs, ctx| {
             let (mut aging, mut want) = (TEST_AGING, vec![0.0; jobs.len()]);
             policy::Policy::score(&mut aging, ctx, jobs, &mut want);
             want

@@ -148,13 +148,13 @@ pub struct Args {
     /// job that has waited this long outranks every job that has not,
     /// oldest first. Default: each model's own (its `max_wait` metadata),
     /// else 7d, as the plugin does without `max_wait=`.
-    #[arg(long, value_name = "DURATION", value_parser = max_wait_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = duration_arg)]
     pub max_wait: Option<u64>,
 }
 
-/// Parses `--max-wait` (and `train --max-wait`) the way the plugin parses
-/// `max_wait=`.
-pub(crate) fn max_wait_arg(v: &str) -> Result<u64, String> {
+/// Parses a duration (`--max-wait`, `train --max-wait`, `--aging-offset`,
+/// the B of `aging:B/P/Q`) the way the plugin parses `max_wait=`.
+pub(crate) fn duration_arg(v: &str) -> Result<u64, String> {
     policy::learned::parse_duration(v)
         .ok_or_else(|| format!("`{v}`: expected seconds, or a number with suffix s, m, h or d"))
 }
@@ -238,7 +238,7 @@ fn parse_aging(v: &str) -> Result<sim::baselines::Aging> {
     let [b, p, q] = parts[..] else {
         bail!("`{v}` has {} parts, not 3", parts.len());
     };
-    let offset = max_wait_arg(b).map_err(|e| anyhow::anyhow!("B: {e}"))? as f64;
+    let offset = duration_arg(b).map_err(|e| anyhow::anyhow!("B: {e}"))? as f64;
     let power = |name: &str, x: &str| -> Result<f64> {
         match x.parse::<f64>() {
             Ok(y) if y.is_finite() && y >= 0.0 => Ok(y),

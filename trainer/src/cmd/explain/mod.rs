@@ -164,7 +164,7 @@ pub struct Args {
     /// suffix s, m, h, d; 0: none). A job that has waited this long ranks
     /// above every job that has not, oldest first, whatever its score.
     /// Default: the model's own guard, else 7d, as the plugin does.
-    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::max_wait_arg)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cmd::evaluate::duration_arg)]
     pub max_wait: Option<u64>,
 }
 
