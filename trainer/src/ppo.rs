@@ -845,6 +845,10 @@ pub const METRICS: &[&str] = &[
     "sched/val_bsld_slurm",
     "sched/val_wait_p99",
     "sched/val_wait_p99_slurm",
+    "sched/val_long_bsld",
+    "sched/val_long_bsld_slurm",
+    "sched/val_long_wait_p99",
+    "sched/val_long_wait_p99_slurm",
 ];
 
 /// A model on the validation windows.
@@ -852,6 +856,9 @@ struct Validated {
     /// Mean bsld and mean p99 wait on the `--jobs-per-episode` windows.
     bsld: f64,
     p99: f64,
+    /// The same on the `--val-long-jobs` windows (NaN without them).
+    long_bsld: f64,
+    long_p99: f64,
     /// Whether the p99 wait is within the --keep-best bound (on both
     /// window lengths with --val-long-jobs).
     p99_ok: bool,
@@ -1306,16 +1313,18 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
         let mut v = Validated {
             bsld,
             p99,
+            long_bsld: f64::NAN,
+            long_p99: f64::NAN,
             p99_ok: within(p99, val_slurm_p99),
             rank: bsld,
         };
         if !val_long_starts.is_empty() {
-            let (long_bsld, long_p99) = on(long_k, &val_long_starts)?;
-            v.p99_ok &= within(long_p99, long_slurm_p99);
-            v.rank = (bsld / val_slurm).max(long_bsld / long_slurm);
+            (v.long_bsld, v.long_p99) = on(long_k, &val_long_starts)?;
+            v.p99_ok &= within(v.long_p99, long_slurm_p99);
+            v.rank = (bsld / val_slurm).max(v.long_bsld / long_slurm);
             tracing::info!(
-                long_bsld,
-                long_p99,
+                long_bsld = v.long_bsld,
+                long_p99 = v.long_p99,
                 long_slurm,
                 long_slurm_p99,
                 "validation on the long windows"
@@ -1594,7 +1603,7 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
 
         // --- 6. PLUMBING: validation, logging, checkpoints ---
         let last = update == args.total_updates;
-        let (val_bsld, val_p99) = if !val_starts.is_empty()
+        let (val_bsld, val_p99, long_bsld, long_p99) = if !val_starts.is_empty()
             && (last || (args.val_every > 0 && update % args.val_every == 0))
         {
             let model = agent
@@ -1613,9 +1622,9 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             if better && v.rank.is_finite() {
                 best = Some((update, v.p99_ok, v.rank, model));
             }
-            (v.bsld, v.p99)
+            (v.bsld, v.p99, v.long_bsld, v.long_p99)
         } else {
-            (f64::NAN, f64::NAN)
+            (f64::NAN, f64::NAN, f64::NAN, f64::NAN)
         };
         let sps = batch as f64 / rollout_s.max(1e-9);
         let row = vec![
@@ -1639,6 +1648,10 @@ pub fn train(args: &Args, trace: Trace, cluster: Cluster) -> Result<Outcome> {
             val_slurm,
             val_p99,
             val_slurm_p99,
+            long_bsld,
+            long_slurm,
+            long_p99,
+            long_slurm_p99,
         ];
         debug_assert_eq!(row.len(), METRICS.len());
         tracing::info!(
@@ -1727,23 +1740,34 @@ fn save_checkpoint(agent: &Agent, optimizer: &crate::adam::Adam, path: &Path) ->
     Ok(())
 }
 
-/// Rows of an earlier `curves.csv` with our columns (missing or unreadable
-/// files give none; empty cells read as NaN).
+/// Rows of an earlier `curves.csv`, in [`METRICS`] order. Columns are
+/// matched by name, so a file written before a column was added still
+/// reads (the new column as NaN); missing or unreadable files, and files
+/// whose first column is not `update`, give none; empty cells read as NaN.
 fn read_csv(path: &Path) -> Vec<Vec<f64>> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
     let mut lines = text.lines();
-    if lines.next() != Some(METRICS.join(",").as_str()) {
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = header.split(',').collect();
+    if names.first() != Some(&METRICS[0]) {
         return Vec::new();
     }
+    let from: Vec<Option<usize>> = METRICS
+        .iter()
+        .map(|m| names.iter().position(|n| n == m))
+        .collect();
     lines
-        .map(|l| {
-            l.split(',')
-                .map(|c| c.parse().unwrap_or(f64::NAN))
-                .collect::<Vec<f64>>()
+        .map(|l| l.split(',').collect::<Vec<&str>>())
+        .filter(|cells| cells.len() == names.len())
+        .map(|cells| {
+            from.iter()
+                .map(|c| c.and_then(|c| cells[c].parse().ok()).unwrap_or(f64::NAN))
+                .collect()
         })
-        .filter(|r| r.len() == METRICS.len())
         .collect()
 }
 
@@ -2289,18 +2313,97 @@ mod tests {
     }
 
     #[test]
+    fn curves_written_before_a_column_was_added_still_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("curves.csv");
+        // An older file: no long-validation columns, and one column we no
+        // longer write.
+        let old: Vec<&str> = METRICS
+            .iter()
+            .copied()
+            .filter(|m| !m.starts_with("sched/val_long"))
+            .chain(["sched/retired"])
+            .collect();
+        let row = |u: usize| -> String {
+            (0..old.len())
+                .map(|i| {
+                    if i == 0 {
+                        u.to_string()
+                    } else {
+                        format!("{}", i as f64 / 2.0)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        std::fs::write(
+            &path,
+            format!("{}\n{}\n{}\n1,2\n", old.join(","), row(1), row(2)),
+        )
+        .unwrap();
+        let rows = read_csv(&path);
+        // The short line is dropped; the others come back in METRICS order.
+        assert_eq!(rows.len(), 2);
+        let col = |m: &str| METRICS.iter().position(|x| *x == m).unwrap();
+        for (u, r) in rows.iter().enumerate() {
+            assert_eq!(r.len(), METRICS.len());
+            assert_eq!(r[0], (u + 1) as f64);
+            let i = old.iter().position(|m| *m == "sched/val_wait_p99").unwrap();
+            assert_eq!(r[col("sched/val_wait_p99")], i as f64 / 2.0);
+            assert!(r[col("sched/val_long_bsld")].is_nan());
+        }
+        // A file that is not a curves file gives nothing.
+        std::fs::write(&path, "a,b\n1,2\n").unwrap();
+        assert!(read_csv(&path).is_empty());
+    }
+
+    #[test]
     fn long_validation_windows_are_cut_from_the_validation_jobs() {
         let (trace, cluster, _dir, common) = held_out_run(30, 2);
-        let extra = ["--hidden", "6", "--init", "unicep", "--total-updates", "0"];
+        let extra = ["--hidden", "6", "--init", "unicep"];
+        let none = ["--total-updates", "0"];
         let base: Vec<&str> = common.iter().map(String::as_str).chain(extra).collect();
-        let args = parse_args(&[&base[..], &["--val-long-jobs", "70"]].concat());
+        let args = parse_args(&[&base[..], &["--val-long-jobs", "70"], &none[..]].concat());
         let o = train(&args, trace.clone(), cluster.clone()).unwrap();
         let (_, (v0, v1)) = o.split;
         assert_eq!(o.val_long_starts, vec![v0, v1 - 70]);
         assert_eq!(o.val_starts, vec![v0, v1 - 30]);
+        // One update: its row holds both validations, and slurm's on both.
+        let col = |m: &str| METRICS.iter().position(|x| *x == m).unwrap();
+        let one = ["--total-updates", "1", "--val-every", "1"];
+        let args = parse_args(&[&base[..], &["--val-long-jobs", "70"], &one[..]].concat());
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        let long = [
+            "sched/val_long_bsld",
+            "sched/val_long_bsld_slurm",
+            "sched/val_long_wait_p99",
+            "sched/val_long_wait_p99_slurm",
+        ];
+        let row = &o.curves[0];
+        for m in long
+            .iter()
+            .chain(&["sched/val_bsld", "sched/val_bsld_slurm"])
+        {
+            assert!(
+                row[col(m)].is_finite() && row[col(m)] >= 0.0,
+                "{m}: {}",
+                row[col(m)]
+            );
+        }
+        // Longer windows queue more: slurm's bsld differs between the two.
+        assert_ne!(
+            row[col("sched/val_long_bsld_slurm")],
+            row[col("sched/val_bsld_slurm")]
+        );
+        // Without --val-long-jobs the long columns are not measured.
+        let args = parse_args(&[&base[..], &one[..]].concat());
+        let o = train(&args, trace.clone(), cluster.clone()).unwrap();
+        for m in long {
+            assert!(o.curves[0][col(m)].is_nan(), "{m}");
+        }
         // Longer than the validation part, or zero: refused.
         for bad in ["81", "0"] {
-            let args = parse_args(&[&base[..], &["--val-long-jobs", bad]].concat());
+            let args = parse_args(&[&base[..], &["--val-long-jobs", bad], &none[..]].concat());
             assert!(
                 train(&args, trace.clone(), cluster.clone()).is_err(),
                 "{bad}"

@@ -94,22 +94,42 @@ pub fn run(a: ppo::Args) -> Result<()> {
             reference,
         }
     };
-    let val_slurm = out
-        .curves
-        .first()
-        .map(|r| r[col("sched/val_bsld_slurm")])
-        .filter(|v| v.is_finite());
+    // `slurm`'s level of a validation metric (the same in every row).
+    let slurm_level = |name: &str| {
+        out.curves
+            .first()
+            .map(|r| r[col(name)])
+            .filter(|v| v.is_finite())
+    };
+    let val_slurm = slurm_level("sched/val_bsld_slurm");
+    let mut panels = vec![
+        series("sched/bsld", val_slurm),
+        series("sched/val_bsld", val_slurm),
+        series(
+            "sched/val_wait_p99",
+            slurm_level("sched/val_wait_p99_slurm"),
+        ),
+    ];
+    if a.val_long_jobs.is_some() {
+        panels.push(series(
+            "sched/val_long_bsld",
+            slurm_level("sched/val_long_bsld_slurm"),
+        ));
+        panels.push(series(
+            "sched/val_long_wait_p99",
+            slurm_level("sched/val_long_wait_p99_slurm"),
+        ));
+    }
+    panels.extend([
+        series("losses/policy_loss", None),
+        series("losses/value_loss", None),
+        series("losses/entropy", None),
+        series("losses/approx_kl", None),
+    ]);
     crate::plot::curves(
         &a.out.join("curves.png"),
         "slurm-rl train: PPO curves",
-        &[
-            series("sched/bsld", val_slurm),
-            series("sched/val_bsld", val_slurm),
-            series("losses/policy_loss", None),
-            series("losses/value_loss", None),
-            series("losses/entropy", None),
-            series("losses/approx_kl", None),
-        ],
+        &panels,
     )?;
     let text = render_report(
         &a,
