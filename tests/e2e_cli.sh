@@ -60,5 +60,5 @@ grep -q "bad.sacct:2" "$W/err.txt" || fail "error does not name file and line: $
 
 # 5. evaluate writes the table, JSON and plot.
 "$B" evaluate --trace "$W/a.jsonl" --cluster "$W/cluster.toml" --sequences 3 --jobs 150 --seed 1 --out "$W/eval" >/dev/null 2>&1
-for f in results.json results.md comparison.png; do [ -s "$W/eval/$f" ] || fail "evaluate did not write $f"; done
+for f in results.json results.md sequences.csv comparison.png; do [ -s "$W/eval/$f" ] || fail "evaluate did not write $f"; done
 echo "e2e_cli: all checks passed"

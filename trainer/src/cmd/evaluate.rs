@@ -1,6 +1,7 @@
 //! `slurm-rl evaluate`: compare policies on the same sequences cut from a
 //! trace, with 95% confidence intervals and paired comparisons against a
-//! reference policy; writes results.json, results.md and comparison.png.
+//! reference policy; writes results.json, results.md, sequences.csv and
+//! comparison.png.
 //!
 //! This file parses options, resolves policy names (one function, so a
 //! learned model can join the list), drives `sim::eval` with a progress bar
@@ -55,8 +56,10 @@ Metrics (lower is better unless noted; only started jobs count in waits):
 docs/metrics.md and docs/evaluation.md give every formula.
 
 Outputs in --out: results.json (per-policy summaries, paired differences
-and per-sequence metrics), results.md (the tables printed on stdout) and
-comparison.png (bars with 95% CI whiskers).";
+and per-sequence metrics), results.md (the tables printed on stdout),
+sequences.csv (one row per policy and sequence, with its start index: to
+see which windows carry a mean) and comparison.png (bars with 95% CI
+whiskers).";
 
 const AFTER_LONG_HELP: &str = "\
 Examples:
@@ -548,7 +551,7 @@ fn write_outputs(
     md: &str,
     has_gpus: bool,
     title: &str,
-) -> Result<[PathBuf; 3]> {
+) -> Result<[PathBuf; 4]> {
     let mut doc = serde_json::json!({ "inputs": inputs });
     let serde_json::Value::Object(fields) = serde_json::to_value(report)? else {
         bail!("a report serialises to a JSON object");
@@ -570,9 +573,43 @@ fn write_outputs(
         plot_metrics.push(def("gpu_util"));
         plot_metrics.push(def("fairness"));
     }
+    let csv_path = out.join("sequences.csv");
+    sim::io::atomic_write(&csv_path, |w| w.write_all(sequences_csv(report).as_bytes()))
+        .with_context(|| format!("writing {}", csv_path.display()))?;
     let png_path = out.join("comparison.png");
     crate::plot::comparison(&png_path, report, &plot_metrics, title)?;
-    Ok([json_path, md_path, png_path])
+    Ok([json_path, md_path, csv_path, png_path])
+}
+
+/// `sequences.csv`: one row per (policy, sequence) with the sequence's
+/// start index and every metric of `sim::metrics::METRICS` (utilizations
+/// as fractions, as in results.json).
+fn sequences_csv(report: &Report) -> String {
+    // A policy name is a baseline, `aging:B/P/Q` or a file path: quote it
+    // when it holds a comma or a quote (RFC 4180).
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::from("policy,sequence,start");
+    for d in sim::metrics::METRICS {
+        out.push(',');
+        out.push_str(d.name);
+    }
+    out.push('\n');
+    for p in &report.policies {
+        for (i, (m, start)) in p.sequences.iter().zip(&report.starts).enumerate() {
+            out.push_str(&format!("{},{i},{start}", field(&p.policy)));
+            for d in sim::metrics::METRICS {
+                out.push_str(&format!(",{}", (d.get)(m)));
+            }
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -654,9 +691,37 @@ mod tests {
         assert_eq!(doc["policies"][1]["sequences"].as_array().unwrap().len(), 3);
         assert_eq!(doc["policies"][1]["vs_reference"][0]["verdict"], "worse");
         assert_eq!(std::fs::read_to_string(&paths[1]).unwrap(), md);
-        assert!(std::fs::metadata(&paths[2]).unwrap().len() > 1000);
-        // Only the three outputs: no temporary files left behind.
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+        // sequences.csv: a header, then policies × sequences rows with
+        // their start indices.
+        let csv = std::fs::read_to_string(&paths[2]).unwrap();
+        let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 1 + 2 * 3);
+        assert_eq!(rows[0][..4], ["policy", "sequence", "start", "bsld_mean"]);
+        assert!(
+            rows.iter()
+                .all(|r| r.len() == 3 + sim::metrics::METRICS.len())
+        );
+        assert_eq!(rows[5][..4], ["fcfs", "1", "3", "3.1"]);
+        assert_eq!(rows[6][2], "5");
+        assert!(std::fs::metadata(&paths[3]).unwrap().len() > 1000);
+        // Only the four outputs: no temporary files left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
+    }
+
+    #[test]
+    fn sequences_csv_quotes_a_policy_name_with_a_comma() {
+        let r = eval::summarise(
+            4,
+            vec![7],
+            None,
+            vec![("runs/a,b\"c.safetensors".into(), vec![Metrics::default()])],
+        );
+        let csv = sequences_csv(&r);
+        let row = csv.lines().nth(1).unwrap();
+        assert!(
+            row.starts_with("\"runs/a,b\"\"c.safetensors\",0,7,"),
+            "{row}"
+        );
     }
 
     #[test]
