@@ -2313,7 +2313,7 @@ mod tests {
     }
 
     #[test]
-    fn curves_written_before_a_column_was_added_still_resume() {
+    fn curves_csv_is_read_back_by_column_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("curves.csv");
         // An older file: no long-validation columns, and one column we no
