@@ -12,7 +12,7 @@ use super::common::{load_cluster, load_trace};
 use super::simulate::{BackfillArg, CancelledArg};
 use anyhow::{Context, Result, bail};
 use sim::engine::SimConfig;
-use sim::eval::{self, EvalInput, PolicySpec, Report, Starts, Verdict};
+use sim::eval::{self, EvalInput, PolicyReport, PolicySpec, Report, Starts, Verdict};
 use sim::metrics::{self, MetricDef};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -408,9 +408,66 @@ pub(crate) fn render_markdown(
                 })
                 .collect();
             s.push_str(&md_table(&head, &rows));
+            s.push_str(&largest_windows(report, r, &others));
         }
     }
     s
+}
+
+/// The metrics whose single largest window [`largest_windows`] reports.
+const WINDOW_METRICS: &[&str] = &["bsld_mean", "wait_p99"];
+
+/// A markdown section: for each policy, the window whose paired difference
+/// from the reference is largest in size, and the mean difference over the
+/// other windows. Empty with fewer than three windows.
+fn largest_windows(report: &Report, reference: &str, others: &[&PolicyReport]) -> String {
+    let n = report.starts.len();
+    let Some(base) = report.policy(reference) else {
+        return String::new();
+    };
+    if n < 3 {
+        return String::new();
+    }
+    let mut head = vec!["policy".to_string()];
+    for name in WINDOW_METRICS {
+        let d = def(name);
+        head.push(format!("{}: window (start), difference", header(d)));
+        head.push("mean of the others".into());
+    }
+    let rows: Vec<Vec<String>> = others
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.policy.clone()];
+            for name in WINDOW_METRICS {
+                let d = def(name);
+                let (scale, _) = table_scale(d);
+                let diffs: Vec<f64> = p
+                    .sequences
+                    .iter()
+                    .zip(&base.sequences)
+                    .map(|(a, b)| ((d.get)(a) - (d.get)(b)) * scale)
+                    .collect();
+                let (i, top) = diffs
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                    .expect("at least three windows");
+                let rest = (diffs.iter().sum::<f64>() - top) / (diffs.len() - 1) as f64;
+                row.push(format!("{} ({}), {}", i, report.starts[i], num(top)));
+                row.push(num(rest));
+            }
+            row
+        })
+        .collect();
+    format!(
+        "\n## Largest single window: policy − {reference}\n\n\
+         The window (sequence number and start index) with the largest paired difference, and the \
+         mean difference over the other {} windows. When the two differ in sign or size, that one \
+         window carries the mean; sequences.csv has every window.\n\n{}",
+        n - 1,
+        md_table(&head, &rows)
+    )
 }
 
 /// Runs the command.
@@ -657,7 +714,15 @@ mod tests {
         let slurm = md.lines().find(|l| l.starts_with("| slurm")).unwrap();
         assert!(!slurm.contains('!'));
         assert!(md.contains("## Paired differences: policy − slurm"));
-        assert_eq!(md.lines().filter(|l| l.starts_with("| fcfs")).count(), 2);
+        assert_eq!(md.lines().filter(|l| l.starts_with("| fcfs")).count(), 3);
+        // The largest single window: fcfs − slurm bsld is 1.1 in sequence
+        // 1 (start 3), and 1 in each of the other two.
+        let (_, tail) = md
+            .split_once("## Largest single window: policy − slurm")
+            .unwrap();
+        let row = tail.lines().find(|l| l.starts_with("| fcfs")).unwrap();
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[2..4], ["1 (3), 1.10", "1.00"], "{row}");
         // All rows of a table have the same width (padded columns).
         let widths: Vec<usize> = md
             .lines()
