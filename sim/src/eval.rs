@@ -13,7 +13,7 @@
 
 use crate::cluster::Cluster;
 use crate::engine::{self, SimConfig, SimError};
-use crate::metrics::{self, Better, METRICS, Metrics};
+use crate::metrics::{self, Better, METRICS, MetricDef, Metrics};
 use crate::trace::Trace;
 use policy::Policy;
 use rand::{Rng, SeedableRng};
@@ -390,12 +390,7 @@ pub fn summarise(
                 (Some(refm), Some(r)) if r != name => METRICS
                     .iter()
                     .map(|d| {
-                        let diffs: Vec<f64> = seqs
-                            .iter()
-                            .zip(refm)
-                            .map(|(a, b)| (d.get)(a) - (d.get)(b))
-                            .collect();
-                        let st = mean_ci(&diffs, CONFIDENCE);
+                        let st = mean_ci(&paired_differences(&seqs, refm, d), CONFIDENCE);
                         PairedDiff {
                             metric: d.name.to_owned(),
                             mean: st.mean,
@@ -421,6 +416,16 @@ pub fn summarise(
         reference: reference.map(str::to_owned),
         policies,
     }
+}
+
+/// `d` of `policy − reference`, sequence by sequence (the two run on the
+/// same sequences, in the same order).
+pub fn paired_differences(policy: &[Metrics], reference: &[Metrics], d: &MetricDef) -> Vec<f64> {
+    policy
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (d.get)(a) - (d.get)(b))
+        .collect()
 }
 
 /// Reads a paired interval `mean ± half` of `policy − reference`.

@@ -441,11 +441,9 @@ fn largest_windows(report: &Report, reference: &str, others: &[&PolicyReport]) -
             for name in WINDOW_METRICS {
                 let d = def(name);
                 let (scale, _) = table_scale(d);
-                let diffs: Vec<f64> = p
-                    .sequences
-                    .iter()
-                    .zip(&base.sequences)
-                    .map(|(a, b)| ((d.get)(a) - (d.get)(b)) * scale)
+                let diffs: Vec<f64> = eval::paired_differences(&p.sequences, &base.sequences, d)
+                    .into_iter()
+                    .map(|x| x * scale)
                     .collect();
                 let (i, top) = diffs
                     .iter()
