@@ -451,3 +451,82 @@ fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(rows[2].starts_with("3,"), "{csv}");
 }
+
+/// `--load-factor` replays the same jobs with arrivals F times as fast: on
+/// a synthetic workload at 70% load, twice the arrival rate makes the same
+/// jobs wait longer; evaluate records the factor and names it in its table;
+/// a factor that is not above 0 is refused before anything runs.
+#[test]
+fn load_factor_compresses_arrivals_in_simulate_and_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synth_into(d, &["-n", "300", "--seed", "4", "--load", "0.7"]);
+    let simulate = |factor: &str| {
+        let o = bin()
+            .arg("simulate")
+            .arg("--trace")
+            .arg(d.join("t.jsonl"))
+            .arg("--cluster")
+            .arg(d.join("c.toml"))
+            .args([
+                "--policy",
+                "fcfs",
+                "--format",
+                "json",
+                "--load-factor",
+                factor,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(doc["inputs"]["load_factor"], factor.parse::<f64>().unwrap());
+        doc["metrics"].clone()
+    };
+    let (base, fast) = (simulate("1"), simulate("2"));
+    assert_eq!(base["jobs"], 300);
+    assert_eq!(fast["jobs"], 300);
+    let wait = |m: &serde_json::Value| m["wait_mean"].as_f64().unwrap();
+    assert!(wait(&fast) > wait(&base), "{base} vs {fast}");
+
+    let ev = d.join("eval");
+    let o = bin()
+        .arg("evaluate")
+        .arg("--trace")
+        .arg(d.join("t.jsonl"))
+        .arg("--cluster")
+        .arg(d.join("c.toml"))
+        .args([
+            "--policies",
+            "slurm,fcfs",
+            "--sequences",
+            "2",
+            "--jobs",
+            "100",
+        ])
+        .args(["--load-factor", "1.5", "--out"])
+        .arg(&ev)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let res: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("results.json")).unwrap()).unwrap();
+    assert_eq!(res["inputs"]["load_factor"], 1.5);
+    let md = std::fs::read_to_string(ev.join("results.md")).unwrap();
+    assert!(md.contains("(300 jobs, arrivals ×1.5)"), "{md}");
+
+    for bad in ["0", "-1", "nan", "fast"] {
+        let o = bin()
+            .arg("simulate")
+            .arg("--trace")
+            .arg(d.join("t.jsonl"))
+            .arg("--cluster")
+            .arg(d.join("c.toml"))
+            .arg(format!("--load-factor={bad}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "--load-factor {bad} accepted");
+        assert!(stderr.contains("expected a number above 0"), "{stderr}");
+    }
+}

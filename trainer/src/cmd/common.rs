@@ -49,6 +49,25 @@ pub fn load_trace(path: &Path, lenient: bool) -> anyhow::Result<Trace> {
     Ok(trace)
 }
 
+/// `--load-factor`'s parser: a finite number above 0.
+pub fn load_factor_arg(v: &str) -> Result<f64, String> {
+    match v.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!(
+            "`{v}`: expected a number above 0 (1 = the trace as recorded, 1.25 = 25% more load)"
+        )),
+    }
+}
+
+/// Applies `--load-factor` to a loaded trace: arrivals `factor` times as
+/// fast ([`Trace::compress_arrivals`]); 1 leaves it as recorded.
+pub fn apply_load_factor(trace: &mut Trace, factor: f64) -> anyhow::Result<()> {
+    if factor != 1.0 {
+        trace.compress_arrivals(factor)?;
+    }
+    Ok(())
+}
+
 fn starts_with_brace(path: &Path) -> bool {
     use std::io::Read;
     let mut buf = [0u8; 1];

@@ -302,6 +302,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut trace = super::common::load_trace(&a.trace, a.lenient)?;
     trace.sort();
     let cluster = super::common::load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
+    super::common::apply_load_factor(&mut trace, a.load_factor)?;
     let k = a.jobs;
     let (starts, from) = if !a.starts.is_empty() {
         (a.starts.clone(), "explicit starts".to_string())
@@ -372,10 +373,11 @@ pub fn run(a: Args) -> Result<()> {
         ))
     });
     let mut md = format!(
-        "# Best run\n\n{} runs on {} sequences of {k} jobs from `{}` ({from}), backfill {}.\n\n",
+        "# Best run\n\n{} runs on {} sequences of {k} jobs from `{}` ({from}{}), backfill {}.\n\n",
         runs.len(),
         starts.len(),
         a.trace.display(),
+        super::evaluate::load_note(a.load_factor),
         a.backfill.name()
     );
     md.push_str(&table(&ranked, slurm, guard));
@@ -410,6 +412,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     let doc = serde_json::json!({
         "trace": a.trace.display().to_string(),
+        "load_factor": a.load_factor,
         "sequences": starts,
         "jobs_per_sequence": k,
         "guard": guard,
@@ -545,6 +548,7 @@ mod tests {
             runs: vec![format!("{}/task-*", sweep.display())],
             guard_p99_wait: Some(1e12),
             max_wait: None,
+            load_factor: 1.0,
         };
         run(a).unwrap();
         let doc: serde_json::Value =
