@@ -42,16 +42,21 @@ fn synth_into(d: &Path, args: &[&str]) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// `slurm-rl train` on [`synth_into`]'s workload in `d`, writing to `out`.
-fn train_on(d: &Path, out: &Path) -> Command {
+/// `slurm-rl <sub>` on [`synth_into`]'s workload and cluster in `d`.
+fn on_synth(sub: &str, d: &Path) -> Command {
     let mut c = bin();
-    c.arg("train")
+    c.arg(sub)
         .arg("--trace")
         .arg(d.join("t.jsonl"))
         .arg("--cluster")
-        .arg(d.join("c.toml"))
-        .arg("--out")
-        .arg(out);
+        .arg(d.join("c.toml"));
+    c
+}
+
+/// `slurm-rl train` on [`synth_into`]'s workload in `d`, writing to `out`.
+fn train_on(d: &Path, out: &Path) -> Command {
+    let mut c = on_synth("train", d);
+    c.arg("--out").arg(out);
     c
 }
 
@@ -418,12 +423,7 @@ fn train_two_updates_on_a_tiny_trace_writes_a_loadable_model() {
 
     // evaluate --model runs it beside a baseline.
     let ev = d.join("eval");
-    let o = bin()
-        .arg("evaluate")
-        .arg("--trace")
-        .arg(d.join("t.jsonl"))
-        .arg("--cluster")
-        .arg(d.join("c.toml"))
+    let o = on_synth("evaluate", d)
         .args([
             "--policies",
             "slurm,learned",
@@ -462,12 +462,7 @@ fn load_factor_compresses_arrivals_in_simulate_and_evaluate() {
     let d = dir.path();
     synth_into(d, &["-n", "300", "--seed", "4", "--load", "0.7"]);
     let simulate = |factor: &str| {
-        let o = bin()
-            .arg("simulate")
-            .arg("--trace")
-            .arg(d.join("t.jsonl"))
-            .arg("--cluster")
-            .arg(d.join("c.toml"))
+        let o = on_synth("simulate", d)
             .args([
                 "--policy",
                 "fcfs",
@@ -490,12 +485,7 @@ fn load_factor_compresses_arrivals_in_simulate_and_evaluate() {
     assert!(wait(&fast) > wait(&base), "{base} vs {fast}");
 
     let ev = d.join("eval");
-    let o = bin()
-        .arg("evaluate")
-        .arg("--trace")
-        .arg(d.join("t.jsonl"))
-        .arg("--cluster")
-        .arg(d.join("c.toml"))
+    let o = on_synth("evaluate", d)
         .args([
             "--policies",
             "slurm,fcfs",
@@ -516,12 +506,7 @@ fn load_factor_compresses_arrivals_in_simulate_and_evaluate() {
     assert!(md.contains("(300 jobs, arrivals ×1.5)"), "{md}");
 
     for bad in ["0", "-1", "nan", "fast"] {
-        let o = bin()
-            .arg("simulate")
-            .arg("--trace")
-            .arg(d.join("t.jsonl"))
-            .arg("--cluster")
-            .arg(d.join("c.toml"))
+        let o = on_synth("simulate", d)
             .arg(format!("--load-factor={bad}"))
             .output()
             .unwrap();
