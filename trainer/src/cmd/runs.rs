@@ -555,6 +555,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(out.join("runs.json")).unwrap()).unwrap();
         let ranking = doc["ranking"].as_array().unwrap();
         assert_eq!(ranking.len(), 3);
+        assert_eq!(doc["load_factor"], 1.0);
         // Sequences come from the held-out part.
         for s in doc["sequences"].as_array().unwrap() {
             let s = s.as_u64().unwrap();
