@@ -1,5 +1,6 @@
 //! PNG figures for `simulate` and `evaluate`: a policy comparison (bars with
-//! 95% confidence intervals, one panel per metric) and a schedule overview
+//! 95% confidence intervals, one panel per metric), the same against the
+//! load factor (`evaluate --load-factor F1,F2,..`) and a schedule overview
 //! (queue length and utilization over time, and the wait-time CDF).
 //!
 //! This module only draws what it is given: it must not simulate or compute
@@ -633,6 +634,168 @@ pub fn fidelity(path: &Path, title: &str, points: &[(f64, f64, bool)]) -> Result
             .border_style(BLACK)
             .label_font((FONT, 15))
             .draw()?;
+        Ok(())
+    })
+}
+
+/// Colours of the policies' lines in [`load_sweep`] (the reference is grey).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(70, 120, 190),
+    RGBColor(210, 70, 60),
+    RGBColor(60, 160, 90),
+    RGBColor(150, 90, 180),
+    RGBColor(230, 150, 40),
+    RGBColor(40, 170, 190),
+    RGBColor(160, 110, 70),
+    RGBColor(200, 90, 160),
+];
+
+/// `evaluate --load-factor F1,F2,..`'s figure: one panel per metric, each
+/// policy's mean against the load factor, with its 95% CI as whiskers
+/// (nudged sideways per policy so they do not hide each other). The
+/// reference is drawn last, dashed grey, so a policy that equals it stays
+/// visible. `reports[i]` was measured at `factors[i]`; every report holds
+/// the same policies in the same order.
+pub fn load_sweep(
+    path: &Path,
+    title: &str,
+    factors: &[f64],
+    reports: &[Report],
+    metrics: &[&MetricDef],
+) -> Result<()> {
+    anyhow::ensure!(!metrics.is_empty(), "no metric to plot");
+    anyhow::ensure!(
+        factors.len() == reports.len() && !reports.is_empty(),
+        "one report per load factor"
+    );
+    let names: Vec<&str> = reports[0]
+        .policies
+        .iter()
+        .map(|p| p.policy.as_str())
+        .collect();
+    let is_ref = |i: usize| reports[0].reference.as_deref() == Some(names[i]);
+    let colour = |i: usize| {
+        if is_ref(i) {
+            REF_COLOR
+        } else {
+            PALETTE[i % PALETTE.len()]
+        }
+    };
+    // The reference last, so it is drawn on top.
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&i| is_ref(i));
+    let cols = metrics.len().min(2);
+    let rows = metrics.len().div_ceil(cols);
+    let (pw, ph) = (640u32, 420u32);
+    write_png(path, pw * cols as u32, ph * rows as u32 + 120, |root| {
+        let (head, body) = root.split_vertically(60);
+        head.titled(title, (FONT, 26))?;
+        let (body, foot) = body.split_vertically(ph * rows as u32);
+        foot.draw(&Text::new(
+            format!(
+                "Lines: mean over {} sequences of {} jobs at each load factor F (arrivals F times as fast); whiskers: 95% Student-t CI.",
+                reports[0].starts.len(),
+                reports[0].jobs_per_sequence
+            ),
+            (20, 8),
+            (FONT, 15).into_font().color(&BLACK),
+        ))?;
+        let mut x = 20;
+        for &i in &order {
+            let style = colour(i).stroke_width(3);
+            if is_ref(i) {
+                for k in 0..3 {
+                    foot.draw(&PathElement::new(
+                        [(x + 10 * k, 44), (x + 10 * k + 6, 44)],
+                        style,
+                    ))?;
+                }
+            } else {
+                foot.draw(&PathElement::new([(x, 44), (x + 26, 44)], style))?;
+            }
+            let label = names[i].to_string();
+            let width = 9 * label.chars().count() as i32;
+            foot.draw(&Text::new(
+                label,
+                (x + 32, 36),
+                (FONT, 15).into_font().color(&BLACK),
+            ))?;
+            x += 32 + width + 24;
+        }
+        let (x_lo, x_hi) = (factors[0], factors[factors.len() - 1]);
+        let span = (x_hi - x_lo).max(0.1);
+        let pad = 0.06 * span;
+        let nudge = |k: usize| (k as f64 - (names.len() as f64 - 1.0) / 2.0) * 0.008 * span;
+        let panels = body.split_evenly((rows, cols));
+        for (panel, def) in panels.iter().zip(metrics) {
+            // (factor, mean, ci) per policy.
+            let mut lines: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); names.len()];
+            for (f, r) in factors.iter().zip(reports) {
+                for (i, name) in names.iter().enumerate() {
+                    let s = r
+                        .policy(name)
+                        .and_then(|p| p.summary_of(def.name))
+                        .with_context(|| format!("metric `{}` missing for `{name}`", def.name))?;
+                    lines[i].push((*f, s.mean, s.ci95.unwrap_or(0.0)));
+                }
+            }
+            let raw_max = lines
+                .iter()
+                .flatten()
+                .map(|(_, m, c)| m + c)
+                .fold(0.0f64, f64::max);
+            let (scale, unit) = display_scale(def, raw_max);
+            let top = if raw_max > 0.0 {
+                raw_max * scale * 1.05
+            } else {
+                1.0
+            };
+            let caption = if unit.is_empty() {
+                def.label.to_string()
+            } else {
+                format!("{} ({unit})", def.label)
+            };
+            let mut c = ChartBuilder::on(panel)
+                .caption(caption, (FONT, 18))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(60)
+                .build_cartesian_2d((x_lo - pad)..(x_hi + pad), 0.0..top)?;
+            c.configure_mesh()
+                .x_desc("load factor")
+                .light_line_style(TRANSPARENT)
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 13))
+                .draw()?;
+            for (k, &i) in order.iter().enumerate() {
+                let col = colour(i);
+                let pts: Vec<(f64, f64)> =
+                    lines[i].iter().map(|&(f, m, _)| (f, m * scale)).collect();
+                if is_ref(i) {
+                    c.draw_series(DashedLineSeries::new(
+                        pts.clone(),
+                        8,
+                        5,
+                        col.stroke_width(3),
+                    ))?;
+                } else {
+                    c.draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))?;
+                }
+                c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
+                // Whiskers: mean − ci to mean + ci, with 8 px caps, nudged sideways.
+                for &(f, m, h) in lines[i].iter().filter(|w| w.2 > 0.0) {
+                    let f = f + nudge(k);
+                    let (lo, hi) = (((m - h) * scale).max(0.0), (m + h) * scale);
+                    let style = col.stroke_width(1);
+                    c.draw_series(std::iter::once(PathElement::new([(f, lo), (f, hi)], style)))?;
+                    for y in [lo, hi] {
+                        c.draw_series(std::iter::once(
+                            EmptyElement::at((f, y)) + PathElement::new([(-4, 0), (4, 0)], style),
+                        ))?;
+                    }
+                }
+            }
+        }
         Ok(())
     })
 }

@@ -484,26 +484,73 @@ fn load_factor_compresses_arrivals_in_simulate_and_evaluate() {
     let wait = |m: &serde_json::Value| m["wait_mean"].as_f64().unwrap();
     assert!(wait(&fast) > wait(&base), "{base} vs {fast}");
 
-    let ev = d.join("eval");
+    let evaluate = |factors: &str, out: &Path| {
+        on_synth("evaluate", d)
+            .args([
+                "--policies",
+                "slurm,fcfs",
+                "--sequences",
+                "2",
+                "--jobs",
+                "100",
+            ])
+            .args(["--load-factor", factors, "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let results = |dir: &Path| -> serde_json::Value {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap())
+                .unwrap();
+        doc["inputs"]["wall_seconds"] = serde_json::Value::Null;
+        doc
+    };
+    let one = d.join("eval");
+    let o = evaluate("1.5", &one);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(results(&one)["inputs"]["load_factor"], 1.5);
+    let md = std::fs::read_to_string(one.join("results.md")).unwrap();
+    assert!(md.contains("(300 jobs, arrivals ×1.5)"), "{md}");
+
+    // A list: the whole evaluation per factor in load-F/, ascending, the
+    // same as a run at that factor alone, plus the sweep's three files.
+    let sweep = d.join("sweep");
+    let o = evaluate("1.5,1", &sweep);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(results(&sweep.join("load-1.5")), results(&one));
+    assert_eq!(results(&sweep.join("load-1"))["inputs"]["load_factor"], 1.0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sweep.join("load.json")).unwrap()).unwrap();
+    assert_eq!(doc["load_factors"], serde_json::json!([1.0, 1.5]));
+    assert_eq!(doc["factors"][1]["dir"], "load-1.5");
+    assert_eq!(
+        doc["factors"][1]["report"]["policies"],
+        results(&one)["policies"]
+    );
+    let md = std::fs::read_to_string(sweep.join("load.md")).unwrap();
+    let bsld = md.split("## wait_mean").next().unwrap();
+    let rows: Vec<&str> = bsld.lines().filter(|l| l.starts_with("| 1")).collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(
+        rows[0].starts_with("| 1 ") && rows[1].starts_with("| 1.5 "),
+        "{md}"
+    );
+    assert!(std::fs::metadata(sweep.join("load.png")).unwrap().len() > 1000);
+    let o = evaluate("1,1.25,1", &d.join("twice"));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--load-factor lists 1 twice"));
     let o = on_synth("evaluate", d)
-        .args([
-            "--policies",
-            "slurm,fcfs",
-            "--sequences",
-            "2",
-            "--jobs",
-            "100",
-        ])
-        .args(["--load-factor", "1.5", "--out"])
-        .arg(&ev)
+        .args(["--runs", "no-such-run", "--load-factor", "1,1.25", "--out"])
+        .arg(d.join("runs"))
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let res: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ev.join("results.json")).unwrap()).unwrap();
-    assert_eq!(res["inputs"]["load_factor"], 1.5);
-    let md = std::fs::read_to_string(ev.join("results.md")).unwrap();
-    assert!(md.contains("(300 jobs, arrivals ×1.5)"), "{md}");
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("--runs takes one --load-factor"),
+        "{stderr}"
+    );
 
     for bad in ["0", "-1", "nan", "fast"] {
         let o = on_synth("simulate", d)

@@ -59,7 +59,9 @@ Outputs in --out: results.json (per-policy summaries, paired differences
 and per-sequence metrics), results.md (the tables printed on stdout),
 sequences.csv (one row per policy and sequence, with its start index: to
 see which windows carry a mean) and comparison.png (bars with 95% CI
-whiskers).";
+whiskers). With several --load-factor values, each factor's four files go
+to DIR/load-F/, and DIR gets load.md, load.json and load.png: every policy
+against the load.";
 
 const AFTER_LONG_HELP: &str = "\
 Examples:
@@ -67,6 +69,9 @@ Examples:
   slurm-rl evaluate --trace lublin_256.swf --backfill none --policies fcfs,sjf,f1 \\
       --reference fcfs --starts 1981,2756,4299,8850,3316,2714,5228,7762,4022,7085 --out rls/
   slurm-rl evaluate --trace hist.jsonl --cluster /etc/slurm/slurm.conf --sequences 30 --out eval/
+  # What if the same jobs arrived 25% and 50% faster? (eval/load.png)
+  slurm-rl evaluate --trace hist.jsonl --cluster slurm.conf --model model.safetensors \\
+      --load-factor 1,1.25,1.5 --out eval/
   # The best run of a sweep (docs/training.md, \"Sweeps on Slurm\")
   slurm-rl evaluate --trace hist.jsonl --cluster slurm.conf --runs 'runs/sweep/task-*' \\
       --sequences 10 --jobs 256 --out runs/sweep/best";
@@ -156,9 +161,11 @@ pub struct Args {
     /// What-if load: replay the trace's arrivals F times as fast (every
     /// submit gap divided by F), so 1.25 offers 25% more load and 0.8 20%
     /// less. Requests, limits and run times stay as recorded; the sequence
-    /// starts are cut from the compressed trace.
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = super::common::load_factor_arg)]
-    pub load_factor: f64,
+    /// starts are cut from the compressed trace. A list (1,1.25,1.5) runs
+    /// the whole evaluation once per factor into DIR/load-F/ and adds
+    /// load.md, load.json and load.png: every policy against the load.
+    #[arg(long, value_name = "F,..", value_delimiter = ',', default_value = "1", value_parser = super::common::load_factor_arg)]
+    pub load_factor: Vec<f64>,
 }
 
 /// Parses a duration (`--max-wait`, `train --max-wait`, `--aging-offset`,
@@ -479,9 +486,9 @@ pub fn run(a: Args) -> Result<()> {
     if !a.runs.is_empty() {
         return super::runs::run(a);
     }
+    let factors = load_factors(&a.load_factor)?;
     let mut trace = load_trace(&a.trace, a.lenient)?;
     let cluster = load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
-    apply_load_factor(&mut trace, a.load_factor)?;
     let mut specs = resolve_policies(&a.policies, a.model.as_deref(), a.max_wait)?;
     let reference = match a.reference.as_str() {
         "none" => None,
@@ -495,116 +502,337 @@ pub fn run(a: Args) -> Result<()> {
             Some(r.to_string())
         }
     };
-    let how = if a.starts.is_empty() {
-        Starts::Random {
-            count: a.sequences,
-            seed: a.seed,
-        }
-    } else {
-        Starts::Explicit(a.starts.clone())
-    };
-    let starts = eval::sequence_starts(trace.jobs.len(), a.jobs, &how)?;
-    let sim_cfg = SimConfig {
-        backfill: a.backfill.to_engine(),
-        cancelled_pending: a.cancelled_pending.to_engine(),
-        record_events: false,
-        seed: a.seed,
-    };
-    let input = EvalInput {
-        trace: &trace,
+    let setup = Setup {
+        a: &a,
         cluster: &cluster,
-        sim: &sim_cfg,
-        jobs_per_sequence: a.jobs,
-        starts: &starts,
+        specs: &specs,
+        reference: reference.as_deref(),
     };
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-
-    let total = specs.len() * starts.len();
-    let started = std::time::Instant::now();
-    let report =
-        super::common::evaluate_with_progress(&input, &specs, reference.as_deref(), "seq")?;
-    let secs = started.elapsed().as_secs_f64();
-
-    let inputs = format!(
-        "trace `{}` ({} jobs{}), cluster `{}` ({} CPUs, {} GPUs), backfill {}, {} sequences of {} jobs, {}",
-        a.trace.display(),
-        trace.jobs.len(),
-        load_note(a.load_factor),
-        cluster.name,
-        cluster.total_cpus(),
-        cluster.total_gpus(),
-        a.backfill.name(),
-        starts.len(),
-        a.jobs,
-        if a.starts.is_empty() {
-            format!("random starts (seed {})", a.seed)
-        } else {
-            "explicit starts".into()
-        },
-    );
-    let mut table_metrics: Vec<&MetricDef> = TABLE_METRICS.iter().map(|n| def(n)).collect();
-    if cluster.total_gpus() == 0 {
-        table_metrics.retain(|d| d.name != "gpu_util");
+    if let [factor] = factors[..] {
+        apply_load_factor(&mut trace, factor)?;
+        let done = setup.evaluate_at(&trace, factor, &a.out)?;
+        let names: Vec<String> = done
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        return print_stdout(&format!(
+            "{}\n{} runs in {:.1} s; wrote {}\n",
+            done.md,
+            done.runs,
+            done.secs,
+            names.join(", ")
+        ));
     }
-    let md = render_markdown(&report, &inputs, &table_metrics);
+    // Several factors: the whole evaluation once per factor, then the sweep.
+    let mut reports = Vec::new();
+    for &factor in &factors {
+        let mut t = trace.clone();
+        apply_load_factor(&mut t, factor)?;
+        let dir = a.out.join(format!("load-{factor}"));
+        let done = setup.evaluate_at(&t, factor, &dir)?;
+        eprintln!(
+            "arrivals ×{factor}: {} runs in {:.1} s, results in {}",
+            done.runs,
+            done.secs,
+            dir.display()
+        );
+        reports.push(done.report);
+    }
+    let written = write_load_sweep(&setup, &factors, &reports)?;
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    print_stdout(&format!(
+        "{}\nwrote {}\n",
+        load_markdown(&setup, &factors, &reports),
+        names.join(", ")
+    ))
+}
 
-    let inputs_json = serde_json::json!({
-        "trace": a.trace.display().to_string(),
-        "trace_jobs": trace.jobs.len(),
-        "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
-        "cluster_name": cluster.name,
-        "total_cpus": cluster.total_cpus(),
-        "total_gpus": cluster.total_gpus(),
-        "backfill": a.backfill.name(),
-        "cancelled_pending": a.cancelled_pending.name(),
-        "seed": a.seed,
-        "load_factor": a.load_factor,
-        "starts_from": if a.starts.is_empty() { "random" } else { "explicit" },
-        "wall_seconds": secs,
-    });
-    let title = format!(
-        "{}{}: {} sequences × {} jobs, backfill {}",
-        a.trace
+/// `--load-factor`'s list, ascending; a factor given twice is an error.
+fn load_factors(given: &[f64]) -> Result<Vec<f64>> {
+    let mut f = given.to_vec();
+    f.sort_by(f64::total_cmp);
+    if let Some(w) = f.windows(2).find(|w| w[0] == w[1]) {
+        bail!("--load-factor lists {} twice", w[0]);
+    }
+    anyhow::ensure!(!f.is_empty(), "--load-factor needs at least one factor");
+    Ok(f)
+}
+
+fn print_stdout(text: &str) -> Result<()> {
+    super::simulate::ignore_broken_pipe(std::io::stdout().lock().write_all(text.as_bytes()))?;
+    Ok(())
+}
+
+/// What every evaluation of one `evaluate` call shares.
+struct Setup<'a> {
+    a: &'a Args,
+    cluster: &'a sim::cluster::Cluster,
+    specs: &'a [PolicySpec<'a>],
+    reference: Option<&'a str>,
+}
+
+/// One evaluation's results and what it wrote.
+struct Evaluated {
+    report: Report,
+    md: String,
+    written: [PathBuf; 4],
+    runs: usize,
+    secs: f64,
+}
+
+impl Setup<'_> {
+    /// Evaluates every policy on `trace` (already at `factor`'s load) and
+    /// writes results.json, results.md, sequences.csv and comparison.png
+    /// into `out`.
+    fn evaluate_at(&self, trace: &sim::trace::Trace, factor: f64, out: &Path) -> Result<Evaluated> {
+        let (a, cluster) = (self.a, self.cluster);
+        let how = if a.starts.is_empty() {
+            Starts::Random {
+                count: a.sequences,
+                seed: a.seed,
+            }
+        } else {
+            Starts::Explicit(a.starts.clone())
+        };
+        let starts = eval::sequence_starts(trace.jobs.len(), a.jobs, &how)?;
+        let sim_cfg = SimConfig {
+            backfill: a.backfill.to_engine(),
+            cancelled_pending: a.cancelled_pending.to_engine(),
+            record_events: false,
+            seed: a.seed,
+        };
+        let input = EvalInput {
+            trace,
+            cluster,
+            sim: &sim_cfg,
+            jobs_per_sequence: a.jobs,
+            starts: &starts,
+        };
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+
+        let runs = self.specs.len() * starts.len();
+        let started = std::time::Instant::now();
+        let report =
+            super::common::evaluate_with_progress(&input, self.specs, self.reference, "seq")?;
+        let secs = started.elapsed().as_secs_f64();
+
+        let mut table_metrics: Vec<&MetricDef> = TABLE_METRICS.iter().map(|n| def(n)).collect();
+        if cluster.total_gpus() == 0 {
+            table_metrics.retain(|d| d.name != "gpu_util");
+        }
+        let md = render_markdown(
+            &report,
+            &self.inputs_line(Some((trace.jobs.len(), factor))),
+            &table_metrics,
+        );
+        let mut inputs_json = self.inputs_json(Some((trace.jobs.len(), factor)));
+        inputs_json["wall_seconds"] = secs.into();
+        let title = format!(
+            "{}{}: {} sequences × {} jobs, backfill {}",
+            self.trace_name(),
+            load_note(factor),
+            starts.len(),
+            a.jobs,
+            a.backfill.name()
+        );
+        let written = write_outputs(
+            out,
+            inputs_json,
+            &report,
+            &md,
+            cluster.total_gpus() > 0,
+            &title,
+        )?;
+        let rejected = report
+            .policies
+            .iter()
+            .map(|p| p.sequences.iter().map(|m| m.rejected).sum::<usize>())
+            .max()
+            .unwrap_or(0);
+        if rejected > 0 {
+            eprintln!(
+                "warning: {rejected} of {} jobs per policy were rejected (larger than the cluster, or an unknown partition); they are counted but not measured",
+                starts.len() * a.jobs
+            );
+        }
+        Ok(Evaluated {
+            report,
+            md,
+            written,
+            runs,
+            secs,
+        })
+    }
+
+    fn trace_name(&self) -> String {
+        self.a
+            .trace
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        load_note(a.load_factor),
-        starts.len(),
-        a.jobs,
-        a.backfill.name()
-    );
-    let written = write_outputs(
-        &a.out,
-        inputs_json,
-        &report,
-        &md,
-        cluster.total_gpus() > 0,
-        &title,
-    )?;
-    let rejected = report
-        .policies
-        .iter()
-        .map(|p| p.sequences.iter().map(|m| m.rejected).sum::<usize>())
-        .max()
-        .unwrap_or(0);
-    if rejected > 0 {
-        eprintln!(
-            "warning: {rejected} of {} jobs per policy were rejected (larger than the cluster, or an unknown partition); they are counted but not measured",
-            starts.len() * a.jobs
-        );
+            .unwrap_or_default()
     }
-    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    super::simulate::ignore_broken_pipe((|| {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        out.write_all(md.as_bytes())?;
-        writeln!(
-            out,
-            "\n{total} runs in {secs:.1} s; wrote {}",
-            names.join(", ")
+
+    /// The first line of results.md: what was evaluated, and how; with
+    /// `loaded` = (jobs in the trace, load factor) for one evaluation.
+    fn inputs_line(&self, loaded: Option<(usize, f64)>) -> String {
+        let (a, cluster) = (self.a, self.cluster);
+        format!(
+            "trace `{}`{}, cluster `{}` ({} CPUs, {} GPUs), backfill {}, {} sequences of {} jobs, {}",
+            a.trace.display(),
+            loaded.map_or(String::new(), |(n, f)| format!(
+                " ({n} jobs{})",
+                load_note(f)
+            )),
+            cluster.name,
+            cluster.total_cpus(),
+            cluster.total_gpus(),
+            a.backfill.name(),
+            if a.starts.is_empty() {
+                a.sequences
+            } else {
+                a.starts.len()
+            },
+            a.jobs,
+            if a.starts.is_empty() {
+                format!("random starts (seed {})", a.seed)
+            } else {
+                "explicit starts".into()
+            },
         )
-    })())?;
-    Ok(())
+    }
+
+    /// results.json's `inputs`; with `loaded` as for [`Self::inputs_line`].
+    fn inputs_json(&self, loaded: Option<(usize, f64)>) -> serde_json::Value {
+        let (a, cluster) = (self.a, self.cluster);
+        let mut doc = serde_json::json!({
+            "trace": a.trace.display().to_string(),
+            "cluster": a.cluster.as_ref().map(|p| p.display().to_string()),
+            "cluster_name": cluster.name,
+            "total_cpus": cluster.total_cpus(),
+            "total_gpus": cluster.total_gpus(),
+            "backfill": a.backfill.name(),
+            "cancelled_pending": a.cancelled_pending.name(),
+            "seed": a.seed,
+            "starts_from": if a.starts.is_empty() { "random" } else { "explicit" },
+        });
+        if let Some((n, f)) = loaded {
+            doc["trace_jobs"] = n.into();
+            doc["load_factor"] = f.into();
+        }
+        doc
+    }
+}
+
+/// The metrics of the load sweep's tables and figure.
+const LOAD_METRICS: &[&str] = &["bsld_mean", "wait_mean", "wait_p99", "cpu_util"];
+
+/// load.md: per metric, a row per load factor and a column per policy:
+/// mean ± CI, and the change against the reference with its paired verdict.
+fn load_markdown(setup: &Setup<'_>, factors: &[f64], reports: &[Report]) -> String {
+    let first = &reports[0];
+    let mut s = format!(
+        "# Policy comparison under more load\n\n{}\n\n",
+        setup.inputs_line(None)
+    );
+    s.push_str(&format!(
+        "Each row is the whole evaluation with the trace's arrivals F times as fast (its tables are in \
+         load-F/results.md). Mean ± 95% CI over {} sequences of {} jobs",
+        first.starts.len(),
+        first.jobs_per_sequence
+    ));
+    match &first.reference {
+        Some(r) => s.push_str(&format!(
+            "; in brackets the change against `{r}`, `+`/`!` when the paired 95% CI says significantly better/worse.\n"
+        )),
+        None => s.push_str(".\n"),
+    }
+    for name in LOAD_METRICS {
+        let d = def(name);
+        let (scale, _) = table_scale(d);
+        s.push_str(&format!("\n## {}\n\n", header(d)));
+        let mut head = vec!["load factor".to_string()];
+        head.extend(first.policies.iter().map(|p| p.policy.clone()));
+        let rows: Vec<Vec<String>> = factors
+            .iter()
+            .zip(reports)
+            .map(|(f, r)| {
+                let mut row = vec![format!("{f}")];
+                let base = r
+                    .reference
+                    .as_deref()
+                    .and_then(|n| r.policy(n))
+                    .and_then(|p| p.summary_of(d.name))
+                    .map(|x| x.mean);
+                for p in &r.policies {
+                    let x = p.summary_of(d.name).expect("every metric is summarised");
+                    let mut c = match x.ci95 {
+                        Some(h) => format!("{} ± {}", num(x.mean * scale), num(h * scale)),
+                        None => num(x.mean * scale),
+                    };
+                    if let (Some(b), Some(diff)) = (base, p.diff_of(d.name)) {
+                        let mark = match diff.verdict {
+                            Verdict::Worse => " !",
+                            Verdict::Better => " +",
+                            _ => "",
+                        };
+                        if b != 0.0 {
+                            c.push_str(&format!(" ({:+.1}%{mark})", 100.0 * (x.mean / b - 1.0)));
+                        }
+                    }
+                    row.push(c);
+                }
+                row
+            })
+            .collect();
+        s.push_str(&md_table(&head, &rows));
+    }
+    s
+}
+
+/// Writes load.md, load.json (every factor's full report) and load.png
+/// into --out; returns their paths.
+fn write_load_sweep(
+    setup: &Setup<'_>,
+    factors: &[f64],
+    reports: &[Report],
+) -> Result<[PathBuf; 3]> {
+    let out = &setup.a.out;
+    let md_path = out.join("load.md");
+    let md = load_markdown(setup, factors, reports);
+    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
+        .with_context(|| format!("writing {}", md_path.display()))?;
+    let per_factor: Vec<serde_json::Value> = factors
+        .iter()
+        .zip(reports)
+        .map(|(f, r)| {
+            Ok(serde_json::json!({
+                "load_factor": f,
+                "dir": format!("load-{f}"),
+                "report": serde_json::to_value(r)?,
+            }))
+        })
+        .collect::<Result<_, serde_json::Error>>()?;
+    let inputs = setup.inputs_json(None);
+    let doc =
+        serde_json::json!({ "inputs": inputs, "load_factors": factors, "factors": per_factor });
+    let json_path = out.join("load.json");
+    sim::io::atomic_write(&json_path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", json_path.display()))?;
+    let png_path = out.join("load.png");
+    let metrics: Vec<&MetricDef> = LOAD_METRICS.iter().map(|n| def(n)).collect();
+    let title = format!(
+        "{}: {} sequences × {} jobs under more load, backfill {}",
+        setup.trace_name(),
+        reports[0].starts.len(),
+        reports[0].jobs_per_sequence,
+        setup.a.backfill.name()
+    );
+    crate::plot::load_sweep(&png_path, &title, factors, reports, &metrics)?;
+    Ok([md_path, json_path, png_path])
 }
 
 /// `, arrivals ×F` for a what-if load, nothing for the trace as recorded.

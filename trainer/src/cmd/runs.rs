@@ -288,6 +288,9 @@ fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
 
 /// Runs `evaluate --runs`.
 pub fn run(a: Args) -> Result<()> {
+    let [load_factor] = a.load_factor[..] else {
+        bail!("--runs takes one --load-factor, not a list");
+    };
     let paths = expand(&a.runs)?;
     let runs: Vec<Run> = paths.iter().map(|p| load_run(p)).collect::<Result<_>>()?;
     for (i, r) in runs.iter().enumerate() {
@@ -302,7 +305,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut trace = super::common::load_trace(&a.trace, a.lenient)?;
     trace.sort();
     let cluster = super::common::load_cluster(a.cluster.as_deref(), &mut trace, &a.trace)?;
-    super::common::apply_load_factor(&mut trace, a.load_factor)?;
+    super::common::apply_load_factor(&mut trace, load_factor)?;
     let k = a.jobs;
     let (starts, from) = if !a.starts.is_empty() {
         (a.starts.clone(), "explicit starts".to_string())
@@ -377,7 +380,7 @@ pub fn run(a: Args) -> Result<()> {
         runs.len(),
         starts.len(),
         a.trace.display(),
-        super::evaluate::load_note(a.load_factor),
+        super::evaluate::load_note(load_factor),
         a.backfill.name()
     );
     md.push_str(&table(&ranked, slurm, guard));
@@ -412,7 +415,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     let doc = serde_json::json!({
         "trace": a.trace.display().to_string(),
-        "load_factor": a.load_factor,
+        "load_factor": load_factor,
         "sequences": starts,
         "jobs_per_sequence": k,
         "guard": guard,
@@ -548,7 +551,7 @@ mod tests {
             runs: vec![format!("{}/task-*", sweep.display())],
             guard_p99_wait: Some(1e12),
             max_wait: None,
-            load_factor: 1.0,
+            load_factor: vec![1.0],
         };
         run(a).unwrap();
         let doc: serde_json::Value =
