@@ -107,6 +107,24 @@ fn display_scale(def: &MetricDef, max_value: f64) -> (f64, String) {
     }
 }
 
+/// A value axis from 0 for `def`'s values up to `raw_max` (in the metric's
+/// own unit): the display scale and unit, the axis top with `headroom`
+/// (1.15 = 15% above the largest value) and the caption with the unit.
+fn value_axis(def: &MetricDef, raw_max: f64, headroom: f64) -> (f64, String, f64, String) {
+    let (scale, unit) = display_scale(def, raw_max);
+    let top = if raw_max > 0.0 {
+        raw_max * scale * headroom
+    } else {
+        1.0
+    };
+    let caption = if unit.is_empty() {
+        def.label.to_string()
+    } else {
+        format!("{} ({unit})", def.label)
+    };
+    (scale, unit, top, caption)
+}
+
 /// One bar chart panel per metric: each policy's mean with its 95% CI as an
 /// error bar. Bars are coloured by the paired verdict against the reference:
 /// grey for the reference, red when significantly worse, green when
@@ -160,17 +178,7 @@ pub fn comparison(path: &Path, report: &Report, metrics: &[&MetricDef], title: &
                 bars.push((s.mean, s.ci95.unwrap_or(0.0), colour));
             }
             let raw_max = bars.iter().map(|(m, c, _)| m + c).fold(0.0f64, f64::max);
-            let (scale, unit) = display_scale(def, raw_max);
-            let top = if raw_max > 0.0 {
-                raw_max * scale * 1.15
-            } else {
-                1.0
-            };
-            let caption = if unit.is_empty() {
-                def.label.to_string()
-            } else {
-                format!("{} ({unit})", def.label)
-            };
+            let (scale, unit, top, caption) = value_axis(def, raw_max, 1.15);
             let n = bars.len() as i32;
             let mut chart = ChartBuilder::on(panel)
                 .caption(&caption, (FONT, 20))
@@ -744,17 +752,7 @@ pub fn load_sweep(
                 .flatten()
                 .map(|(_, m, c)| m + c)
                 .fold(0.0f64, f64::max);
-            let (scale, unit) = display_scale(def, raw_max);
-            let top = if raw_max > 0.0 {
-                raw_max * scale * 1.05
-            } else {
-                1.0
-            };
-            let caption = if unit.is_empty() {
-                def.label.to_string()
-            } else {
-                format!("{} ({unit})", def.label)
-            };
+            let (scale, _, top, caption) = value_axis(def, raw_max, 1.05);
             let mut c = ChartBuilder::on(panel)
                 .caption(caption, (FONT, 18))
                 .margin(10)

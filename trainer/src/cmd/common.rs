@@ -68,6 +68,16 @@ pub fn apply_load_factor(trace: &mut Trace, factor: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `value` as pretty JSON with a final newline, atomically
+/// (`sim::io::atomic_write`: a temporary file, then a rename).
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    sim::io::atomic_write(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value).map_err(std::io::Error::other)?;
+        writeln!(w)
+    })
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 fn starts_with_brace(path: &Path) -> bool {
     use std::io::Read;
     let mut buf = [0u8; 1];

@@ -817,11 +817,7 @@ fn write_load_sweep(
     let doc =
         serde_json::json!({ "inputs": inputs, "load_factors": factors, "factors": per_factor });
     let json_path = out.join("load.json");
-    sim::io::atomic_write(&json_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", json_path.display()))?;
+    super::common::write_json(&json_path, &doc)?;
     let png_path = out.join("load.png");
     let metrics: Vec<&MetricDef> = LOAD_METRICS.iter().map(|n| def(n)).collect();
     let title = format!(
@@ -862,11 +858,7 @@ fn write_outputs(
         .expect("built as an object")
         .extend(fields);
     let json_path = out.join("results.json");
-    sim::io::atomic_write(&json_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", json_path.display()))?;
+    super::common::write_json(&json_path, &doc)?;
     let md_path = out.join("results.md");
     sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
         .with_context(|| format!("writing {}", md_path.display()))?;

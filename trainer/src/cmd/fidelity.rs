@@ -627,11 +627,7 @@ pub fn run(a: Args) -> Result<()> {
             "targets": targets,
             "report": r,
         });
-        sim::io::atomic_write(p, |w| {
-            serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
-            writeln!(w)
-        })
-        .with_context(|| format!("writing {}", p.display()))?;
+        super::common::write_json(p, &doc)?;
     }
     if let Some(p) = &a.events {
         sim::io::atomic_write(p, |w| {

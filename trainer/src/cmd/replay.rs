@@ -624,11 +624,7 @@ pub fn run(a: Args) -> Result<()> {
         jobs: subs,
     };
     let path = a.out.join("manifest.json");
-    sim::io::atomic_write(&path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &m).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", path.display()))?;
+    super::common::write_json(&path, &m)?;
     eprintln!(
         "replayed {} jobs in {:.0} s (submission lag median {:.2} s, max {:.2} s); manifest {}",
         m.jobs.len(),

@@ -424,11 +424,7 @@ pub fn run(a: Args) -> Result<()> {
         "choice": best_json,
     });
     let json_path = a.out.join("runs.json");
-    sim::io::atomic_write(&json_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", json_path.display()))?;
+    super::common::write_json(&json_path, &doc)?;
     let png_path = a.out.join("runs.png");
     let defs: Vec<&sim::metrics::MetricDef> = ["bsld_mean", "wait_mean", "wait_p99", "cpu_util"]
         .iter()
@@ -448,11 +444,7 @@ pub fn run(a: Args) -> Result<()> {
     sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
         .with_context(|| format!("writing {}", md_path.display()))?;
     let best_path = a.out.join("best.json");
-    sim::io::atomic_write(&best_path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &best_json).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", best_path.display()))?;
+    super::common::write_json(&best_path, &best_json)?;
     super::simulate::ignore_broken_pipe((|| {
         let mut out = std::io::stdout().lock();
         out.write_all(md.as_bytes())?;

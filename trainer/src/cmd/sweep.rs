@@ -256,11 +256,7 @@ fn write_point(dir: &Path, spec: &str, p: &SweepPoint) -> Result<()> {
         "count": p.count,
         "values": p.values,
     });
-    sim::io::atomic_write(&path, |w| {
-        serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
-        writeln!(w)
-    })
-    .with_context(|| format!("writing {}", path.display()))
+    super::common::write_json(&path, &doc)
 }
 
 /// Reads a run's `sweep.json`, if it has one.
