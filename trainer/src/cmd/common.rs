@@ -68,6 +68,13 @@ pub fn apply_load_factor(trace: &mut Trace, factor: f64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` over `path` atomically (`sim::io::atomic_write`: a
+/// temporary file, fsync, rename, directory fsync).
+pub fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    sim::io::atomic_write(path, |w| w.write_all(bytes))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Writes `value` as pretty JSON with a final newline, atomically
 /// (`sim::io::atomic_write`: a temporary file, then a rename).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {

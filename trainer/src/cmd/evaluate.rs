@@ -289,16 +289,25 @@ fn cell(report: &Report, policy: &str, d: &MetricDef) -> String {
     let p = report.policy(policy).expect("policy from the report");
     let s = p.summary_of(d.name).expect("every metric is summarised");
     let (scale, _) = table_scale(d);
-    let mut c = match s.ci95 {
-        Some(h) => format!("{} ± {}", num(s.mean * scale), num(h * scale)),
-        None => num(s.mean * scale),
-    };
-    match p.diff_of(d.name).map(|x| x.verdict) {
-        Some(Verdict::Worse) => c.push_str(" !"),
-        Some(Verdict::Better) => c.push_str(" +"),
-        _ => {}
+    let mark = p.diff_of(d.name).map_or("", |x| mark(x.verdict));
+    format!("{}{mark}", mean_ci(s.mean, s.ci95, scale))
+}
+
+/// `mean ± ci` (or the mean alone without an interval), times `scale`.
+fn mean_ci(mean: f64, ci95: Option<f64>, scale: f64) -> String {
+    match ci95 {
+        Some(h) => format!("{} ± {}", num(mean * scale), num(h * scale)),
+        None => num(mean * scale),
     }
-    c
+}
+
+/// The table mark of a paired verdict: ` !` worse, ` +` better, else none.
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Worse => " !",
+        Verdict::Better => " +",
+        _ => "",
+    }
 }
 
 /// Tables show seconds as seconds and ratios as percent.
@@ -406,16 +415,11 @@ pub(crate) fn render_markdown(
                     for d in table_metrics {
                         let (scale, _) = table_scale(d);
                         let x = p.diff_of(d.name).expect("every metric is compared");
-                        let mut c = match x.ci95 {
-                            Some(h) => format!("{} ± {}", num(x.mean * scale), num(h * scale)),
-                            None => num(x.mean * scale),
-                        };
-                        match x.verdict {
-                            Verdict::Worse => c.push_str(" !"),
-                            Verdict::Better => c.push_str(" +"),
-                            _ => {}
-                        }
-                        row.push(c);
+                        row.push(format!(
+                            "{}{}",
+                            mean_ci(x.mean, x.ci95, scale),
+                            mark(x.verdict)
+                        ));
                     }
                     row
                 })
@@ -539,13 +543,10 @@ pub fn run(a: Args) -> Result<()> {
         );
         reports.push(done.report);
     }
-    let written = write_load_sweep(&setup, &factors, &reports)?;
+    let md = load_markdown(&setup, &factors, &reports);
+    let written = write_load_sweep(&setup, &factors, &reports, &md)?;
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    print_stdout(&format!(
-        "{}\nwrote {}\n",
-        load_markdown(&setup, &factors, &reports),
-        names.join(", ")
-    ))
+    print_stdout(&format!("{md}\nwrote {}\n", names.join(", ")))
 }
 
 /// `--load-factor`'s list, ascending; a factor given twice is an error.
@@ -766,19 +767,12 @@ fn load_markdown(setup: &Setup<'_>, factors: &[f64], reports: &[Report]) -> Stri
                     .map(|x| x.mean);
                 for p in &r.policies {
                     let x = p.summary_of(d.name).expect("every metric is summarised");
-                    let mut c = match x.ci95 {
-                        Some(h) => format!("{} ± {}", num(x.mean * scale), num(h * scale)),
-                        None => num(x.mean * scale),
-                    };
-                    if let (Some(b), Some(diff)) = (base, p.diff_of(d.name)) {
-                        let mark = match diff.verdict {
-                            Verdict::Worse => " !",
-                            Verdict::Better => " +",
-                            _ => "",
-                        };
-                        if b != 0.0 {
-                            c.push_str(&format!(" ({:+.1}%{mark})", 100.0 * (x.mean / b - 1.0)));
-                        }
+                    let mut c = mean_ci(x.mean, x.ci95, scale);
+                    if let (Some(b), Some(diff)) = (base, p.diff_of(d.name))
+                        && b != 0.0
+                    {
+                        let change = 100.0 * (x.mean / b - 1.0);
+                        c.push_str(&format!(" ({change:+.1}%{})", mark(diff.verdict)));
                     }
                     row.push(c);
                 }
@@ -790,18 +784,17 @@ fn load_markdown(setup: &Setup<'_>, factors: &[f64], reports: &[Report]) -> Stri
     s
 }
 
-/// Writes load.md, load.json (every factor's full report) and load.png
-/// into --out; returns their paths.
+/// Writes load.md (`md`, from [`load_markdown`]), load.json (every
+/// factor's full report) and load.png into --out; returns their paths.
 fn write_load_sweep(
     setup: &Setup<'_>,
     factors: &[f64],
     reports: &[Report],
+    md: &str,
 ) -> Result<[PathBuf; 3]> {
     let out = &setup.a.out;
     let md_path = out.join("load.md");
-    let md = load_markdown(setup, factors, reports);
-    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
-        .with_context(|| format!("writing {}", md_path.display()))?;
+    super::common::write_file(&md_path, md.as_bytes())?;
     let per_factor: Vec<serde_json::Value> = factors
         .iter()
         .zip(reports)
@@ -860,16 +853,14 @@ fn write_outputs(
     let json_path = out.join("results.json");
     super::common::write_json(&json_path, &doc)?;
     let md_path = out.join("results.md");
-    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
-        .with_context(|| format!("writing {}", md_path.display()))?;
+    super::common::write_file(&md_path, md.as_bytes())?;
     let mut plot_metrics: Vec<&MetricDef> = PLOT_METRICS.iter().map(|n| def(n)).collect();
     if has_gpus {
         plot_metrics.push(def("gpu_util"));
         plot_metrics.push(def("fairness"));
     }
     let csv_path = out.join("sequences.csv");
-    sim::io::atomic_write(&csv_path, |w| w.write_all(sequences_csv(report).as_bytes()))
-        .with_context(|| format!("writing {}", csv_path.display()))?;
+    super::common::write_file(&csv_path, sequences_csv(report).as_bytes())?;
     let png_path = out.join("comparison.png");
     crate::plot::comparison(&png_path, report, &plot_metrics, title)?;
     Ok([json_path, md_path, csv_path, png_path])

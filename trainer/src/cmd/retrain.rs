@@ -10,7 +10,7 @@
 //! the evaluation protocol (`sim::eval`). A failed run changes nothing: the
 //! model file is replaced only at the very end, by one atomic rename.
 
-use super::common::{load_cluster, load_trace};
+use super::common::{load_cluster, load_trace, write_file};
 use crate::ppo;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -304,13 +304,6 @@ impl Lock {
     }
 }
 
-/// Writes `bytes` over `path` atomically (temporary file, fsync, rename,
-/// directory fsync).
-fn install_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
-    sim::io::atomic_write(path, |w| w.write_all(bytes))
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 fn reconfigure(scontrol: &Path) -> Result<()> {
     let out = std::process::Command::new(scontrol)
         .arg("reconfigure")
@@ -343,7 +336,7 @@ fn install(model: &Path, candidate: &[u8], scontrol: Option<&Path>) -> Result<()
     // Puts `path` back to `bytes` (or removes it when it did not exist).
     let restore = |path: &Path, bytes: &Option<Vec<u8>>| -> Result<()> {
         match bytes {
-            Some(b) => install_bytes(path, b),
+            Some(b) => write_file(path, b),
             None => match std::fs::remove_file(path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     Err(anyhow::Error::new(e).context(format!("removing {}", path.display())))
@@ -353,9 +346,9 @@ fn install(model: &Path, candidate: &[u8], scontrol: Option<&Path>) -> Result<()
         }
     };
     if let Some(old) = &old {
-        install_bytes(&prev, old)?;
+        write_file(&prev, old)?;
     }
-    let result = install_bytes(model, candidate).and_then(|()| match scontrol {
+    let result = write_file(model, candidate).and_then(|()| match scontrol {
         Some(sc) => reconfigure(sc),
         None => Ok(()),
     });
@@ -380,13 +373,13 @@ fn rollback(a: &RollbackArgs) -> Result<()> {
         .context("refusing to roll back to an unusable model")?;
     let current =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    install_bytes(&a.model, &back)?;
-    install_bytes(&prev, &current)?;
+    write_file(&a.model, &back)?;
+    write_file(&prev, &current)?;
     if !a.no_reconfigure
         && let Err(e) = reconfigure(&a.scontrol)
     {
-        install_bytes(&a.model, &current)?;
-        install_bytes(&prev, &back)?;
+        write_file(&a.model, &current)?;
+        write_file(&prev, &back)?;
         return Err(e.context("rollback undone"));
     }
     eprintln!(
@@ -610,7 +603,7 @@ fn run(a: &Args, run_dir: &Path) -> Result<bool> {
     }
     // These exact bytes are installed if the gate passes.
     let cand_bytes = candidate.to_bytes()?;
-    install_bytes(&run_dir.join("candidate.safetensors"), &cand_bytes)
+    write_file(&run_dir.join("candidate.safetensors"), &cand_bytes)
         .context("writing the candidate")?;
 
     // 4. Evaluate the three on the same held-back windows.
@@ -691,8 +684,7 @@ fn run(a: &Args, run_dir: &Path) -> Result<bool> {
     };
     let md = render_markdown(&ctx)?;
     let json = render_json(&ctx)?;
-    sim::io::atomic_write(&run_dir.join("report.md"), |w| w.write_all(md.as_bytes()))
-        .context("writing report.md")?;
+    write_file(&run_dir.join("report.md"), md.as_bytes())?;
     let plot_defs: Vec<&MetricDef> = [objective.name, "wait_p99"]
         .iter()
         .filter_map(|n| METRICS.iter().find(|d| d.name == *n))

@@ -282,8 +282,7 @@ fn table(ranked: &[Ranked], slurm: Option<(f64, f64)>, guard: Guard) -> String {
 /// Copies `from` to `to` through a temporary file and a rename.
 fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
     let bytes = std::fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    sim::io::atomic_write(to, |w| w.write_all(&bytes))
-        .with_context(|| format!("writing {}", to.display()))
+    super::common::write_file(to, &bytes)
 }
 
 /// Runs `evaluate --runs`.
@@ -441,8 +440,7 @@ pub fn run(a: Args) -> Result<()> {
         ),
     )?;
     let md_path = a.out.join("runs.md");
-    sim::io::atomic_write(&md_path, |w| w.write_all(md.as_bytes()))
-        .with_context(|| format!("writing {}", md_path.display()))?;
+    super::common::write_file(&md_path, md.as_bytes())?;
     let best_path = a.out.join("best.json");
     super::common::write_json(&best_path, &best_json)?;
     super::simulate::ignore_broken_pipe((|| {

@@ -9,7 +9,7 @@
 
 use super::common::{load_cluster, load_trace};
 use crate::ppo::{self, METRICS};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sim::eval::{EvalInput, PolicySpec, Report};
 use std::fmt::Write as _;
 
@@ -139,8 +139,7 @@ pub fn run(a: ppo::Args) -> Result<()> {
         t0.elapsed().as_secs_f64(),
     )?;
     let path = a.out.join("report.md");
-    sim::io::atomic_write(&path, |w| w.write_all(text.as_bytes()))
-        .with_context(|| format!("writing {}", path.display()))?;
+    super::common::write_file(&path, text.as_bytes())?;
     print!("{text}");
     Ok(())
 }
